@@ -1,0 +1,61 @@
+/**
+ * The seam between the worker's HTTP edge (routes, queue, batching) and its model runtime.
+ *
+ * The runtime (`src/worker/runtime/`) implements `Engine`; the HTTP layer
+ * (`src/worker/http/`) owns the bounded queue and calls `analyzeBatch` with whatever
+ * requests arrived together, so that one forward pass of the subject model, the SAE and the
+ * AR serves all of them.
+ */
+import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from './api/analyze';
+
+/** An error with an HTTP status and a stable code, raised for bad input or missing pieces. */
+export class EngineError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export interface SamplingOptions {
+  /** NLA verbalizations per vector. */
+  samples: number;
+  /** 0 = greedy. */
+  temperature: number;
+  maxNewTokens: number;
+  seed?: number;
+}
+
+export interface TopkByTokenResult {
+  tokens: string[];
+  results: Array<{
+    token_position: number;
+    token: string;
+    top_features: Array<{ feature_index: number; activation_value: number }>;
+  }>;
+}
+
+export interface Engine {
+  capabilities(): Capabilities;
+
+  /**
+   * Analyse several requests in shared forward passes. The result array is parallel to
+   * `requests`; a request that is itself bad (e.g. a position out of range) yields an
+   * EngineError in its slot without failing the others.
+   */
+  analyzeBatch(requests: AnalyzeRequest[], signal?: AbortSignal): Promise<Array<AnalyzeResponse | EngineError>>;
+
+  /** NLA AV on raw vectors (Neuronpedia `/describe`). One list of explanations per vector. */
+  describe(vectors: Float32Array[], sampling: SamplingOptions, signal?: AbortSignal): Promise<Explanation[][]>;
+
+  /** NLA AR round trip of a text against a vector (Neuronpedia `/score`). */
+  score(items: Array<{ text: string; vector: Float32Array }>): Promise<ArScore[]>;
+
+  /** SAE top features for every token (Neuronpedia `/v1/activation/topk-by-token`). */
+  topkByToken(prompt: string, topK: number, ignoreBos: boolean): Promise<TopkByTokenResult>;
+
+  close(): Promise<void>;
+}
