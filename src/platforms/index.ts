@@ -1,0 +1,93 @@
+/**
+ * The channel registry: which chat channels exist, which ones the configuration turns on, and
+ * how `confab start` starts them.
+ *
+ * A chat channel is one folder, `src/platforms/<name>/`, whose `index.ts` exports
+ *
+ *     export async function startChannel(services: Services, log: ChannelLog): Promise<RunningChannel>
+ *
+ * and one entry in `CHAT_CHANNELS` below. The folder is imported only when its channel is
+ * enabled, so a terminal session never loads discord.js or Bolt. The terminal channel is not
+ * listed: `confab start` runs it when no chat channel is enabled, or with `--local`.
+ */
+import type { Config } from '../config';
+import type { Services } from '../core/services';
+
+/** Where channels write operational messages (stderr, so piped terminal output stays clean). */
+export interface ChannelLog {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface RunningChannel {
+  /**
+   * Resolves when the channel ends by itself, e.g. the terminal at end of input or on /quit.
+   * Chat channels run until stopped and leave it undefined.
+   */
+  readonly finished?: Promise<void>;
+  /** Disconnects and waits for in-flight replies; called once, before the services close. */
+  stop(): Promise<void>;
+}
+
+export type StartChannel = (services: Services, log: ChannelLog) => Promise<RunningChannel>;
+
+export interface ChatChannelEntry {
+  name: string;
+  /** Whether the configuration enables this channel (its credentials are set). */
+  enabled(config: Config): boolean;
+  /** One line for `confab doctor`: how it would connect. Never includes a secret. */
+  describe(config: Config): string;
+}
+
+export const CHAT_CHANNELS: readonly ChatChannelEntry[] = [
+  {
+    name: 'discord',
+    enabled: (config) => config.discord !== undefined,
+    describe: (config) =>
+      `Discord application ${config.discord?.applicationId}` +
+      (config.discord?.guildId ? `, guild ${config.discord.guildId}` : ', all guilds') +
+      (config.discord?.apiBase ? `, API ${config.discord.apiBase}` : ''),
+  },
+  {
+    name: 'slack',
+    enabled: (config) => config.slack !== undefined,
+    describe: (config) =>
+      config.slack?.appToken
+        ? 'Slack, Socket Mode'
+        : `Slack, HTTP mode on port ${config.slack?.port} (POST /slack/events)`,
+  },
+];
+
+/** The chat channels this configuration turns on, in registry order. */
+export function enabledChatChannels(config: Config): ChatChannelEntry[] {
+  return CHAT_CHANNELS.filter((channel) => channel.enabled(config));
+}
+
+/** Import a chat channel's folder and start it. */
+export async function startChatChannel(entry: ChatChannelEntry, services: Services, log: ChannelLog): Promise<RunningChannel> {
+  let module: { startChannel?: StartChannel };
+  try {
+    // A computed specifier keeps unused SDKs out of the process and lets a build without a
+    // channel folder still start the others.
+    module = (await import(`./${entry.name}/index`)) as { startChannel?: StartChannel };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`platforms/${entry.name}/index`)) {
+      throw new ChannelUnavailableError(`${entry.name} is configured, but this build has no src/platforms/${entry.name}/ channel.`);
+    }
+    throw error;
+  }
+  if (typeof module.startChannel !== 'function') {
+    throw new ChannelUnavailableError(`src/platforms/${entry.name}/index.ts does not export startChannel(services, log).`);
+  }
+  return module.startChannel(services, log);
+}
+
+export class ChannelUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChannelUnavailableError';
+  }
+}
