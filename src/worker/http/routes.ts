@@ -1,0 +1,19 @@
+/** Every endpoint of the worker, in one table. */
+import { analyzeRoute } from './analyze';
+import { capabilitiesRoute } from './capabilities';
+import { describeRoute } from './describe';
+import { explainRoute } from './explain';
+import { healthRoute } from './health';
+import type { Route } from './route';
+import { scoreRoute } from './score';
+import { topkByTokenRoute } from './topk-by-token';
+
+export const ROUTES: readonly Route[] = [
+  healthRoute,
+  capabilitiesRoute,
+  analyzeRoute,
+  explainRoute,
+  describeRoute,
+  scoreRoute,
+  topkByTokenRoute,
+];

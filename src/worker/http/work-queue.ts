@@ -1,0 +1,247 @@
+/**
+ * The worker's one bounded queue, in front of the engine.
+ *
+ * All engine work runs one job at a time: on a small CPU two forward passes side by side only
+ * thrash the caches, and on a GPU the engine batches internally. Analyze requests that are
+ * waiting together (arrived within `batchWindowMs` of each other, or while the previous batch
+ * ran) go to `engine.analyzeBatch` as ONE batch, so the subject model, the SAE and the AR make
+ * one forward pass for all of them. Other routes (/describe, /score, topk-by-token) queue as
+ * single jobs behind the same lane.
+ *
+ * A request whose client went away before its batch starts is dropped; the queue never runs
+ * work nobody will read.
+ */
+import type { AnalyzeRequest, AnalyzeResponse } from '../api/analyze';
+import { EngineError, type Engine } from '../engine';
+import { ClientGoneError, HttpError } from './errors';
+
+export interface WorkQueueOptions {
+  /** Jobs that may wait (not counting the batch that is running). Beyond it: 429. */
+  queueLimit: number;
+  /** How long the first request of an idle worker waits for company before its batch starts. */
+  batchWindowMs: number;
+  /** Most analyze requests in one engine batch. */
+  maxBatch: number;
+}
+
+interface AnalyzeJob {
+  kind: 'analyze';
+  request: AnalyzeRequest;
+  signal?: AbortSignal;
+  enqueuedAt: number;
+  resolve(r: AnalyzeResponse): void;
+  reject(e: unknown): void;
+  detach(): void;
+}
+
+interface TaskJob {
+  kind: 'task';
+  run(signal: AbortSignal): Promise<unknown>;
+  signal?: AbortSignal;
+  enqueuedAt: number;
+  resolve(r: unknown): void;
+  reject(e: unknown): void;
+  detach(): void;
+}
+
+type Job = AnalyzeJob | TaskJob;
+
+export interface QueueStats {
+  waiting: number;
+  running: number;
+  batches: number;
+  /** Sizes of the analyze batches run so far, most recent last (last 100 kept). */
+  recentBatchSizes: number[];
+}
+
+export class WorkQueue {
+  private readonly waiting: Job[] = [];
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private batches = 0;
+  private readonly recentBatchSizes: number[] = [];
+  /** Moving average of a job's duration, for Retry-After. */
+  private avgJobMs = 50;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly options: WorkQueueOptions,
+  ) {}
+
+  stats(): QueueStats {
+    return { waiting: this.waiting.length, running: this.running, batches: this.batches, recentBatchSizes: [...this.recentBatchSizes] };
+  }
+
+  analyze(request: AnalyzeRequest, signal?: AbortSignal): Promise<AnalyzeResponse> {
+    return new Promise<AnalyzeResponse>((resolve, reject) => {
+      this.admit({ kind: 'analyze', request, signal, enqueuedAt: performance.now(), resolve, reject, detach: () => {} });
+    });
+  }
+
+  /** Run `run` alone on the engine lane, after the jobs already waiting. */
+  task<T>(run: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.admit({
+        kind: 'task',
+        run,
+        signal,
+        enqueuedAt: performance.now(),
+        resolve: resolve as (r: unknown) => void,
+        reject,
+        detach: () => {},
+      });
+    });
+  }
+
+  /** Reject everything still waiting; the running job finishes on its own. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const job of this.waiting.splice(0)) {
+      job.detach();
+      job.reject(new HttpError(503, 'shutting_down', 'The worker is shutting down; send the request to another worker.'));
+    }
+  }
+
+  private admit(job: Job): void {
+    if (this.closed) {
+      job.reject(new HttpError(503, 'shutting_down', 'The worker is shutting down; send the request to another worker.'));
+      return;
+    }
+    if (job.signal?.aborted) {
+      job.reject(new ClientGoneError());
+      return;
+    }
+    if (this.waiting.length >= this.options.queueLimit) {
+      const retryAfterS = Math.max(1, Math.ceil((this.avgJobMs * (this.waiting.length / this.options.maxBatch + 1)) / 1000));
+      job.reject(
+        new HttpError(429, 'queue_full', `The worker's queue is full (${this.options.queueLimit} waiting); retry in ${retryAfterS} s or use another worker.`, {
+          'retry-after': String(retryAfterS),
+        }),
+      );
+      return;
+    }
+    if (job.signal) {
+      const signal = job.signal;
+      const onAbort = () => {
+        const i = this.waiting.indexOf(job);
+        if (i >= 0) {
+          this.waiting.splice(i, 1);
+          job.reject(new ClientGoneError());
+        }
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      job.detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.waiting.push(job);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.running > 0 || this.timer || this.waiting.length === 0) return;
+    // Jobs that arrived while a batch ran start at once; a lone request on an idle worker
+    // waits one window so that near-simultaneous requests share a forward pass.
+    const oldest = this.waiting[0].enqueuedAt;
+    const wait = Math.max(0, this.options.batchWindowMs - (performance.now() - oldest));
+    if (wait === 0) {
+      void this.runNext();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.runNext();
+    }, wait);
+  }
+
+  private async runNext(): Promise<void> {
+    if (this.running > 0 || this.waiting.length === 0) return;
+    const head = this.waiting[0];
+    const started = performance.now();
+    this.running = 1;
+    try {
+      if (head.kind === 'task') {
+        this.waiting.shift();
+        head.detach();
+        await this.runTask(head);
+      } else {
+        const batch: AnalyzeJob[] = [];
+        for (let i = 0; i < this.waiting.length && batch.length < this.options.maxBatch; ) {
+          const job = this.waiting[i];
+          if (job.kind === 'analyze') {
+            this.waiting.splice(i, 1);
+            job.detach();
+            batch.push(job);
+          } else i++;
+        }
+        await this.runBatch(batch, started);
+      }
+    } finally {
+      const took = performance.now() - started;
+      this.avgJobMs = 0.8 * this.avgJobMs + 0.2 * took;
+      this.running = 0;
+      this.schedule();
+    }
+  }
+
+  private async runTask(job: TaskJob): Promise<void> {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    job.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      job.resolve(await job.run(controller.signal));
+    } catch (err) {
+      job.reject(err);
+    } finally {
+      job.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async runBatch(batch: AnalyzeJob[], started: number): Promise<void> {
+    // A job whose client left between admission and now is dropped here, not computed.
+    const live = batch.filter((job) => {
+      if (job.signal?.aborted) {
+        job.reject(new ClientGoneError());
+        return false;
+      }
+      return true;
+    });
+    if (live.length === 0) return;
+    this.batches++;
+    this.recentBatchSizes.push(live.length);
+    if (this.recentBatchSizes.length > 100) this.recentBatchSizes.shift();
+
+    // The engine may stop early only when every client of the batch has gone.
+    const controller = new AbortController();
+    let gone = 0;
+    const listeners = live.map((job) => {
+      const onAbort = () => {
+        if (++gone === live.length) controller.abort();
+      };
+      job.signal?.addEventListener('abort', onAbort, { once: true });
+      return onAbort;
+    });
+    try {
+      const results = await this.engine.analyzeBatch(
+        live.map((job) => job.request),
+        controller.signal,
+      );
+      if (results.length !== live.length) {
+        throw new Error(`engine.analyzeBatch returned ${results.length} results for ${live.length} requests`);
+      }
+      live.forEach((job, i) => {
+        const result = results[i];
+        if (result instanceof EngineError || result instanceof Error) job.reject(result);
+        else job.resolve({ ...result, timings_ms: { ...result.timings_ms, queue: round2(started - job.enqueuedAt) } });
+      });
+    } catch (err) {
+      for (const job of live) job.reject(err);
+    } finally {
+      live.forEach((job, i) => job.signal?.removeEventListener('abort', listeners[i]));
+    }
+  }
+}
+
+function round2(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,147 @@
+/**
+ * The inference worker's HTTP server (node:http, no framework): routing, auth, body limits,
+ * errors as JSON, and the bounded batching queue in front of the engine.
+ *
+ * `createWorkerServer` serves any Engine; `runWorker` is what `confab worker` calls: it loads
+ * the models named by a manifest and serves them.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Engine } from './engine';
+import { requireSecret } from './http/auth';
+import { readJsonBody } from './http/body';
+import { ClientGoneError, HttpError, sendError, sendJson } from './http/errors';
+import type { Route } from './http/route';
+import { ROUTES } from './http/routes';
+import { WorkQueue, type QueueStats } from './http/work-queue';
+
+export interface WorkerServerOptions {
+  engine: Engine;
+  /** When set, every route except /health requires `X-SECRET-KEY` with this value. */
+  secret?: string;
+  /** Loopback unless told otherwise: a worker without a secret must not face a network. */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Largest accepted request body. A 5,376-d vector as JSON is about 120 kB. */
+  maxBodyBytes?: number;
+  /** Requests that may wait beyond the running batch; more get 429. */
+  queueLimit?: number;
+  /** How long an idle worker holds a request for others to share its batch. */
+  batchWindowMs?: number;
+  /** Most analyze requests in one engine batch. */
+  maxBatch?: number;
+  /** Where server-side failures are logged (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface WorkerServer {
+  /** Base URL, e.g. http://127.0.0.1:8477 (no trailing slash). */
+  url: string;
+  server: Server;
+  queueStats(): QueueStats;
+  /** Stops accepting, rejects waiting requests with 503, and closes connections. Does not close the engine. */
+  close(): Promise<void>;
+}
+
+export const WORKER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8477,
+  maxBodyBytes: 1024 * 1024,
+  queueLimit: 64,
+  batchWindowMs: 2,
+  maxBatch: 16,
+} as const;
+
+export async function createWorkerServer(options: WorkerServerOptions): Promise<WorkerServer> {
+  const { engine, secret } = options;
+  const host = options.host ?? WORKER_DEFAULTS.host;
+  const maxBodyBytes = options.maxBodyBytes ?? WORKER_DEFAULTS.maxBodyBytes;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const queue = new WorkQueue(engine, {
+    queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit,
+    batchWindowMs: options.batchWindowMs ?? WORKER_DEFAULTS.batchWindowMs,
+    maxBatch: options.maxBatch ?? WORKER_DEFAULTS.maxBatch,
+  });
+  const byPath = new Map<string, Route[]>();
+  for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      // Last line of defence: a bug in a handler answers 500 and never takes the process down.
+      try {
+        sendError(res, err, log);
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
+    const candidates = byPath.get(path);
+    try {
+      if (!candidates) throw new HttpError(404, 'not_found', `No route ${path}. Routes: ${[...byPath.keys()].join(', ')}.`);
+      const route = candidates.find((r) => r.method === req.method);
+      if (!route) {
+        const allowed = candidates.map((r) => r.method).join(', ');
+        throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allowed}.`, { allow: allowed });
+      }
+      if (route.auth) requireSecret(req, secret);
+
+      const controller = new AbortController();
+      // 'close' on the response fires both on normal completion and when the client drops;
+      // only the latter should cancel queued work.
+      res.on('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      const result = await route.handle({
+        req,
+        res,
+        engine,
+        queue,
+        body: () => readJsonBody(req, maxBodyBytes),
+        signal: controller.signal,
+      });
+      sendJson(res, 200, result);
+    } catch (err) {
+      if (err instanceof ClientGoneError) {
+        res.destroy();
+        return;
+      }
+      sendError(res, err, log);
+    }
+  }
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed HTTP (bad request line, oversized headers): answer if the socket still can.
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const body = JSON.stringify({ error: 'bad_http', detail: `Malformed HTTP request (${err.code ?? err.message}).` });
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    } else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? WORKER_DEFAULTS.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+
+  return {
+    url,
+    server,
+    queueStats: () => queue.stats(),
+    async close() {
+      queue.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
