@@ -41,7 +41,11 @@ const urlList = z
 
 const httpUrl = z.string().regex(/^https?:\/\/\S+$/, 'an http(s):// URL');
 
-/** The environment variables Confab reads, with their rules. Keys are the variable names. */
+/**
+ * The environment variables Confab reads, with their rules. Keys are the variable names.
+ * Defaults are output values: zod 4's `.default()` skips the transform, so a string default on
+ * a number would arrive as a string.
+ */
 const EnvSchema = z.object({
   CONFAB_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
@@ -51,14 +55,14 @@ const EnvSchema = z.object({
   WORKER_URLS: urlList.optional(),
   CONFAB_WORKER_SECRET: z.string().min(8, 'at least 8 characters').optional(),
   CONFAB_MODELS: z.string().min(1).optional(),
-  CONFAB_WORKER_PORT: intIn(0, 65535).default('8477'),
+  CONFAB_WORKER_PORT: intIn(0, 65535).default(8477),
   CONFAB_WORKER_HOST: z.string().min(1).default('127.0.0.1'),
-  CONFAB_WORKER_TIMEOUT_MS: intIn(100, 3_600_000).default('60000'),
+  CONFAB_WORKER_TIMEOUT_MS: intIn(100, 3_600_000).default(60000),
   CONFAB_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda'], { message: 'cpu or cuda' }).optional(),
-  CONFAB_MAX_PROMPT_CHARS: intIn(1, 100_000).default('2000'),
-  CONFAB_VOTES_TO_CLOSE: intIn(1, 50).default('3'),
-  CONFAB_RATE_LIMIT_PER_MINUTE: intIn(1, 10_000).default('10'),
-  CONFAB_DECOY_RATE: floatIn(0, 1).default('0.1'),
+  CONFAB_MAX_PROMPT_CHARS: intIn(1, 100_000).default(2000),
+  CONFAB_VOTES_TO_CLOSE: intIn(1, 50).default(3),
+  CONFAB_RATE_LIMIT_PER_MINUTE: intIn(1, 10_000).default(10),
+  CONFAB_DECOY_RATE: floatIn(0, 1).default(0.1),
   CONFAB_INSTALL_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CONFAB_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error'], { message: 'debug, info, warn or error' }).default('info'),
 
@@ -66,13 +70,13 @@ const EnvSchema = z.object({
   DISCORD_APPLICATION_ID: z.string().regex(/^\d+$/, 'a numeric Discord snowflake').optional(),
   DISCORD_GUILD_ID: z.string().regex(/^\d+$/, 'a numeric Discord snowflake').optional(),
   DISCORD_API_BASE: httpUrl.optional(),
-  DISCORD_REGISTER_ON_START: flag.default('0'),
+  DISCORD_REGISTER_ON_START: flag.default(false),
 
   SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, 'a bot token starting with xoxb-').optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   SLACK_APP_TOKEN: z.string().regex(/^xapp-/, 'an app-level token starting with xapp-').optional(),
   SLACK_API_URL: httpUrl.optional(),
-  SLACK_PORT: intIn(0, 65535).default('3000'),
+  SLACK_PORT: intIn(0, 65535).default(3000),
 
   OPENAI_BASE_URL: httpUrl.optional(),
   OPENAI_API_KEY: z.string().min(1).optional(),
@@ -80,6 +84,39 @@ const EnvSchema = z.object({
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+export type VariableName = keyof typeof EnvSchema.shape;
+
+/** What each variable is for; `confab doctor` and the README's configuration table show these. */
+export const VARIABLES: Record<VariableName, { group: string; description: string; default?: string }> = {
+  CONFAB_DATA_DIR: { group: 'core', description: 'Where the embedded database and exports live.', default: './data' },
+  DATABASE_URL: { group: 'core', description: 'A PostgreSQL server to use instead of the embedded PGlite database.' },
+  WORKER_URLS: { group: 'worker', description: 'Comma-separated URLs of external inference workers; unset runs the embedded worker in-process.' },
+  CONFAB_WORKER_SECRET: { group: 'worker', description: 'Shared secret sent as X-SECRET-KEY to workers (and required by `confab worker` when set).' },
+  CONFAB_MODELS: { group: 'worker', description: 'Path to the model manifest (YAML) the worker loads.', default: 'models/reference/manifest.yaml' },
+  CONFAB_WORKER_PORT: { group: 'worker', description: 'Port of `confab worker` and of the embedded worker (0 picks a free one).', default: '8477' },
+  CONFAB_WORKER_HOST: { group: 'worker', description: 'Address the worker binds to.', default: '127.0.0.1' },
+  CONFAB_WORKER_TIMEOUT_MS: { group: 'worker', description: 'How long one analysis may take on a worker before it is retried or failed.', default: '60000' },
+  CONFAB_EXECUTION_PROVIDER: { group: 'worker', description: 'ONNX Runtime execution provider: cpu or cuda (overrides the manifest).' },
+  CONFAB_MAX_PROMPT_CHARS: { group: 'review', description: 'Longest prompt accepted, in characters (admins can lower it per channel).', default: '2000' },
+  CONFAB_VOTES_TO_CLOSE: { group: 'review', description: 'Decisive votes that close an item (per channel setting overrides it).', default: '3' },
+  CONFAB_RATE_LIMIT_PER_MINUTE: { group: 'review', description: 'Analyses one user may request per minute.', default: '10' },
+  CONFAB_DECOY_RATE: { group: 'review', description: 'Share of /review items that are decoys.', default: '0.1' },
+  CONFAB_INSTALL_SECRET: { group: 'review', description: 'Key of the pseudonymous reviewer ids in exports; generated and stored in the database when unset.' },
+  CONFAB_LOG_LEVEL: { group: 'core', description: 'debug, info, warn or error (logs go to stderr).', default: 'info' },
+  DISCORD_TOKEN: { group: 'discord', description: 'Bot token; with DISCORD_APPLICATION_ID it turns the Discord channel on.' },
+  DISCORD_APPLICATION_ID: { group: 'discord', description: 'The application (client) id.' },
+  DISCORD_GUILD_ID: { group: 'discord', description: 'Register commands in this guild only (instant), instead of globally.' },
+  DISCORD_API_BASE: { group: 'discord', description: 'REST base URL, for a proxy or a test server.', default: 'https://discord.com/api' },
+  DISCORD_REGISTER_ON_START: { group: 'discord', description: 'Register slash commands at every start (1) or only with `confab discord register` (0).', default: '0' },
+  SLACK_BOT_TOKEN: { group: 'slack', description: 'Bot token (xoxb-…); turns the Slack channel on.' },
+  SLACK_SIGNING_SECRET: { group: 'slack', description: 'Signing secret, for HTTP mode.' },
+  SLACK_APP_TOKEN: { group: 'slack', description: 'App-level token (xapp-…), for Socket Mode.' },
+  SLACK_API_URL: { group: 'slack', description: 'Web API base URL, for a proxy or a test server.', default: 'https://slack.com/api/' },
+  SLACK_PORT: { group: 'slack', description: 'Port of the HTTP-mode receiver (POST /slack/events).', default: '3000' },
+  OPENAI_BASE_URL: { group: 'judge', description: 'OpenAI-compatible endpoint of the optional LLM judge.' },
+  OPENAI_API_KEY: { group: 'judge', description: 'API key of the judge endpoint.' },
+  CONFAB_JUDGE_MODEL: { group: 'judge', description: 'Model name of the judge; unset turns the judge off.' },
+};
 
 export interface Config {
   dataDir: string;
@@ -106,7 +143,7 @@ export interface Config {
 export const REFERENCE_MODELS = path.resolve(import.meta.dirname, '..', 'models', 'reference', 'manifest.yaml');
 
 /** Variables whose values are masked wherever configuration is printed. */
-export const SECRET_VARIABLES = [
+export const SECRET_VARIABLES: readonly VariableName[] = [
   'DATABASE_URL',
   'CONFAB_WORKER_SECRET',
   'CONFAB_INSTALL_SECRET',
@@ -115,7 +152,7 @@ export const SECRET_VARIABLES = [
   'SLACK_SIGNING_SECRET',
   'SLACK_APP_TOKEN',
   'OPENAI_API_KEY',
-] as const;
+];
 
 /**
  * Validate an environment into a Config. Pass `process.env` at start; tests pass a literal.
@@ -131,7 +168,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
-      const shown = SECRET_VARIABLES.includes(name as (typeof SECRET_VARIABLES)[number]) ? '(hidden)' : JSON.stringify(cleaned[name]);
+      const shown = SECRET_VARIABLES.includes(name as VariableName) ? '(hidden)' : JSON.stringify(cleaned[name]);
       return `${name}=${shown} is not valid: expected ${issue.message}.`;
     });
     throw new ConfigError(lines.join('\n'));
