@@ -1,0 +1,245 @@
+/**
+ * A sparse autoencoder in SAELens's conventions, evaluated with plain loops on Float32Array
+ * (1024 x 128 is ~130k multiply-adds a position; a 16k x 3840 Gemma Scope SAE is ~63M, still
+ * fine per position on a CPU next to a GPU model).
+ *
+ * encode:  x' = norm_in(x);  x' -= b_dec (if apply_b_dec_to_input);  pre = x' W_enc + b_enc
+ *          standard: relu(pre);  jumprelu: relu(pre) where pre > threshold;
+ *          topk: pre *= ||W_dec_j|| (if rescale_acts_by_decoder_norm), keep top k, relu
+ * decode:  r = f W_dec + b_dec (f /= ||W_dec_j|| first when rescaled), then norm_out(r)
+ */
+import { readFileSync } from 'node:fs';
+import type { SaeBlock, SaeFeature } from '../api/analyze';
+import type { ModelStats, SaeConfig } from './manifest';
+import { ManifestError } from './manifest';
+import { cosine, fveNrmFromMse, mseNrmFromCosine } from './metrics';
+import { readTensors } from './safetensors';
+
+export interface SaeWeights {
+  wEnc: Float32Array; // [dIn, dSae]
+  bEnc: Float32Array; // [dSae]
+  wDec: Float32Array; // [dSae, dIn]
+  bDec: Float32Array; // [dIn]
+  threshold: Float32Array | null; // [dSae]
+}
+
+export interface SaePositionResult extends SaeBlock {
+  /** The reconstruction r, in the input's (raw) space. */
+  reconstruction: Float32Array;
+}
+
+export class Sae {
+  readonly dIn: number;
+  readonly dSae: number;
+  private readonly decNorm: Float32Array | null;
+  // Scratch buffers reused across positions: one encode allocates nothing but its result.
+  private readonly xin: Float32Array;
+  private readonly pre: Float32Array;
+  private readonly idx: Int32Array;
+
+  constructor(
+    readonly cfg: SaeConfig,
+    private readonly w: SaeWeights,
+    private readonly labels: Map<number, string> = new Map(),
+  ) {
+    this.dIn = cfg.dIn;
+    this.dSae = cfg.dSae;
+    this.xin = new Float32Array(cfg.dIn);
+    this.pre = new Float32Array(cfg.dSae);
+    this.idx = new Int32Array(cfg.dSae);
+    if (cfg.architecture === 'topk' && cfg.rescaleActsByDecoderNorm) {
+      this.decNorm = new Float32Array(cfg.dSae);
+      for (let j = 0; j < cfg.dSae; j++) {
+        let s = 0;
+        for (let i = 0; i < cfg.dIn; i++) s += w.wDec[j * cfg.dIn + i] ** 2;
+        this.decNorm[j] = Math.sqrt(s);
+      }
+    } else this.decNorm = null;
+  }
+
+  static load(cfg: SaeConfig, weightsFile: string, labelsFile: string | null): Sae {
+    const names = cfg.tensorNames;
+    const want = [names.wEnc, names.bEnc, names.wDec, names.bDec, ...(names.threshold ? [names.threshold] : [])];
+    const t = readTensors(weightsFile, want);
+    const w: SaeWeights = {
+      wEnc: t.get(names.wEnc)!.data,
+      bEnc: t.get(names.bEnc)!.data,
+      wDec: t.get(names.wDec)!.data,
+      bDec: t.get(names.bDec)!.data,
+      threshold: names.threshold ? t.get(names.threshold)!.data : null,
+    };
+    if (w.bEnc.length !== cfg.dSae) throw new ManifestError(weightsFile, names.bEnc, `has ${w.bEnc.length} values; d_sae is ${cfg.dSae}`);
+    if (w.bDec.length !== cfg.dIn) throw new ManifestError(weightsFile, names.bDec, `has ${w.bDec.length} values; d_in is ${cfg.dIn}`);
+    return new Sae(cfg, w, labelsFile ? loadLabels(labelsFile) : new Map());
+  }
+
+  label(index: number): string {
+    return this.labels.get(index) ?? '';
+  }
+
+  /**
+   * Encode one position (x = row `row` of `xs`, [n, dIn]) into `acts` (dense [dSae]). Returns
+   * the number of non-zero features. The normalization state needed to decode goes into `norm`.
+   */
+  encodeRow(xs: Float32Array, row: number, acts: Float32Array, norm: NormState): number {
+    const { dIn, dSae, xin, pre, w, cfg } = this;
+    const off = row * dIn;
+    for (let i = 0; i < dIn; i++) xin[i] = xs[off + i];
+    applyNormIn(cfg, xin, norm);
+    if (cfg.applyBDecToInput) for (let i = 0; i < dIn; i++) xin[i] -= w.bDec[i];
+    pre.set(w.bEnc);
+    for (let i = 0; i < dIn; i++) {
+      const xi = xin[i];
+      if (xi === 0) continue;
+      const base = i * dSae;
+      for (let j = 0; j < dSae; j++) pre[j] += xi * w.wEnc[base + j];
+    }
+    acts.fill(0);
+    let l0 = 0;
+    if (cfg.architecture === 'standard') {
+      for (let j = 0; j < dSae; j++) if (pre[j] > 0) (acts[j] = pre[j]), l0++;
+    } else if (cfg.architecture === 'jumprelu') {
+      const th = w.threshold!;
+      for (let j = 0; j < dSae; j++) if (pre[j] > th[j] && pre[j] > 0) (acts[j] = pre[j]), l0++;
+    } else {
+      if (this.decNorm) for (let j = 0; j < dSae; j++) pre[j] *= this.decNorm[j];
+      const k = cfg.k!;
+      const top = topIndices(pre, k, this.idx);
+      for (let t = 0; t < top; t++) {
+        const j = this.idx[t];
+        if (pre[j] > 0) (acts[j] = pre[j]), l0++;
+      }
+    }
+    return l0;
+  }
+
+  /** r = f W_dec + b_dec, then the inverse normalization; written into `out` [dIn]. */
+  decode(acts: Float32Array, norm: NormState, out: Float32Array): void {
+    const { dIn, dSae, w } = this;
+    out.set(w.bDec);
+    for (let j = 0; j < dSae; j++) {
+      let a = acts[j];
+      if (a === 0) continue;
+      if (this.decNorm) a /= this.decNorm[j];
+      const base = j * dIn;
+      for (let i = 0; i < dIn; i++) out[i] += a * w.wDec[base + i];
+    }
+    applyNormOut(this.cfg, out, norm);
+  }
+
+  /**
+   * Top features, l0, explained variance and fve_nrm for positions `rows` of `xs` [n, dIn].
+   * explained_variance = 1 - ||x - r||^2 / raw_total_variance (SAELens's definition, per
+   * position); fve_nrm = 1 - 2(1 - cos(r, x)) / B.
+   */
+  analyze(xs: Float32Array, rows: number[], topK: number, stats: Pick<ModelStats, 'B' | 'rawTotalVariance'>): SaePositionResult[] {
+    const acts = new Float32Array(this.dSae);
+    const norm: NormState = { scale: 1, mean: 0 };
+    return rows.map((row) => {
+      const l0 = this.encodeRow(xs, row, acts, norm);
+      const r = new Float32Array(this.dIn);
+      this.decode(acts, norm, r);
+      let err = 0;
+      const off = row * this.dIn;
+      for (let i = 0; i < this.dIn; i++) err += (xs[off + i] - r[i]) ** 2;
+      const cos = cosine(r, xs, this.dIn, 0, off);
+      return {
+        features: this.topFeatures(acts, topK),
+        l0,
+        explained_variance: 1 - err / stats.rawTotalVariance,
+        fve_nrm: fveNrmFromMse(mseNrmFromCosine(cos), stats.B),
+        reconstruction: r,
+      };
+    });
+  }
+
+  /** Top-k non-zero features of dense `acts`, strongest first (ties: lower index first). */
+  topFeatures(acts: Float32Array, topK: number): SaeFeature[] {
+    const n = topIndices(acts, topK, this.idx);
+    const out: SaeFeature[] = [];
+    for (let t = 0; t < n; t++) {
+      const j = this.idx[t];
+      if (acts[j] <= 0) break;
+      out.push({ index: j, activation: acts[j], label: this.label(j) });
+    }
+    return out;
+  }
+}
+
+export interface NormState {
+  /** Multiplier applied on the way in (undone on the way out). */
+  scale: number;
+  /** layer_norm's mean. */
+  mean: number;
+}
+
+function applyNormIn(cfg: SaeConfig, x: Float32Array, s: NormState): void {
+  s.scale = 1;
+  s.mean = 0;
+  const d = x.length;
+  if (cfg.normalizeActivations === 'constant_norm_rescale') {
+    let n = 0;
+    for (let i = 0; i < d; i++) n += x[i] * x[i];
+    s.scale = n > 0 ? Math.sqrt(d) / Math.sqrt(n) : 1;
+  } else if (cfg.normalizeActivations === 'expected_average_only_in') {
+    s.scale = cfg.scalingFactor ?? 1;
+  } else if (cfg.normalizeActivations === 'layer_norm') {
+    // SAELens: x - mean, divided by (unbiased std + 1e-5)
+    let mean = 0;
+    for (let i = 0; i < d; i++) mean += x[i];
+    mean /= d;
+    let v = 0;
+    for (let i = 0; i < d; i++) v += (x[i] - mean) ** 2;
+    const std = Math.sqrt(v / (d - 1));
+    s.mean = mean;
+    s.scale = 1 / (std + 1e-5);
+    for (let i = 0; i < d; i++) x[i] = (x[i] - mean) * s.scale;
+    return;
+  }
+  if (s.scale !== 1) for (let i = 0; i < d; i++) x[i] *= s.scale;
+}
+
+function applyNormOut(cfg: SaeConfig, r: Float32Array, s: NormState): void {
+  if (s.scale === 1 && s.mean === 0) return;
+  const inv = 1 / s.scale;
+  for (let i = 0; i < r.length; i++) r[i] = r[i] * inv + s.mean;
+}
+
+/**
+ * Indices of the k largest values of `v`, sorted descending (ties by index), into `out`.
+ * A partial selection: one pass keeping a sorted top-k list, O(n k) with tiny k.
+ */
+export function topIndices(v: Float32Array, k: number, out: Int32Array): number {
+  const n = Math.min(k, v.length);
+  let size = 0;
+  for (let j = 0; j < v.length; j++) {
+    const x = v[j];
+    if (size === n && x <= v[out[size - 1]]) continue;
+    let p = size < n ? size++ : size - 1;
+    while (p > 0 && v[out[p - 1]] < x) {
+      out[p] = out[p - 1];
+      p--;
+    }
+    out[p] = j;
+  }
+  return size;
+}
+
+/** Neuronpedia-style labels: a JSON list of {index, description, typeName?}. */
+export function loadLabels(file: string): Map<number, string> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ManifestError(file, '', `cannot be read as JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(raw)) throw new ManifestError(file, '', 'must be a JSON list of {index, description}');
+  const out = new Map<number, string>();
+  raw.forEach((item, i) => {
+    const index = Number((item as { index?: unknown }).index);
+    const description = (item as { description?: unknown }).description;
+    if (!Number.isInteger(index) || typeof description !== 'string') throw new ManifestError(file, `[${i}]`, 'needs an integer index and a string description');
+    out.set(index, description);
+  });
+  return out;
+}

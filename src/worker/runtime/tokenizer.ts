@@ -1,0 +1,547 @@
+/**
+ * A reader of Hugging Face `tokenizer.json` for the tokenizers NLA base models use: BPE over a
+ * ByteLevel alphabet (GPT-2, Qwen2, Llama-3, the reference stack), optionally with a Split regex
+ * pre-tokenizer and an NFC normalizer; and SentencePiece-style BPE with byte fallback (Gemma:
+ * Replace " " -> "▁" normalizer, no pre-tokenizer). Anything else is refused by name, so a
+ * wrong tokenization never happens silently.
+ *
+ * Offsets are JavaScript string indices (UTF-16 code units) into the input, [start, end). A token
+ * holding only part of a multi-byte character gets that character's whole range, so two tokens
+ * splitting one character have overlapping offsets.
+ *
+ * `allowSpecial: false` is the mode for user text: added tokens marked `special` are not
+ * matched, so a user typing `<|bos|>` or the AV's injection character never yields a special id.
+ */
+import { readFileSync } from 'node:fs';
+
+export class TokenizerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenizerError';
+  }
+}
+
+export interface Encoding {
+  ids: number[];
+  /** [start, end) in UTF-16 code units of the input text. */
+  offsets: Array<[number, number]>;
+  /** True for ids that came from a special added token. */
+  special: boolean[];
+}
+
+export interface EncodeOptions {
+  /** Match added tokens marked special (templates we write: yes; user text: never). */
+  allowSpecial: boolean;
+}
+
+interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+}
+
+// GPT-2's reversible map from bytes to printable unicode characters.
+function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
+  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
+  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  }
+  const out = new Array<string>(256);
+  bs.forEach((b, i) => (out[b] = String.fromCodePoint(cs[i])));
+  return out;
+}
+const BYTE_TO_CHAR = bytesToUnicode();
+const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
+
+/** Node 20's RegExp lacks `(?i:...)` groups (Qwen2/Llama-3 patterns use them): expand ASCII letters to classes. */
+function toJsRegexSource(src: string): string {
+  return src.replace(/\(\?i:((?:[^()\\]|\\.)*)\)/g, (_m, body: string) => {
+    let out = '';
+    let inClass = false;
+    for (let i = 0; i < body.length; i++) {
+      const ch = body[i];
+      if (ch === '\\') {
+        out += ch + body[++i];
+        continue;
+      }
+      if (ch === '[') inClass = true;
+      if (ch === ']') inClass = false;
+      out += !inClass && /[a-zA-Z]/.test(ch) ? `[${ch.toLowerCase()}${ch.toUpperCase()}]` : ch;
+    }
+    return `(?:${out})`;
+  });
+}
+
+const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+
+interface Piece {
+  text: string;
+  /** Where `text` starts in the original input, when it maps there unit for unit. */
+  start: number;
+  /**
+   * Per code unit of `text`: its source range [start, end) in the original input; null when
+   * `text` is an unchanged slice from `start`. Inserted units (a prefix space) get an empty range.
+   */
+  map: Array<[number, number]> | null;
+}
+
+type PreTokenizerStep =
+  | { kind: 'split'; regex: RegExp; behavior: 'Isolated' | 'Removed' }
+  | { kind: 'bytelevel'; addPrefixSpace: boolean; regex: RegExp | null }
+  | { kind: 'metaspace'; replacement: string; prependScheme: 'always' | 'first' | 'never' };
+
+type NormalizerStep = { kind: 'nfc' } | { kind: 'replace'; from: string; to: string } | { kind: 'prepend'; text: string };
+
+type DecoderStep =
+  | { kind: 'bytelevel' }
+  | { kind: 'replace'; from: string; to: string }
+  | { kind: 'bytefallback' }
+  | { kind: 'fuse' }
+  | { kind: 'strip'; content: string; start: number; stop: number }
+  | { kind: 'metaspace'; replacement: string };
+
+export class Tokenizer {
+  readonly vocabSize: number;
+  private readonly vocab = new Map<string, number>();
+  private readonly idToToken: string[] = [];
+  private readonly mergeRanks = new Map<string, number>();
+  private readonly added: AddedToken[] = [];
+  private readonly addedById = new Map<number, AddedToken>();
+  private readonly normalizers: NormalizerStep[] = [];
+  private readonly preTokenizers: PreTokenizerStep[] = [];
+  private readonly decoders: DecoderStep[] = [];
+  private readonly byteLevel: boolean;
+  private readonly byteFallback: boolean;
+  private readonly ignoreMerges: boolean;
+  private readonly unkId: number | null;
+  private readonly wordCache = new Map<string, Array<{ id: number; from: number; to: number }>>();
+  private readonly byteCache: Array<Uint8Array | undefined> = [];
+
+  private constructor(json: Record<string, any>, readonly source: string) {
+    const model = json.model ?? {};
+    if (model.type !== 'BPE') {
+      throw new TokenizerError(`${source}: model.type "${model.type}" is not supported; this worker reads BPE tokenizers (GPT-2, Qwen2, Llama-3, Gemma)`);
+    }
+    if (model.continuing_subword_prefix || model.end_of_word_suffix) {
+      throw new TokenizerError(`${source}: BPE with continuing_subword_prefix/end_of_word_suffix is not supported`);
+    }
+    for (const [tok, id] of Object.entries(model.vocab ?? {})) this.setToken(tok, id as number);
+    (model.merges ?? []).forEach((m: string | [string, string], rank: number) => {
+      const [a, b] = typeof m === 'string' ? splitMerge(m) : m;
+      this.mergeRanks.set(`${a} ${b}`, rank);
+    });
+    this.byteFallback = Boolean(model.byte_fallback);
+    this.ignoreMerges = Boolean(model.ignore_merges);
+    this.unkId = model.unk_token != null ? (this.vocab.get(model.unk_token) ?? null) : null;
+
+    for (const t of json.added_tokens ?? []) {
+      const tok: AddedToken = { id: t.id, content: t.content, special: Boolean(t.special), lstrip: Boolean(t.lstrip), rstrip: Boolean(t.rstrip) };
+      this.added.push(tok);
+      this.addedById.set(tok.id, tok);
+      this.setToken(tok.content, tok.id);
+    }
+    // Longest first, so "<|im_start|>" wins over a shorter added token that prefixes it.
+    this.added.sort((a, b) => b.content.length - a.content.length);
+
+    this.parseNormalizer(json.normalizer);
+    this.parsePreTokenizer(json.pre_tokenizer);
+    this.parseDecoder(json.decoder);
+    this.byteLevel = this.preTokenizers.some((p) => p.kind === 'bytelevel') || this.decoders.some((d) => d.kind === 'bytelevel');
+    this.vocabSize = this.idToToken.length;
+  }
+
+  static fromFile(file: string): Tokenizer {
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new TokenizerError(`${file}: cannot read tokenizer.json (${(err as Error).message})`);
+    }
+    return new Tokenizer(json, file);
+  }
+
+  static fromJSON(json: Record<string, unknown>, source = 'tokenizer.json'): Tokenizer {
+    return new Tokenizer(json, source);
+  }
+
+  private setToken(tok: string, id: number) {
+    this.vocab.set(tok, id);
+    this.idToToken[id] = tok;
+  }
+
+  private parseNormalizer(n: any) {
+    if (!n) return;
+    const steps = n.type === 'Sequence' ? n.normalizers : [n];
+    for (const s of steps) {
+      if (s.type === 'NFC') this.normalizers.push({ kind: 'nfc' });
+      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.normalizers.push({ kind: 'replace', from: s.pattern.String, to: s.content });
+      else if (s.type === 'Prepend') this.normalizers.push({ kind: 'prepend', text: s.prepend });
+      else throw new TokenizerError(`${this.source}: normalizer "${s.type}" is not supported (NFC, Replace with a string pattern, Prepend are)`);
+    }
+  }
+
+  private parsePreTokenizer(p: any) {
+    if (!p) return;
+    const steps = p.type === 'Sequence' ? p.pretokenizers : [p];
+    for (const s of steps) {
+      if (s.type === 'ByteLevel') {
+        const useRegex = s.use_regex ?? true;
+        this.preTokenizers.push({ kind: 'bytelevel', addPrefixSpace: Boolean(s.add_prefix_space), regex: useRegex ? new RegExp(GPT2_PATTERN, 'gu') : null });
+      } else if (s.type === 'Split') {
+        if (s.invert) throw new TokenizerError(`${this.source}: Split pre-tokenizer with invert: true is not supported`);
+        if (s.behavior !== 'Isolated' && s.behavior !== 'Removed') {
+          throw new TokenizerError(`${this.source}: Split behavior "${s.behavior}" is not supported (Isolated, Removed are)`);
+        }
+        const src = s.pattern?.Regex !== undefined ? toJsRegexSource(s.pattern.Regex) : escapeRegex(String(s.pattern?.String ?? ''));
+        let regex: RegExp;
+        try {
+          regex = new RegExp(src, 'gu');
+        } catch (err) {
+          throw new TokenizerError(`${this.source}: Split pattern cannot be compiled in JavaScript: ${(err as Error).message}`);
+        }
+        this.preTokenizers.push({ kind: 'split', regex, behavior: s.behavior });
+      } else if (s.type === 'Metaspace') {
+        this.preTokenizers.push({ kind: 'metaspace', replacement: s.replacement ?? '▁', prependScheme: s.prepend_scheme ?? (s.add_prefix_space === false ? 'never' : 'always') });
+      } else {
+        throw new TokenizerError(`${this.source}: pre_tokenizer "${s.type}" is not supported (ByteLevel, Split, Metaspace are)`);
+      }
+    }
+  }
+
+  private parseDecoder(d: any) {
+    if (!d) return;
+    const steps = d.type === 'Sequence' ? d.decoders : [d];
+    for (const s of steps) {
+      if (s.type === 'ByteLevel') this.decoders.push({ kind: 'bytelevel' });
+      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.decoders.push({ kind: 'replace', from: s.pattern.String, to: s.content });
+      else if (s.type === 'ByteFallback') this.decoders.push({ kind: 'bytefallback' });
+      else if (s.type === 'Fuse') this.decoders.push({ kind: 'fuse' });
+      else if (s.type === 'Strip') this.decoders.push({ kind: 'strip', content: s.content, start: s.start ?? 0, stop: s.stop ?? 0 });
+      else if (s.type === 'Metaspace') this.decoders.push({ kind: 'metaspace', replacement: s.replacement ?? '▁' });
+      else throw new TokenizerError(`${this.source}: decoder "${s.type}" is not supported (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace are)`);
+    }
+  }
+
+  /** The id of a vocabulary or added token, by its exact content. */
+  tokenId(content: string): number | undefined {
+    return this.vocab.get(content);
+  }
+
+  isSpecial(id: number): boolean {
+    return this.addedById.get(id)?.special ?? false;
+  }
+
+  encode(text: string, opts: EncodeOptions): Encoding {
+    const out: Encoding = { ids: [], offsets: [], special: [] };
+    // 1. Added tokens are matched on the raw text, before anything else.
+    let cursor = 0;
+    let segStart = 0;
+    while (cursor < text.length) {
+      const hit = this.matchAdded(text, cursor, opts.allowSpecial);
+      if (!hit) {
+        cursor++;
+        continue;
+      }
+      let segEnd = cursor;
+      if (hit.token.lstrip) while (segEnd > segStart && /\s/.test(text[segEnd - 1])) segEnd--;
+      this.encodeSegment(text, segStart, segEnd, out);
+      out.ids.push(hit.token.id);
+      out.offsets.push([cursor, cursor + hit.token.content.length]);
+      out.special.push(hit.token.special);
+      cursor += hit.token.content.length;
+      if (hit.token.rstrip) while (cursor < text.length && /\s/.test(text[cursor])) cursor++;
+      segStart = cursor;
+    }
+    this.encodeSegment(text, segStart, text.length, out);
+    return out;
+  }
+
+  private matchAdded(text: string, at: number, allowSpecial: boolean): { token: AddedToken } | null {
+    for (const token of this.added) {
+      if (token.special && !allowSpecial) continue;
+      if (text.startsWith(token.content, at)) return { token };
+    }
+    return null;
+  }
+
+  private encodeSegment(text: string, start: number, end: number, out: Encoding) {
+    if (end <= start) return;
+    let piece: Piece = { text: text.slice(start, end), start, map: null };
+    for (const n of this.normalizers) piece = normalize(piece, n);
+    let pieces = [piece];
+    for (const p of this.preTokenizers) pieces = pieces.flatMap((pc, i) => preTokenize(pc, p, i === 0 && start === 0));
+    for (const pc of pieces) this.encodeWord(pc, out);
+  }
+
+  private encodeWord(piece: Piece, out: Encoding) {
+    if (!piece.text) return;
+    const unitRange = (u: number): [number, number] => (piece.map ? piece.map[u] : [piece.start + u, piece.start + u + 1]);
+    // Symbols: bytes (byte-level) or code points, each with its UTF-16 unit range in piece.text.
+    const symbols: string[] = [];
+    const units: Array<[number, number]> = [];
+    if (this.byteLevel) {
+      // Per-byte unit ranges: every byte of a code point carries the code point's units.
+      let u = 0;
+      for (const cp of piece.text) {
+        const len16 = cp.length;
+        const bytes = Buffer.from(cp, 'utf8');
+        for (const b of bytes) {
+          symbols.push(BYTE_TO_CHAR[b]);
+          units.push([u, u + len16]);
+        }
+        u += len16;
+      }
+    } else {
+      let u = 0;
+      for (const cp of piece.text) {
+        symbols.push(cp);
+        units.push([u, u + cp.length]);
+        u += cp.length;
+      }
+    }
+    for (const t of this.bpe(symbols)) {
+      const a = unitRange(units[t.from][0]);
+      const b = unitRange(units[t.to - 1][1] - 1);
+      if (t.id < 0) {
+        // An unknown code point: byte fallback (<0xAB> tokens) or unk.
+        const cp = symbols.slice(t.from, t.to).join('');
+        const bytes = Buffer.from(cp, 'utf8');
+        for (const byte of bytes) {
+          const id = this.byteFallback ? this.vocab.get(`<0x${byte.toString(16).toUpperCase().padStart(2, '0')}>`) : undefined;
+          const use = id ?? this.unkId;
+          if (use === null || use === undefined) throw new TokenizerError(`${this.source}: "${cp}" is not in the vocabulary and there is no byte fallback or unk token`);
+          out.ids.push(use);
+          out.offsets.push([a[0], b[1]]);
+          out.special.push(false);
+          if (id === undefined) break;
+        }
+        continue;
+      }
+      out.ids.push(t.id);
+      out.offsets.push([a[0], b[1]]);
+      out.special.push(false);
+    }
+  }
+
+  /** BPE merges on one pre-tokenized word; `from`/`to` index into `symbols`. Unknown symbols get id -1. */
+  private bpe(symbols: string[]): Array<{ id: number; from: number; to: number }> {
+    const word = symbols.join('');
+    const cached = this.wordCache.get(word);
+    if (cached) return cached;
+    let result: Array<{ id: number; from: number; to: number }>;
+    const whole = this.vocab.get(word);
+    if (this.ignoreMerges && whole !== undefined) {
+      result = [{ id: whole, from: 0, to: symbols.length }];
+    } else {
+      const parts = symbols.slice();
+      const starts = symbols.map((_, i) => i);
+      if (this.mergeRanks.size > 0) {
+        for (;;) {
+          let best = -1;
+          let bestRank = Infinity;
+          for (let i = 0; i + 1 < parts.length; i++) {
+            const r = this.mergeRanks.get(`${parts[i]} ${parts[i + 1]}`);
+            if (r !== undefined && r < bestRank) {
+              bestRank = r;
+              best = i;
+            }
+          }
+          if (best < 0) break;
+          parts.splice(best, 2, parts[best] + parts[best + 1]);
+          starts.splice(best + 1, 1);
+        }
+      }
+      result = parts.map((p, i) => ({ id: this.vocab.get(p) ?? -1, from: starts[i], to: i + 1 < starts.length ? starts[i + 1] : symbols.length }));
+    }
+    if (this.wordCache.size > 50_000) this.wordCache.clear();
+    this.wordCache.set(word, result);
+    return result;
+  }
+
+  /**
+   * Raw bytes of one token (byte-level tokenizers), so a generator can look for an ASCII stop
+   * string in the bytes it has produced without decoding every step.
+   */
+  tokenBytes(id: number): Uint8Array {
+    const hit = this.byteCache[id];
+    if (hit) return hit;
+    let bytes: Uint8Array;
+    const added = this.addedById.get(id);
+    const tok = this.idToToken[id];
+    if (tok === undefined) bytes = new Uint8Array(0);
+    else if (added) bytes = Buffer.from(added.content, 'utf8');
+    else if (this.byteLevel) bytes = Uint8Array.from([...tok].map((c) => CHAR_TO_BYTE.get(c) ?? 0x3f));
+    else bytes = Buffer.from(this.decode([id], { skipSpecial: false }), 'utf8');
+    this.byteCache[id] = bytes;
+    return bytes;
+  }
+
+  decode(ids: ArrayLike<number>, opts: { skipSpecial: boolean } = { skipSpecial: true }): string {
+    let tokens: string[] = [];
+    const raw: boolean[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const added = this.addedById.get(id);
+      if (added?.special && opts.skipSpecial) continue;
+      const tok = this.idToToken[id];
+      if (tok === undefined) continue;
+      tokens.push(tok);
+      raw.push(added !== undefined);
+    }
+    if (this.decoders.length === 0) return tokens.join('');
+    for (const d of this.decoders) {
+      if (d.kind === 'bytelevel') {
+        // Added tokens are stored as their text, not in the byte alphabet.
+        const chunks: Buffer[] = tokens.map((t, i) => (raw[i] ? Buffer.from(t, 'utf8') : Buffer.from([...t].map((c) => CHAR_TO_BYTE.get(c) ?? 0x3f))));
+        tokens = [new TextDecoder('utf-8', { fatal: false }).decode(Buffer.concat(chunks))];
+      } else if (d.kind === 'replace') {
+        tokens = tokens.map((t) => t.split(d.from).join(d.to));
+      } else if (d.kind === 'bytefallback') {
+        const merged: string[] = [];
+        let pending: number[] = [];
+        const flush = () => {
+          if (pending.length) merged.push(new TextDecoder('utf-8', { fatal: false }).decode(Uint8Array.from(pending)));
+          pending = [];
+        };
+        for (const t of tokens) {
+          const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(t);
+          if (m) pending.push(parseInt(m[1], 16));
+          else {
+            flush();
+            merged.push(t);
+          }
+        }
+        flush();
+        tokens = merged;
+      } else if (d.kind === 'fuse') {
+        tokens = [tokens.join('')];
+      } else if (d.kind === 'strip') {
+        tokens = tokens.map((t) => {
+          let s = t;
+          for (let i = 0; i < d.start && s.startsWith(d.content); i++) s = s.slice(d.content.length);
+          for (let i = 0; i < d.stop && s.endsWith(d.content); i++) s = s.slice(0, -d.content.length);
+          return s;
+        });
+      } else if (d.kind === 'metaspace') {
+        tokens = tokens.map((t, i) => {
+          const s = t.split(d.replacement).join(' ');
+          return i === 0 && s.startsWith(' ') ? s.slice(1) : s;
+        });
+      }
+    }
+    return tokens.join('');
+  }
+}
+
+function splitMerge(m: string): [string, string] {
+  const i = m.indexOf(' ', 1);
+  return [m.slice(0, i), m.slice(i + 1)];
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function slicePiece(piece: Piece, from: number, to: number): Piece {
+  if (!piece.map) return { text: piece.text.slice(from, to), start: piece.start + from, map: null };
+  return { text: piece.text.slice(from, to), start: piece.map[from]?.[0] ?? piece.start, map: piece.map.slice(from, to) };
+}
+
+function fullMap(piece: Piece): Array<[number, number]> {
+  return piece.map ?? Array.from({ length: piece.text.length }, (_, u) => [piece.start + u, piece.start + u + 1] as [number, number]);
+}
+
+function normalize(piece: Piece, n: NormalizerStep): Piece {
+  if (n.kind === 'nfc') {
+    if (piece.text.normalize('NFC') === piece.text) return piece;
+    // Normalize per base character + following marks, so each output unit keeps a source range.
+    const src = fullMap(piece);
+    let text = '';
+    const map: Array<[number, number]> = [];
+    const re = /\P{M}\p{M}*|\p{M}+/gu;
+    for (const m of piece.text.matchAll(re)) {
+      const from = m.index!;
+      const to = from + m[0].length;
+      const nf = m[0].normalize('NFC');
+      for (let u = 0; u < nf.length; u++) map.push(nf.length === m[0].length ? src[from + u] : [src[from][0], src[to - 1][1]]);
+      text += nf;
+    }
+    return { text, start: piece.start, map };
+  }
+  if (n.kind === 'prepend') {
+    const src = fullMap(piece);
+    const at = src[0]?.[0] ?? piece.start;
+    return { text: n.text + piece.text, start: piece.start, map: [...Array.from({ length: n.text.length }, () => [at, at] as [number, number]), ...src] };
+  }
+  // replace: each occurrence's output units map to the replaced source range
+  if (!piece.text.includes(n.from)) return piece;
+  const src = fullMap(piece);
+  let text = '';
+  const map: Array<[number, number]> = [];
+  let u = 0;
+  while (u < piece.text.length) {
+    if (n.from && piece.text.startsWith(n.from, u)) {
+      const range: [number, number] = [src[u][0], src[u + n.from.length - 1][1]];
+      text += n.to;
+      for (let k = 0; k < n.to.length; k++) map.push(range);
+      u += n.from.length;
+    } else {
+      text += piece.text[u];
+      map.push(src[u]);
+      u++;
+    }
+  }
+  return { text, start: piece.start, map };
+}
+
+function splitByRegex(piece: Piece, regex: RegExp, keepMatches: boolean, keepGaps: boolean): Piece[] {
+  const out: Piece[] = [];
+  let last = 0;
+  regex.lastIndex = 0;
+  for (const m of piece.text.matchAll(regex)) {
+    if (m[0].length === 0) continue;
+    const from = m.index!;
+    if (keepGaps && from > last) out.push(slicePiece(piece, last, from));
+    if (keepMatches) out.push(slicePiece(piece, from, from + m[0].length));
+    last = from + m[0].length;
+  }
+  if (keepGaps && last < piece.text.length) out.push(slicePiece(piece, last, piece.text.length));
+  return out;
+}
+
+function preTokenize(piece: Piece, p: PreTokenizerStep, atTextStart: boolean): Piece[] {
+  if (p.kind === 'split') return splitByRegex(piece, p.regex, p.behavior === 'Isolated', true);
+  if (p.kind === 'bytelevel') {
+    let pc = piece;
+    if (p.addPrefixSpace && atTextStart && !/^\s/.test(pc.text)) {
+      const src = fullMap(pc);
+      const at = src[0]?.[0] ?? pc.start;
+      pc = { text: ' ' + pc.text, start: pc.start, map: [[at, at], ...src] };
+    }
+    return p.regex ? splitByRegex(pc, p.regex, true, true) : [pc];
+  }
+  // metaspace: spaces become the replacement char; each word keeps its leading marker
+  let pc = normalize(piece, { kind: 'replace', from: ' ', to: p.replacement });
+  if (p.prependScheme === 'always' || (p.prependScheme === 'first' && atTextStart)) {
+    if (!pc.text.startsWith(p.replacement)) pc = normalize(pc, { kind: 'prepend', text: p.replacement });
+  }
+  const out: Piece[] = [];
+  let from = 0;
+  for (let u = 1; u <= pc.text.length; u++) {
+    if (u === pc.text.length || pc.text.startsWith(p.replacement, u)) {
+      out.push(slicePiece(pc, from, u));
+      from = u;
+    }
+  }
+  return out;
+}
