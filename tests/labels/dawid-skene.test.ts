@@ -84,6 +84,34 @@ describe('Dawid–Skene on synthetic crowds with known reviewer accuracy', () =>
     expect(ds.reliability[j]).toBeLessThan(0.95);
   });
 
+  it('uses items of known class (decoys) to calibrate reviewers, even when most reviewers are adversarial', () => {
+    // 12 adversaries (accuracy 0.2) outnumber 8 honest reviewers (0.9): majority and plain DS
+    // both follow the adversaries. Planting 10% items of known class (as decoys are known to be
+    // confabulated) tells EM who is honest.
+    const crowd = syntheticCrowd({
+      seed: 11,
+      items: 2000,
+      votesPerItem: 5,
+      prior: [0.5, 0.5],
+      reviewers: [...reviewers('honest', 8, 0.9), ...reviewers('adversary', 12, 0.2)],
+    });
+    const table = tableOf(crowd, ['faithful', 'confabulated']);
+    const known = new Int32Array(2000).fill(-1);
+    for (let i = 0; i < 200; i++) known[i] = crowd.truth[i];
+    const unknownAccuracy = (labels: Int32Array) => {
+      let right = 0;
+      for (let i = 200; i < 2000; i++) if (labels[i] === crowd.truth[i]) right++;
+      return right / 1800;
+    };
+    const plain = unknownAccuracy(dawidSkene(table).label);
+    const withKnown = dawidSkene(table, { known });
+    expect(plain).toBeLessThan(0.5);
+    expect(unknownAccuracy(withKnown.label)).toBeGreaterThan(0.9);
+    expect(withKnown.converged).toBe(true);
+    // Known items keep their class.
+    for (let i = 0; i < 200; i++) expect(withKnown.label[i]).toBe(crowd.truth[i]);
+  });
+
   it('stops at the iteration cap, and gives items without votes the prior and no label', () => {
     const builder = new VoteTableBuilder();
     builder.add('x', 'a', 'faithful');

@@ -30,6 +30,12 @@ export interface DawidSkeneOptions {
   tolerance?: number;
   /** Pseudo-votes per confusion-matrix row drawn from the pooled crowd matrix. Default 2. */
   priorStrength?: number;
+  /**
+   * Per item: a class code known in advance (a decoy is known to be confabulated; a gold item
+   * has its answer), or -1. Known items keep a one-hot posterior, so their votes calibrate each
+   * reviewer's confusion matrix without their label being inferred.
+   */
+  known?: Int32Array;
 }
 
 export interface DawidSkeneResult {
@@ -68,6 +74,8 @@ export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): D
   const { item, reviewer, label } = table;
   const nVotes = table.length;
 
+  const known = options.known;
+  if (known && known.length !== nItems) throw new RangeError(`known has ${known.length} entries for ${nItems} items.`);
   const posterior = new Float64Array(nItems * K);
   const hasVotes = new Uint8Array(nItems);
   const reviewerVotes = new Int32Array(nReviewers);
@@ -90,6 +98,7 @@ export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): D
     for (let k = 0; k < K; k++) total += counts[i * K + k];
     for (let k = 0; k < K; k++) posterior[i * K + k] = total > 0 ? counts[i * K + k] / total : 1 / K;
   }
+  clampKnown();
 
   const numerator = new Float64Array(nReviewers * KK);
   const rowTotal = new Float64Array(nReviewers * K);
@@ -115,6 +124,7 @@ export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): D
     let maxChange = 0;
     logLikelihood = 0;
     for (let i = 0; i < nItems; i++) {
+      if (known && known[i] >= 0) continue;
       const base = i * K;
       let max = -Infinity;
       for (let k = 0; k < K; k++) if (logT[base + k] > max) max = logT[base + k];
@@ -136,6 +146,15 @@ export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): D
   // Parameters consistent with the final posteriors.
   mStep();
   return finish(iterations, converged, logLikelihood);
+
+  function clampKnown(): void {
+    if (!known) return;
+    for (let i = 0; i < nItems; i++) {
+      const c = known[i];
+      if (c < 0) continue;
+      for (let k = 0; k < K; k++) posterior[i * K + k] = k === c ? 1 : 0;
+    }
+  }
 
   function mStep(): void {
     numerator.fill(0);
@@ -170,11 +189,12 @@ export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): D
         }
       }
     }
-    // Class prior from items that have votes.
+    // Class prior from items that have votes. Known items are left out: decoys are planted at a
+    // rate the admins chose, and would otherwise inflate the confabulated prevalence.
     let n = 0;
     const mass = new Float64Array(K);
     for (let i = 0; i < nItems; i++) {
-      if (!hasVotes[i]) continue;
+      if (!hasVotes[i] || (known && known[i] >= 0)) continue;
       n++;
       for (let k = 0; k < K; k++) mass[k] += posterior[i * K + k];
     }
@@ -183,7 +203,10 @@ export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): D
       logPrior[k] = Math.log(classPrior[k]);
     }
     // Items without votes carry the prior, so a consumer never sees a stale initial value.
-    for (let i = 0; i < nItems; i++) if (!hasVotes[i]) for (let k = 0; k < K; k++) posterior[i * K + k] = classPrior[k];
+    for (let i = 0; i < nItems; i++) {
+      if (hasVotes[i] || (known && known[i] >= 0)) continue;
+      for (let k = 0; k < K; k++) posterior[i * K + k] = classPrior[k];
+    }
   }
 
   function finish(iterationsDone: number, didConverge: boolean, ll: number): DawidSkeneResult {
