@@ -1,0 +1,100 @@
+/**
+ * `confab`: the command-line entry point. `bin/confab.mjs` calls `main(argv)`.
+ *
+ * Exit codes: 0 success; 1 a failure the person running Confab can fix (bad configuration,
+ * database unreachable, models missing), printed as plain lines without a stack trace;
+ * 2 a usage mistake (unknown command or option).
+ */
+import { commandHelp, parseCommandArgs, UsageError, type CliCommand, type CliIo } from './spec';
+import { startCommand } from './start';
+import { workerCommand } from './worker';
+import { migrateCommand } from './migrate';
+import { doctorCommand } from './doctor';
+import { agreementCommand } from './agreement';
+
+/** Every subcommand, in the order `confab --help` lists them. */
+export const CLI_COMMANDS: readonly CliCommand[] = [startCommand, workerCommand, migrateCommand, doctorCommand, agreementCommand];
+
+/**
+ * Errors whose message is the whole story for the operator. Matched by name so that the CLI
+ * need not import every module that raises one.
+ */
+const OPERATOR_ERRORS = new Set(['ConfigError', 'DatabaseUnavailableError', 'ChannelUnavailableError', 'EngineError', 'ManifestError', 'WorkerStartError']);
+
+export function mainHelp(): string {
+  const width = Math.max(...CLI_COMMANDS.map((c) => c.name.length));
+  return [
+    'Usage: confab <command> [options]',
+    '',
+    'Confab: review what NLA explanations claim, beside SAE evidence, and turn votes into a labeled dataset.',
+    '',
+    'Commands:',
+    ...CLI_COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `confab <command> --help` for a command’s options. Configuration comes from the',
+    'environment and an optional .env file; `confab doctor` shows what is in effect.',
+    '',
+  ].join('\n');
+}
+
+/** Finds the longest command name that prefixes argv: `discord register` before `discord`. */
+function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
+  for (const command of [...CLI_COMMANDS].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length)) {
+    const parts = command.name.split(' ');
+    if (parts.every((part, i) => argv[i] === part)) return { command, rest: argv.slice(parts.length) };
+  }
+  return undefined;
+}
+
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    const topic = argv[0] === 'help' ? argv.slice(1) : [];
+    const found = topic.length ? findCommand(topic) : undefined;
+    if (topic.length && !found) return unknownCommand(topic[0], io);
+    io.stdout.write(found ? commandHelp(found.command) : mainHelp());
+    return 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) return unknownCommand(argv[0], io);
+  const { command, rest } = found;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(commandHelp(command));
+    return 0;
+  }
+  try {
+    return await command.run(parseCommandArgs(command, rest), io);
+  } catch (error) {
+    return reportError(error, command, io);
+  }
+}
+
+function unknownCommand(name: string, io: CliIo): number {
+  const known = CLI_COMMANDS.map((c) => c.name).join(', ');
+  io.stderr.write(`confab: unknown command "${name}". Commands: ${known}. Run \`confab --help\`.\n`);
+  return 2;
+}
+
+function reportError(error: unknown, command: CliCommand, io: CliIo): number {
+  const err = error as Error;
+  if (err instanceof UsageError) {
+    const sentence = /[.!?]$/.test(err.message) ? err.message : `${err.message}.`;
+    io.stderr.write(`confab ${command.name}: ${sentence} Run \`confab ${command.name} --help\`.\n`);
+    return 2;
+  }
+  if (err && OPERATOR_ERRORS.has(err.name)) {
+    io.stderr.write(`confab ${command.name}: ${err.message}\n`);
+    return 1;
+  }
+  io.stderr.write(`confab ${command.name} failed: ${err?.stack ?? String(error)}\n`);
+  return 1;
+}
+
+function defaultIo(): CliIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+}

@@ -1,0 +1,163 @@
+/**
+ * `confab start` (what `npm start` runs): one process with the database, the dispatcher, the
+ * embedded inference worker (unless WORKER_URLS names external ones) and the channels the
+ * configuration enables, or the terminal channel when none is (or with --local).
+ *
+ * Start order: the inference backend, then services (the dispatcher resumes interrupted analyses at once and
+ * needs a worker to send them to), then channels. Shutdown runs it backwards.
+ */
+import { userInfo } from 'node:os';
+import { loadConfig, loadDotEnv, type Config } from '../config';
+import { enabledChatChannels, startChatChannel, type ChannelLog, type RunningChannel } from '../platforms';
+import { checkReviewerName, startTerminalSession, supportsColor } from '../platforms/terminal/session';
+import type { Services } from '../core/services';
+import { createLog } from './log';
+import { onShutdownSignal } from './signals';
+import { UsageError, type CliCommand } from './spec';
+
+export const startCommand: CliCommand = {
+  name: 'start',
+  summary: 'Start Confab: the chat channels the environment configures, or a local terminal session.',
+  options: {
+    local: { type: 'boolean', description: 'Use the terminal channel even when Discord or Slack is configured.' },
+    as: { type: 'string', valueName: 'NAME', description: 'Review as this reviewer in the terminal (default: your login name). /as NAME switches later.' },
+    admin: { type: 'boolean', description: 'Give the terminal reviewer admin rights (for /settings).' },
+  },
+  details: [
+    'Piped input runs one command per line and exits at end of input, after pending analyses finish:',
+    '  printf "/explain The quick brown fox\\n/vote #1 faithful\\n" | confab start --local --as alice',
+    'The embedded worker runs in-process unless WORKER_URLS is set. Stop with Ctrl-C or SIGTERM;',
+    'analyses still queued resume at the next start.',
+  ],
+  async run({ values }, io) {
+    loadDotEnv();
+    const config = loadConfig(io.env);
+    const reviewer = typeof values.as === 'string' ? values.as : defaultReviewerName(io.env);
+    const badName = checkReviewerName(reviewer);
+    if (badName) throw new UsageError(badName, 'start');
+
+    const chatChannels = values.local ? [] : enabledChatChannels(config);
+    const useTerminal = chatChannels.length === 0;
+    const interactive = useTerminal && (io.stdin as NodeJS.ReadStream).isTTY === true;
+    // Info lines on stderr would interleave with an interactive prompt; keep them for warnings
+    // unless the operator asked for a level.
+    const log = createLog(interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel, io.stderr);
+
+    const shutdown = onShutdownSignal(log);
+    const stack = new ShutdownStack(log);
+    try {
+      const backend = await createBackend(config, log);
+      const { createServices } = await import('../core/app');
+      let services: Services;
+      try {
+        services = await createServices(config, { backend, log: (level, message) => log[level](message) });
+      } catch (error) {
+        await backend.close();
+        throw error;
+      }
+      // Closing the services closes the backend too (and with it the embedded worker).
+      stack.push('services', () => services.close());
+
+      const channels: RunningChannel[] = [];
+      for (const entry of chatChannels) {
+        const channel = await startChatChannel(entry, services, log);
+        log.info(`${entry.name} channel started: ${entry.describe(config)}.`);
+        stack.push(`${entry.name} channel`, () => channel.stop());
+        channels.push(channel);
+      }
+      if (useTerminal) {
+        const [{ invokeCommand }, { allCommands }] = await Promise.all([import('../core/invoke'), import('../../commands')]);
+        const terminal = startTerminalSession({
+          services,
+          commands: allCommands,
+          invoke: invokeCommand,
+          input: io.stdin,
+          output: io.stdout,
+          reviewer,
+          isAdmin: values.admin === true,
+          interactive,
+          color: interactive && supportsColor(io.stdout, io.env),
+          log,
+          whenIdle: () => whenNoTerminalAnalysisPending(services, shutdown.signalled),
+        });
+        // The terminal stops last: results that finish while the services close still print.
+        stack.pushBottom('terminal', () => terminal.stop());
+        channels.push(terminal);
+      }
+      if (!useTerminal) log.info(`Confab is running (${chatChannels.map((c) => c.name).join(', ')}). Stop with Ctrl-C.`);
+
+      const ended = channels.map((channel) => channel.finished).filter((f): f is Promise<void> => f !== undefined);
+      await Promise.race([shutdown.signalled, ...(ended.length ? [Promise.race(ended)] : [])]);
+      return 0;
+    } finally {
+      await stack.unwind();
+      shutdown.dispose();
+    }
+  },
+};
+
+function defaultReviewerName(env: Record<string, string | undefined>): string {
+  let name = env.USER ?? '';
+  try {
+    name ||= userInfo().username;
+  } catch {
+    // No passwd entry (some containers): fall through to the generic name.
+  }
+  const cleaned = name.replace(/[^\p{L}\p{N}._-]/gu, '').slice(0, 64);
+  return cleaned || 'reviewer';
+}
+
+/**
+ * The inference backend: the workers named by WORKER_URLS, or the embedded worker, served
+ * in-process on a free loopback port and reached through the same client.
+ */
+export async function createBackend(config: Config, log: ChannelLog) {
+  const inference = await import('../inference');
+  if (config.worker.urls.length > 0) {
+    log.info(`Using external workers: ${config.worker.urls.join(', ')}.`);
+    return inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
+  }
+  const { createEngine } = await import('../worker/runtime/engine');
+  const started = Date.now();
+  const engine = await createEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider });
+  const client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
+  log.info(`Embedded worker ready at ${client.url} in ${Date.now() - started} ms (models: ${config.worker.modelsPath}).`);
+  return client;
+}
+
+/**
+ * Resolves once no terminal analysis is queued or running, so that a piped session shows the
+ * results of analyses resumed from an earlier run before it exits. Polls, because those
+ * analyses were not asked for in this session and nothing else announces when the last ends.
+ */
+async function whenNoTerminalAnalysisPending(services: Services, stop: Promise<unknown>): Promise<void> {
+  const { countPendingAnalyses } = await import('./pending');
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  while (!stopped && (await countPendingAnalyses(services, 'terminal')) > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Things to stop, in reverse order of starting; one failure does not skip the rest. */
+class ShutdownStack {
+  private readonly steps: Array<{ name: string; stop: () => Promise<void> }> = [];
+  constructor(private readonly log: ChannelLog) {}
+  push(name: string, stop: () => Promise<void>): void {
+    this.steps.push({ name, stop });
+  }
+  /** Stopped after everything else. */
+  pushBottom(name: string, stop: () => Promise<void>): void {
+    this.steps.unshift({ name, stop });
+  }
+  async unwind(): Promise<void> {
+    while (this.steps.length > 0) {
+      const step = this.steps.pop()!;
+      try {
+        await step.stop();
+      } catch (error) {
+        this.log.error(`Stopping the ${step.name} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * `confab worker`: the inference worker on its own, for a GPU host. It serves the models named
+ * by the manifest over HTTP until SIGINT or SIGTERM.
+ */
+import { loadConfig, loadDotEnv } from '../config';
+import { createLog } from './log';
+import { onShutdownSignal } from './signals';
+import { UsageError, type CliCommand } from './spec';
+
+export const workerCommand: CliCommand = {
+  name: 'worker',
+  summary: 'Run the inference worker (SAE features and NLA explanations over HTTP).',
+  options: {
+    port: { type: 'string', valueName: 'N', description: 'Port to listen on (default CONFAB_WORKER_PORT, 8477; 0 picks a free one).' },
+    host: { type: 'string', valueName: 'HOST', description: 'Address to bind (default CONFAB_WORKER_HOST, 127.0.0.1).' },
+    models: { type: 'string', valueName: 'PATH', description: 'Model manifest (default CONFAB_MODELS, the reference stack).' },
+  },
+  details: [
+    'Set CONFAB_WORKER_SECRET to require the X-SECRET-KEY header on every route except /health.',
+    'Bind to a non-loopback address only with a secret set. GPU: install with',
+    'ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci and set CONFAB_EXECUTION_PROVIDER=cuda.',
+  ],
+  async run({ values }, io) {
+    loadDotEnv();
+    const env = { ...io.env };
+    if (values.port !== undefined) {
+      if (!/^\d+$/.test(String(values.port)) || Number(values.port) > 65535) {
+        throw new UsageError(`--port must be a whole number from 0 to 65535; got "${values.port}".`, 'worker');
+      }
+      env.CONFAB_WORKER_PORT = String(values.port);
+    }
+    if (typeof values.host === 'string') env.CONFAB_WORKER_HOST = values.host;
+    if (typeof values.models === 'string') env.CONFAB_MODELS = values.models;
+    const config = loadConfig(env);
+    const log = createLog(config.logLevel, io.stderr);
+    if (!isLoopback(config.worker.host) && !config.worker.secret) {
+      log.warn(`Binding to ${config.worker.host} without CONFAB_WORKER_SECRET: anyone who can reach this port can use the worker.`);
+    }
+
+    const { runWorker } = await import('../worker/server');
+    const worker = await runWorker({
+      port: config.worker.port,
+      host: config.worker.host,
+      modelsPath: config.worker.modelsPath,
+      secret: config.worker.secret,
+      executionProvider: config.worker.executionProvider,
+    });
+    io.stdout.write(`Confab worker listening on ${worker.url} (models: ${config.worker.modelsPath}).\n`);
+    const shutdown = onShutdownSignal(log);
+    await shutdown.signalled;
+    await worker.close();
+    shutdown.dispose();
+    return 0;
+  },
+};
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}

@@ -1,0 +1,238 @@
+/**
+ * The terminal channel: lines in, command calls through the core, rendered views out.
+ *
+ * Two modes, chosen by whether input is a TTY:
+ * - interactive: a prompt, colour when the terminal supports it, results of long analyses
+ *   printed above the prompt as soon as they arrive;
+ * - piped: one command per line, processed in order, each analysis awaited before the next
+ *   line (so a script can vote on `#1` on the line after `/explain`), plain text, and exit at
+ *   end of input once every pending analysis has finished.
+ */
+import { createInterface, type Interface } from 'node:readline';
+import type { Actor, CommandDefinition, CommandResult, CommandContext, ParsedOptions } from '../../../commands/types';
+import type { Services, AnalysisFinishedEvent } from '../../core/services';
+import type { View } from '../../core/view';
+import type { ChannelLog, RunningChannel } from '../index';
+import { escapeTerminal } from './escape';
+import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from './parse';
+import { renderView } from './render';
+
+export type InvokeCommand = (
+  services: Services,
+  actor: Actor,
+  commandName: string,
+  rawOptions: ParsedOptions,
+  replyRef?: CommandContext['replyRef'],
+) => Promise<CommandResult>;
+
+export interface TerminalSessionOptions {
+  services: Services;
+  commands: readonly CommandDefinition[];
+  invoke: InvokeCommand;
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** The reviewer to act as at first (`--as`); `/as` changes it. */
+  reviewer: string;
+  /** Local admin rights for admin-only commands (`--admin`). */
+  isAdmin: boolean;
+  interactive: boolean;
+  color: boolean;
+  log: ChannelLog;
+  /**
+   * Resolves when the process has no queued or running analysis, including ones resumed from
+   * an earlier run. Piped sessions wait on it at end of input.
+   */
+  whenIdle?: () => Promise<void>;
+}
+
+const WORKSPACE = 'local';
+const CHANNEL = 'terminal';
+
+/** Reviewer names typed on the terminal: letters, digits, `.`, `_`, `-`; 1 to 64 of them. */
+export function checkReviewerName(name: string): string | null {
+  if (/^[\p{L}\p{N}._-]{1,64}$/u.test(name)) return null;
+  return `Reviewer name "${escapeTerminal(name)}" is not allowed; use 1 to 64 letters, digits, ".", "_" or "-".`;
+}
+
+/** Whether an output stream should get colour: a TTY that has colours, and NO_COLOR unset. */
+export function supportsColor(output: NodeJS.WritableStream, env: Record<string, string | undefined>): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  const tty = output as NodeJS.WriteStream;
+  if (!tty.isTTY) return false;
+  return typeof tty.hasColors === 'function' ? tty.hasColors(env) : true;
+}
+
+export function startTerminalSession(opts: TerminalSessionOptions): RunningChannel {
+  const commands = new Map(opts.commands.map((definition) => [definition.name, definition]));
+  const style = { color: opts.color };
+  let actor: Actor = makeActor(opts.reviewer, opts.isAdmin);
+  /** Analyses this session asked for; their results arrive through followUp, not the event. */
+  const ownAnalyses = new Set<number>();
+  const pending = new Set<Promise<void>>();
+  let inFlight: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  const rl: Interface = createInterface({
+    input: opts.input,
+    output: opts.interactive ? opts.output : undefined,
+    terminal: opts.interactive,
+    prompt: promptText(),
+  });
+
+  function promptText(): string {
+    return `confab (${actor.displayName})> `;
+  }
+
+  function print(text: string): void {
+    if (opts.interactive) {
+      // Clear the half-typed prompt line, print, then redraw the prompt with what was typed.
+      opts.output.write(`\r\x1b[K${text}\n\n`);
+      if (!closed) rl.prompt(true);
+    } else {
+      opts.output.write(`${text}\n\n`);
+    }
+  }
+
+  function show(view: View): void {
+    print(renderView(view, style));
+  }
+
+  function track(work: Promise<void>): void {
+    pending.add(work);
+    void work.finally(() => pending.delete(work));
+  }
+
+  const unsubscribe = opts.services.events.onAnalysisFinished((event: AnalysisFinishedEvent) => {
+    if (event.platform !== 'terminal') return;
+    // Wait for the command being handled, so an analysis it just queued is known as ours.
+    void inFlight.then(() => {
+      if (ownAnalyses.has(event.analysisId)) return;
+      show(event.view);
+    });
+  });
+
+  async function handle(parsed: ParsedLine): Promise<'quit' | void> {
+    switch (parsed.kind) {
+      case 'empty':
+        return;
+      case 'error':
+        show({ kind: 'error', code: 'terminal_syntax', message: parsed.message });
+        return;
+      case 'terminal':
+        return handleTerminalCommand(parsed.name, parsed.argument);
+      case 'command':
+        return runCommand(parsed.name, parsed.options);
+    }
+  }
+
+  function handleTerminalCommand(name: keyof typeof TERMINAL_COMMANDS, argument: string): 'quit' | void {
+    if (name === 'quit') return 'quit';
+    if (name === 'help') {
+      show(helpView(argument));
+      return;
+    }
+    const problem = argument === '' ? 'Usage: /as NAME' : checkReviewerName(argument);
+    if (problem) {
+      show({ kind: 'error', code: 'bad_reviewer_name', message: problem });
+      return;
+    }
+    actor = makeActor(argument, opts.isAdmin);
+    rl.setPrompt(promptText());
+    show({ kind: 'message', lines: [`Now acting as ${argument}.`] });
+  }
+
+  async function runCommand(name: string, options: ParsedOptions): Promise<void> {
+    let result: CommandResult;
+    try {
+      result = await opts.invoke(opts.services, actor, name, options);
+    } catch (error) {
+      // invokeCommand answers user errors with an ErrorView; a throw is a fault of ours.
+      opts.log.error(`/${name} failed: ${(error as Error).stack ?? String(error)}`);
+      show({ kind: 'error', code: 'internal', message: `/${name} failed inside Confab; the details are in the log.` });
+      return;
+    }
+    if (result.view.kind === 'analysis') ownAnalyses.add(result.view.analysisId);
+    show(result.view);
+    if (result.followUp) {
+      const followUp = result.followUp.then(show, (error: unknown) => {
+        opts.log.error(`/${name} follow-up failed: ${(error as Error).stack ?? String(error)}`);
+        show({ kind: 'error', code: 'internal', message: `/${name} did not finish; the details are in the log.` });
+      });
+      track(followUp);
+      // Piped sessions run line by line, so the next line can refer to this result's ids.
+      if (!opts.interactive) await followUp;
+    }
+  }
+
+  function helpView(argument: string): View {
+    const wanted = argument.replace(/^\//, '').toLowerCase();
+    if (wanted !== '') {
+      const definition = commands.get(wanted);
+      if (definition) {
+        const lines = [definition.description, `Usage: ${usageLine(definition)}`];
+        const positional = new Set(positionalOptions(definition));
+        for (const option of definition.options) {
+          const shown = positional.has(option) ? `<${option.name}>` : flagName(option);
+          const limits: string[] = [];
+          if (option.choices) limits.push(`one of ${option.choices.join(', ')}`);
+          if (option.min !== undefined || option.max !== undefined) limits.push(`${option.min ?? '…'} to ${option.max ?? '…'}`);
+          if (option.required) limits.push('required');
+          lines.push(`  ${shown}  ${option.description}${limits.length ? ` (${limits.join('; ')})` : ''}`);
+        }
+        if (definition.adminOnly) lines.push('Admin only: start the session with --admin.');
+        return { kind: 'message', title: `/${definition.name}`, lines };
+      }
+      const terminal = TERMINAL_COMMANDS[wanted as keyof typeof TERMINAL_COMMANDS];
+      if (terminal) return { kind: 'message', title: terminal.usage, lines: [terminal.description] };
+      return { kind: 'error', code: 'unknown_command', message: `No command "/${wanted}". Type /help for the list.` };
+    }
+    const lines: string[] = [];
+    for (const definition of commands.values()) lines.push(`  ${usageLine(definition)}`, `      ${definition.description}`);
+    for (const terminal of Object.values(TERMINAL_COMMANDS)) lines.push(`  ${terminal.usage}`, `      ${terminal.description}`);
+    lines.push('Explanation ids are shown as #12; type them as #12 or 12. Lines starting with "# " are comments.');
+    return { kind: 'message', title: 'Commands', lines };
+  }
+
+  const finished = (async () => {
+    if (opts.interactive) {
+      print(`Confab local review session, acting as ${actor.displayName}${opts.isAdmin ? ' (admin)' : ''}. Type /help for commands, /quit to leave.`);
+      rl.on('SIGINT', () => rl.close());
+    }
+    try {
+      for await (const line of rl) {
+        if (!opts.interactive && line.trim() !== '') opts.output.write(`> ${escapeTerminal(line.trim())}\n`);
+        const handled = handle(parseLine(line, commands));
+        inFlight = handled.catch(() => undefined);
+        if ((await handled) === 'quit') break;
+        if (opts.interactive) rl.prompt();
+      }
+    } finally {
+      closed = true;
+      rl.close();
+    }
+    if (!opts.interactive) {
+      // End of input: let every analysis finish, ours and any resumed from an earlier run.
+      await Promise.allSettled([...pending]);
+      if (opts.whenIdle) await opts.whenIdle();
+      await inFlight;
+    } else if (pending.size > 0) {
+      opts.output.write(`${pending.size} analysis(es) still running; they resume the next time Confab starts.\n`);
+    }
+    unsubscribe();
+  })();
+
+  return {
+    finished,
+    async stop() {
+      if (!closed) {
+        closed = true;
+        rl.close();
+      }
+      unsubscribe();
+    },
+  };
+}
+
+function makeActor(name: string, isAdmin: boolean): Actor {
+  return { platform: 'terminal', workspaceId: WORKSPACE, channelId: CHANNEL, userId: name, displayName: name, isAdmin };
+}
