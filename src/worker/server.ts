@@ -8,6 +8,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from './engine';
+import { registerRemoteBackends } from './remote';
+import { createEngine } from './runtime/engine';
+import type { ExecutionProvider } from './runtime/execution';
 import { requireSecret } from './http/auth';
 import { readJsonBody } from './http/body';
 import { ClientGoneError, HttpError, sendError, sendJson } from './http/errors';
@@ -142,6 +145,45 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
         server.close(() => resolve());
         server.closeAllConnections();
       });
+    },
+  };
+}
+
+export interface RunWorkerOptions {
+  port: number;
+  host: string;
+  /** The model manifest (config.worker.modelsPath; the reference stack by default). */
+  modelsPath: string;
+  secret?: string;
+  /** Overrides the manifest's execution_provider. */
+  executionProvider?: ExecutionProvider;
+  /** Queue and batching knobs; the defaults suit both the reference stack and a GPU host. */
+  server?: Partial<Omit<WorkerServerOptions, 'engine' | 'secret' | 'host' | 'port'>>;
+}
+
+export interface RunningWorker {
+  url: string;
+  /** Stops the server, then releases the models. */
+  close(): Promise<void>;
+}
+
+/** What `confab worker` (and the embedded worker of `confab start`) runs. */
+export async function runWorker(options: RunWorkerOptions): Promise<RunningWorker> {
+  // The runtime registers `onnx` itself; the HTTP-backed NLA backends are this entry point's to add.
+  registerRemoteBackends();
+  const engine = await createEngine(options.modelsPath, { executionProvider: options.executionProvider });
+  let server: WorkerServer;
+  try {
+    server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port });
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  return {
+    url: server.url,
+    async close() {
+      await server.close();
+      await engine.close();
     },
   };
 }

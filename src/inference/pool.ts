@@ -1,0 +1,266 @@
+/**
+ * A pool of worker URLs: which ones are up, which to try next, and one request tried across
+ * them until exactly one answer (or one error) comes back.
+ *
+ * - A worker that drops a connection, refuses it, or times out is marked down for a cooldown
+ *   and the request moves on to the next worker at once. Analyze requests have no side
+ *   effects, so re-sending one to another worker is safe.
+ * - 429: the next worker is tried; when every worker was busy, the pool waits for the
+ *   shortest Retry-After (with jitter, so many bots do not return in step) and tries again.
+ * - 5xx and invalid answers count against that worker, like a dropped connection.
+ * - Any other 4xx is the request's fault: WorkerRejectedError, not retried.
+ * - A down worker is probed with GET /health when its cooldown ends (lazily, on the next
+ *   request), or every `healthIntervalMs` when set.
+ */
+import type { z } from 'zod';
+import { ErrorBodySchema } from '../worker/api/analyze';
+import { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
+
+export interface PoolOptions {
+  urls: string[];
+  secret?: string;
+  /** Per attempt. */
+  timeoutMs?: number;
+  /** Extra rounds over the pool after the first. */
+  retries?: number;
+  /** How long a failed worker is skipped before it is probed again. */
+  cooldownMs?: number;
+  /** Probe every worker this often (0: only lazily). */
+  healthIntervalMs?: number;
+  /** First backoff between rounds; doubles each round, with full jitter. */
+  backoffMs?: number;
+  /** Longest Retry-After the pool is willing to wait for. */
+  maxRetryAfterMs?: number;
+}
+
+export interface WorkerStatus {
+  url: string;
+  up: boolean;
+  inFlight: number;
+  lastError?: string;
+  /** Epoch ms of the last health probe or request outcome. */
+  checkedAt?: number;
+}
+
+interface WorkerState {
+  url: string;
+  up: boolean;
+  downUntil: number;
+  inFlight: number;
+  lastError?: string;
+  checkedAt?: number;
+}
+
+type AttemptOutcome<T> =
+  | { kind: 'ok'; value: T }
+  | { kind: 'busy'; reason: string; retryAfterMs: number }
+  | { kind: 'failed'; reason: string };
+
+export class WorkerPool {
+  private readonly workers: WorkerState[];
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly cooldownMs: number;
+  private readonly backoffMs: number;
+  private readonly maxRetryAfterMs: number;
+  private next = 0;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: PoolOptions) {
+    if (options.urls.length === 0) throw new Error('An inference pool needs at least one worker URL.');
+    this.workers = options.urls.map((url) => ({ url: url.replace(/\/+$/, ''), up: true, downUntil: 0, inFlight: 0 }));
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.retries = options.retries ?? 2;
+    this.cooldownMs = options.cooldownMs ?? 5_000;
+    this.backoffMs = options.backoffMs ?? 250;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+    if (options.healthIntervalMs && options.healthIntervalMs > 0) {
+      this.timer = setInterval(() => void this.checkAll(), options.healthIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  status(): WorkerStatus[] {
+    return this.workers.map(({ url, up, inFlight, lastError, checkedAt }) => ({ url, up, inFlight, lastError, checkedAt }));
+  }
+
+  /** Probe every worker's /health now. */
+  async checkAll(): Promise<WorkerStatus[]> {
+    await Promise.all(this.workers.map((w) => this.probe(w)));
+    return this.status();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  /** GET or POST `path` on one worker after another until one answers; validate with `schema`. */
+  async request<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    schema: S,
+    signal?: AbortSignal,
+  ): Promise<z.output<S>> {
+    const attempts: WorkerAttempt[] = [];
+    for (let round = 0; round <= this.retries; round++) {
+      let shortestRetryAfter = Number.POSITIVE_INFINITY;
+      let allBusy = true;
+      for (const worker of await this.order()) {
+        signal?.throwIfAborted();
+        const outcome = await this.attempt(worker, method, path, body, schema, signal);
+        if (outcome.kind === 'ok') return outcome.value;
+        attempts.push({ url: worker.url, reason: outcome.reason });
+        if (outcome.kind === 'busy') shortestRetryAfter = Math.min(shortestRetryAfter, outcome.retryAfterMs);
+        else allBusy = false;
+      }
+      if (round === this.retries) break;
+      const backoff = this.backoffMs * 2 ** round;
+      const wait = allBusy && Number.isFinite(shortestRetryAfter) ? Math.min(shortestRetryAfter, this.maxRetryAfterMs) : backoff;
+      // Full jitter on top: clients that were refused together must not come back together.
+      await sleep(wait + Math.random() * backoff, signal);
+    }
+    throw new WorkerUnavailableError(attempts);
+  }
+
+  /** Up workers first, least loaded first, rotating among equals; down ones last (they may be back). */
+  private async order(): Promise<WorkerState[]> {
+    const now = Date.now();
+    // Lazy health check: a down worker whose cooldown ended is probed before it is trusted again.
+    await Promise.all(this.workers.filter((w) => !w.up && w.downUntil <= now).map((w) => this.probe(w)));
+    const start = this.next++ % this.workers.length;
+    const rotated = [...this.workers.slice(start), ...this.workers.slice(0, start)];
+    const up = rotated.filter((w) => w.up).sort((a, b) => a.inFlight - b.inFlight);
+    return [...up, ...rotated.filter((w) => !w.up)];
+  }
+
+  private headers(json: boolean): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (json) headers['content-type'] = 'application/json';
+    if (this.options.secret) headers['x-secret-key'] = this.options.secret;
+    return headers;
+  }
+
+  private async attempt<S extends z.ZodType>(
+    worker: WorkerState,
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    schema: S,
+    signal?: AbortSignal,
+  ): Promise<AttemptOutcome<z.output<S>>> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    worker.inFlight++;
+    try {
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetch(worker.url + path, {
+          method,
+          headers: this.headers(method === 'POST'),
+          body: method === 'POST' ? JSON.stringify(body) : undefined,
+          signal: combined,
+        });
+        // Reading the body is inside the same guard: a worker can die after the headers.
+        text = await response.text();
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason ?? err;
+        const reason = timeout.aborted ? `timed out after ${this.timeoutMs} ms` : networkReason(err);
+        this.markDown(worker, reason);
+        return { kind: 'failed', reason };
+      }
+      if (response.status === 429) {
+        const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+        return { kind: 'busy', reason: `429 busy (Retry-After ${Math.round(retryAfterMs / 1000)} s)`, retryAfterMs };
+      }
+      if (response.status >= 400 && response.status < 500) {
+        const parsed = ErrorBodySchema.safeParse(safeJson(text));
+        const code = parsed.success ? parsed.data.error : `http_${response.status}`;
+        const detail = parsed.success ? parsed.data.detail : text.slice(0, 300);
+        throw new WorkerRejectedError(worker.url, response.status, code, detail);
+      }
+      if (!response.ok) {
+        const parsed = ErrorBodySchema.safeParse(safeJson(text));
+        const reason = `${response.status} ${parsed.success ? `${parsed.data.error}: ${parsed.data.detail}` : text.slice(0, 200)}`;
+        this.markDown(worker, reason);
+        return { kind: 'failed', reason };
+      }
+      const parsed = schema.safeParse(safeJson(text));
+      if (!parsed.success) {
+        const reason = `invalid response: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
+          .join('; ')}`;
+        this.markDown(worker, reason);
+        return { kind: 'failed', reason };
+      }
+      worker.up = true;
+      worker.lastError = undefined;
+      worker.checkedAt = Date.now();
+      return { kind: 'ok', value: parsed.data };
+    } finally {
+      worker.inFlight--;
+    }
+  }
+
+  private markDown(worker: WorkerState, reason: string): void {
+    worker.up = false;
+    worker.downUntil = Date.now() + this.cooldownMs;
+    worker.lastError = reason;
+    worker.checkedAt = Date.now();
+  }
+
+  private async probe(worker: WorkerState): Promise<void> {
+    try {
+      const response = await fetch(`${worker.url}/health`, { signal: AbortSignal.timeout(Math.min(this.timeoutMs, 2_000)) });
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`/health answered ${response.status}`);
+      worker.up = true;
+      worker.lastError = undefined;
+    } catch (err) {
+      worker.up = false;
+      worker.downUntil = Date.now() + this.cooldownMs;
+      worker.lastError = `health check failed: ${networkReason(err)}`;
+    }
+    worker.checkedAt = Date.now();
+  }
+}
+
+function networkReason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? (err as { code?: string }).code;
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  return code ?? cause?.message ?? (err as Error).message;
+}
+
+function parseRetryAfter(header: string | null): number {
+  if (!header) return 1_000;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : 1_000;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
