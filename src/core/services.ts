@@ -19,6 +19,12 @@ export interface AnalysisFinishedEvent {
   messageRef: string | null;
   /** The result, rendered for a viewer who has not voted. */
   view: View;
+  /**
+   * True when the command that queued this analysis is still awaiting it in this process
+   * (its CommandResult.followUp resolves with the same view), so the channel need not post it
+   * again. False after a restart or for analyses queued by another process.
+   */
+  followUpPending?: boolean;
 }
 
 export interface ConfabEvents {

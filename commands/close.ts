@@ -1,0 +1,17 @@
+/** /close (admins): close an item before it reaches its votes. */
+import { coreOf } from '../src/core/context';
+import { closeItem } from '../src/core/items';
+import type { CommandDefinition } from './types';
+
+export const close: CommandDefinition<{ explanation: number }> = {
+  name: 'close',
+  description: 'Close an explanation to further votes (admins).',
+  adminOnly: true,
+  options: [{ name: 'explanation', description: 'Explanation id, shown as #<id>', type: 'integer', required: true, min: 1, position: 1 }],
+  async run(ctx, options) {
+    const core = coreOf(ctx.services);
+    const who = await core.identity.resolve(ctx.actor);
+    await closeItem(core.database.db, who, options.explanation);
+    return { view: { kind: 'message', tone: 'success', lines: [`Explanation #${options.explanation} is closed; its votes stand as they are.`] } };
+  },
+};

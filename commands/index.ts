@@ -1,0 +1,13 @@
+/** Every chat command, in the order help lists them. Channels register these with their platform. */
+import { close } from './close';
+import { explain } from './explain';
+import { feature } from './feature';
+import { reopen } from './reopen';
+import { retry } from './retry';
+import { review } from './review';
+import { settings } from './settings';
+import { stats } from './stats';
+import type { CommandDefinition } from './types';
+import { vote } from './vote';
+
+export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen] as unknown as CommandDefinition[];

@@ -1,0 +1,41 @@
+/**
+ * What the dispatcher needs from an inference worker. `createInferenceClient` in
+ * `src/inference/` returns an object of this shape; tests may pass an in-process worker.
+ */
+import type { AnalyzeRequestInput, AnalyzeResponse } from '../worker/api/analyze';
+
+export interface AnalysisBackend {
+  analyze(request: AnalyzeRequestInput, signal?: AbortSignal): Promise<AnalyzeResponse>;
+  /** Releases the backend's resources (an embedded worker, HTTP agents); called by Services.close(). */
+  close?(): Promise<void>;
+}
+
+/**
+ * How the dispatcher reads a failed `analyze` call. Any error with these optional fields is
+ * understood; clients need not use this class.
+ * - `status`: the worker's HTTP status. 4xx (except 408 and 429) means the request itself is bad
+ *   (a position out of range, a prompt over the model's token limit): retrying cannot help.
+ * - `retryable`: overrides the status rule when set.
+ * - `detail`: the worker's human message ({error, detail} body), shown to the user.
+ */
+export class AnalysisBackendError extends Error {
+  constructor(
+    message: string,
+    readonly options: { status?: number; code?: string; retryable?: boolean; detail?: string } = {},
+  ) {
+    super(message);
+    this.name = 'AnalysisBackendError';
+  }
+  get status() {
+    return this.options.status;
+  }
+  get code() {
+    return this.options.code;
+  }
+  get retryable() {
+    return this.options.retryable;
+  }
+  get detail() {
+    return this.options.detail;
+  }
+}

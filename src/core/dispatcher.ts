@@ -1,0 +1,278 @@
+/**
+ * The dispatcher: takes queued analyses, sends each to the inference backend with a timeout,
+ * and stores the result in one transaction, or marks the analysis failed with a reason.
+ *
+ * Claiming is one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)`, so several bot
+ * processes can share one PostgreSQL without taking the same analysis. A claim carries a lease;
+ * a `running` analysis whose lease ran out belongs to a process that died, and is queued again.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { queryRows, type Database } from '../../db';
+import type { AnalysisSelection } from '../../db/schema';
+import type { AnalyzeRequestInput, AnalyzeResponse, Token } from '../worker/api/analyze';
+import { failAnalysis, storeAnalysisResult, type AnalysisFailure } from './analyses';
+import type { AnalysisBackend } from './backend';
+import { DomainError } from './errors';
+
+export interface DispatcherOptions {
+  /** Per worker call. */
+  timeoutMs: number;
+  /** Analyses run at once by this process. */
+  concurrency?: number;
+  /** How often to look for work queued by other processes, and for expired leases. */
+  pollMs?: number;
+  /** Called after an analysis reached done or failed (by this process). */
+  onFinished(analysisId: number): Promise<void>;
+  log?: (level: 'warn' | 'error', message: string) => void;
+}
+
+interface ClaimedAnalysis {
+  id: number;
+  prompt: string;
+  selection: AnalysisSelection;
+  nla_samples: number;
+  top_k: number;
+  attempts: number;
+}
+
+export class Dispatcher {
+  /** Identifies this process's claims. */
+  readonly instanceId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly inFlight = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  private running = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly concurrency: number;
+  private readonly pollMs: number;
+  /** A held analysis's lease: long enough for two worker calls (token lookup, then analysis). */
+  private readonly leaseMs: number;
+
+  constructor(
+    private readonly database: Database,
+    private readonly backend: AnalysisBackend | null,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.concurrency = options.concurrency ?? 2;
+    this.pollMs = options.pollMs ?? 2_000;
+    this.leaseMs = 2 * options.timeoutMs + 30_000;
+  }
+
+  /**
+   * Resumes work left by a previous run, then keeps taking queued analyses. With PGlite this
+   * process owns the database alone, so every `running` analysis was interrupted by a stop and
+   * is queued again at once; on PostgreSQL only expired leases are.
+   */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.requeueInterrupted(this.database.kind === 'pglite');
+    if (!this.backend) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Wakes the loop: a new analysis was queued in this process. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /**
+   * Stops taking work, aborts calls in flight and puts their analyses back in the queue, so
+   * the next start (of this or another process) runs them.
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    for (const { controller } of this.inFlight.values()) controller.abort(new Error('Confab is stopping'));
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+    await this.loop?.catch(() => {});
+    this.loop = null;
+  }
+
+  private async run(): Promise<void> {
+    let lastSweep = Date.now();
+    while (this.running) {
+      try {
+        while (this.running && this.inFlight.size < this.concurrency) {
+          const claimed = await this.claim();
+          if (!claimed) break;
+          const controller = new AbortController();
+          const done = this.process(claimed, controller.signal).finally(() => {
+            this.inFlight.delete(claimed.id);
+            this.wake?.();
+          });
+          this.inFlight.set(claimed.id, { controller, done });
+        }
+        if (Date.now() - lastSweep > this.pollMs * 5) {
+          lastSweep = Date.now();
+          await this.requeueInterrupted(false);
+        }
+      } catch (e) {
+        this.log('error', `dispatcher: claiming work failed: ${(e as Error).message}`);
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = null;
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async claim(): Promise<ClaimedAnalysis | null> {
+    const rows = await queryRows<ClaimedAnalysis>(this.database.db, sql`
+      update analyses
+      set status = 'running', attempts = attempts + 1, claimed_by = ${this.instanceId},
+          lease_until = now() + make_interval(secs => ${this.leaseMs / 1000}),
+          started_at = now(), updated_at = now()
+      where id = (
+        select id from analyses where status = 'queued' order by id limit 1 for update skip locked
+      )
+      returning id, prompt, selection, nla_samples, top_k, attempts
+    `);
+    return rows[0] ?? null;
+  }
+
+  private async requeueInterrupted(all: boolean): Promise<number> {
+    const rows = await queryRows<{ id: number }>(this.database.db, sql`
+      update analyses set status = 'queued', claimed_by = null, lease_until = null, updated_at = now()
+      where status = 'running' and (${all} or lease_until < now())
+      returning id
+    `);
+    return rows.length;
+  }
+
+  private async process(claimed: ClaimedAnalysis, stopSignal: AbortSignal): Promise<void> {
+    const backend = this.backend!;
+    let outcome: 'done' | 'failed' | 'lost' | 'stopped';
+    try {
+      const positions = await this.resolvePositions(backend, claimed, stopSignal);
+      const response = await this.callWithTimeout(
+        backend,
+        { prompt: claimed.prompt, positions, top_k: claimed.top_k, nla_samples: claimed.nla_samples, return_activations: true },
+        stopSignal,
+      );
+      outcome = (await storeAnalysisResult(this.database.db, claimed.id, this.instanceId, response)) ? 'done' : 'lost';
+    } catch (e) {
+      if (stopSignal.aborted) {
+        await this.database.db
+          .execute(
+            sql`update analyses set status = 'queued', claimed_by = null, lease_until = null, attempts = greatest(attempts - 1, 0), updated_at = now()
+                where id = ${claimed.id} and status = 'running' and claimed_by = ${this.instanceId}`,
+          )
+          .catch((err) => this.log('warn', `dispatcher: analysis ${claimed.id} could not be queued again at stop: ${(err as Error).message}`));
+        outcome = 'stopped';
+      } else {
+        const failure = classifyFailure(e, this.options.timeoutMs);
+        this.log('warn', `dispatcher: analysis ${claimed.id} failed (attempt ${claimed.attempts}): ${failure.code}: ${(e as Error)?.message ?? e}`);
+        try {
+          outcome = (await failAnalysis(this.database.db, claimed.id, this.instanceId, failure)) ? 'failed' : 'lost';
+        } catch (err) {
+          this.log('error', `dispatcher: analysis ${claimed.id} could not be marked failed: ${(err as Error).message}`);
+          outcome = 'lost';
+        }
+      }
+    }
+    if (outcome === 'done' || outcome === 'failed') {
+      try {
+        await this.options.onFinished(claimed.id);
+      } catch (e) {
+        this.log('error', `dispatcher: reporting analysis ${claimed.id} failed: ${(e as Error).message}`);
+      }
+    } else if (outcome === 'lost') {
+      this.log('warn', `dispatcher: analysis ${claimed.id} was taken over by another process after its lease ran out; result dropped`);
+    }
+  }
+
+  /**
+   * Token text is resolved to a position with the worker's own tokenizer: a first, cheap call
+   * (SAE only, one feature) returns the tokens with their offsets into the prompt.
+   */
+  private async resolvePositions(backend: AnalysisBackend, claimed: ClaimedAnalysis, stopSignal: AbortSignal): Promise<number[]> {
+    const selection = claimed.selection ?? {};
+    if (selection.token === undefined) return selection.positions && selection.positions.length > 0 ? selection.positions : [-1];
+    const probe = await this.callWithTimeout(backend, { prompt: claimed.prompt, positions: [-1], top_k: 1, nla_samples: 0 }, stopSignal);
+    const position = positionOfText(claimed.prompt, probe.tokens, selection.token);
+    if (position === null) {
+      throw new DomainError('invalid_selection', `"${selection.token}" does not match any token of the prompt.`);
+    }
+    return [position];
+  }
+
+  private async callWithTimeout(backend: AnalysisBackend, request: AnalyzeRequestInput, stopSignal: AbortSignal): Promise<AnalyzeResponse> {
+    const controller = new AbortController();
+    const onStop = () => controller.abort(stopSignal.reason);
+    stopSignal.addEventListener('abort', onStop, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    // The race also ends calls whose backend ignores the abort signal.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new WorkerTimeoutError(this.options.timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, this.options.timeoutMs);
+    });
+    const stopped = new Promise<never>((_, reject) => {
+      if (stopSignal.aborted) reject(stopSignal.reason);
+      stopSignal.addEventListener('abort', () => reject(stopSignal.reason), { once: true });
+    });
+    try {
+      return await Promise.race([backend.analyze(request, controller.signal), timeout, stopped]);
+    } finally {
+      clearTimeout(timer);
+      stopSignal.removeEventListener('abort', onStop);
+    }
+  }
+
+  private log(level: 'warn' | 'error', message: string): void {
+    (this.options.log ?? ((l, m) => console[l](m)))(level, message);
+  }
+}
+
+class WorkerTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the worker did not answer within ${timeoutMs} ms`);
+    this.name = 'WorkerTimeoutError';
+  }
+}
+
+/** The last token overlapping the first occurrence of `text`: in a causal model it has read all of it. */
+export function positionOfText(prompt: string, tokens: Token[], text: string): number | null {
+  const start = prompt.indexOf(text);
+  if (start < 0 || text.length === 0) return null;
+  const end = start + text.length;
+  let found: number | null = null;
+  tokens.forEach((t, i) => {
+    if (!t.special && t.start < end && t.end > start) found = i;
+  });
+  return found;
+}
+
+/** Turns whatever the backend threw into a reason the user can read, and whether a retry can help. */
+export function classifyFailure(error: unknown, timeoutMs: number): AnalysisFailure {
+  if (error instanceof WorkerTimeoutError || (error as Error)?.name === 'TimeoutError') {
+    return {
+      code: 'worker_timeout',
+      message: `The inference worker did not answer within ${Math.round(timeoutMs / 1000)} s. Try /retry when it is less busy.`,
+      retryable: true,
+    };
+  }
+  if (error instanceof DomainError) return { code: error.code, message: error.message, retryable: false };
+  const e = (error ?? {}) as { status?: number; code?: string; retryable?: boolean; detail?: string; message?: string; cause?: { code?: string } };
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const badRequest = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+  const retryable = typeof e.retryable === 'boolean' ? e.retryable : !badRequest;
+  const detail = (e.detail ?? e.message ?? String(error)).split('\n')[0].slice(0, 300);
+  if (!retryable) {
+    return { code: typeof e.code === 'string' ? e.code : 'invalid_request', message: `The worker rejected this analysis: ${detail}`, retryable: false };
+  }
+  const networkCode = typeof e.code === 'string' ? e.code : e.cause?.code;
+  if (networkCode === 'ECONNREFUSED' || networkCode === 'ENOTFOUND' || networkCode === 'ECONNRESET' || status === 503) {
+    return { code: 'worker_unavailable', message: `The inference worker is unavailable (${detail}). Try /retry in a moment.`, retryable: true };
+  }
+  if (status === 429) return { code: 'worker_busy', message: 'The inference worker is busy. Try /retry in a moment.', retryable: true };
+  return { code: 'worker_error', message: `The inference worker failed: ${detail}. Try /retry.`, retryable: true };
+}

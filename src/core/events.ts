@@ -1,0 +1,52 @@
+/**
+ * In-process events: the dispatcher reports finished analyses here, channels listen. Also lets
+ * the command that queued an analysis wait for its result (CommandResult.followUp).
+ */
+import type { AnalysisFinishedEvent, ConfabEvents } from './services';
+import type { View } from './view';
+
+type Listener = (event: AnalysisFinishedEvent) => void | Promise<void>;
+
+export class EventHub implements ConfabEvents {
+  private readonly listeners = new Set<Listener>();
+  private readonly waiters = new Map<number, Array<(view: View) => void>>();
+
+  constructor(private readonly onListenerError: (error: unknown, event: AnalysisFinishedEvent) => void) {}
+
+  onAnalysisFinished(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The view to show once analysis `analysisId` finishes in this process. */
+  waitForAnalysis(analysisId: number): Promise<View> {
+    return new Promise<View>((resolve) => {
+      const list = this.waiters.get(analysisId) ?? [];
+      list.push(resolve);
+      this.waiters.set(analysisId, list);
+    });
+  }
+
+  hasWaiter(analysisId: number): boolean {
+    return (this.waiters.get(analysisId)?.length ?? 0) > 0;
+  }
+
+  async emitAnalysisFinished(event: AnalysisFinishedEvent): Promise<void> {
+    const waiting = this.waiters.get(event.analysisId) ?? [];
+    this.waiters.delete(event.analysisId);
+    for (const resolve of waiting) resolve(event.view);
+    for (const listener of [...this.listeners]) {
+      try {
+        await listener(event);
+      } catch (e) {
+        this.onListenerError(e, event);
+      }
+    }
+  }
+
+  /** At shutdown: answers every pending follow-up with `view` so no channel waits forever. */
+  releaseWaiters(view: (analysisId: number) => View): void {
+    for (const [analysisId, waiting] of this.waiters) for (const resolve of waiting) resolve(view(analysisId));
+    this.waiters.clear();
+  }
+}
