@@ -329,7 +329,7 @@ function analysisMessage(analysis: AnalysisView, only?: { position: PositionView
       LIMITS.embedDescription,
     ),
     color: analysis.status === 'failed' ? COLORS.error : COLORS.info,
-    fields: [field('Model', `${fitUserText(analysis.model, 200)} · layer ${analysis.layer}`, true)],
+    fields: analysis.model ? [field('Model', `${fitUserText(analysis.model, 200)} · layer ${analysis.layer}`, true)] : [],
   };
   if (analysis.requestedBy) header.fields!.push(field('Requested by', fitUserText(analysis.requestedBy, 100), true));
   if (analysis.status === 'failed') {

@@ -25,6 +25,7 @@ const PERMISSION_SEND_MESSAGES = 1n << 11n;
 const MEMBER_PERMISSIONS = PERMISSION_VIEW_CHANNEL | PERMISSION_SEND_MESSAGES;
 /** Discord's default attachment limit, sent as `attachment_size_limit` unless a test overrides it. */
 export const DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024;
+const DISCORD_EPOCH = 1_420_070_400_000n;
 
 export interface RecordedFile {
   field: string;
@@ -120,7 +121,7 @@ export class FakeDiscord extends EventEmitter {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<{ ws: WebSocket; seq: number; identified: boolean }>();
   private readonly rateLimits: RateLimitRule[] = [];
-  private snowflake = 1_300_000_000_000_000_000n;
+  private snowflake = 0n;
   private readonly heartbeatIntervalMs: number;
   private port = 0;
 
@@ -151,8 +152,10 @@ export class FakeDiscord extends EventEmitter {
     return `http://127.0.0.1:${this.port}/api`;
   }
 
+  /** A snowflake with the current time in it: discord.js reads `createdTimestamp` from ids. */
   nextId(): string {
-    this.snowflake += 1n;
+    const now = (BigInt(Date.now()) - DISCORD_EPOCH) << 22n;
+    this.snowflake = now > this.snowflake ? now : this.snowflake + 1n;
     return this.snowflake.toString();
   }
 

@@ -14,13 +14,14 @@ interface WireEmbed {
 }
 
 /** Check a message body as discord.js serialises it (snake_case) or as render.ts returns it. */
-export function expectWithinDiscordLimits(body: {
-  content?: string | null;
-  embeds?: WireEmbed[];
-  components?: Array<{ components: Array<{ custom_id?: string; label?: string }> }>;
-  allowed_mentions?: unknown;
-  allowedMentions?: unknown;
-}): void {
+export function expectWithinDiscordLimits(payload: object): void {
+  const body = payload as {
+    content?: string | null;
+    embeds?: WireEmbed[];
+    components?: Array<{ components: Array<{ custom_id?: string; label?: string }> }>;
+    allowed_mentions?: unknown;
+    allowedMentions?: unknown;
+  };
   expect(body.allowed_mentions ?? body.allowedMentions).toEqual({ parse: [] });
   if (body.content) expect(body.content.length).toBeLessThanOrEqual(LIMITS.content);
   const embeds = body.embeds ?? [];

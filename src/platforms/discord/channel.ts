@@ -1,0 +1,401 @@
+/**
+ * The Discord channel: a discord.js gateway client that turns interactions into core command
+ * calls and renders the view models they return. It holds no review state of its own; button
+ * ids carry database ids, so a restart loses nothing.
+ *
+ * Timing rules it is built around (platforms.md):
+ * - every interaction is acknowledged first (defer), before any database or worker work, because
+ *   Discord drops interactions not answered within 3 s ("The application did not respond");
+ * - an interaction token lives 15 minutes; a result that arrives later, or whose edit fails with
+ *   Unknown Webhook (10015), is posted as a new channel message instead.
+ */
+import {
+  Client,
+  DiscordAPIError,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  PermissionFlagsBits,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type Interaction,
+  type ModalSubmitInteraction,
+  type RepliableInteraction,
+  type SendableChannels,
+} from 'discord.js';
+import type { Actor, CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { AnalysisFinishedEvent, Services } from '../../core/services';
+import type { View } from '../../core/view';
+import { coreNameOf, registerDiscordCommands, type DiscordConfig } from './commands';
+import {
+  claimsFromMessage,
+  closeExplanationOnMessage,
+  errorMessage,
+  MODAL_FIELDS,
+  parseCustomId,
+  renderNoteModal,
+  renderView,
+  type DiscordMessage,
+} from './render';
+
+/** How the channel reaches the core: `invokeCommand` from src/core/invoke.ts. */
+export type InvokeCommand = (
+  services: Services,
+  actor: Actor,
+  commandName: string,
+  rawOptions: ParsedOptions,
+  replyRef?: { interactionToken?: string; messageId?: string; expiresAt?: Date },
+) => Promise<CommandResult>;
+
+export interface DiscordChannelLog {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface DiscordChannelOptions {
+  services: Services;
+  config: DiscordConfig;
+  commands: readonly CommandDefinition<any>[];
+  invoke: InvokeCommand;
+  log: DiscordChannelLog;
+}
+
+export interface RunningDiscordChannel {
+  client: Client;
+  /** Disconnects after the acknowledgements in flight are sent; analyses keep running in the core. */
+  stop(): Promise<void>;
+}
+
+/** Discord's interaction token lifetime. */
+const TOKEN_LIFETIME_MS = 15 * 60_000;
+/** Stop using the token a little early: an edit started at 14:59 may land after 15:00. */
+const TOKEN_MARGIN_MS = 30_000;
+/** Discord API errors meaning the interaction webhook (token) is gone. */
+const EXPIRED_TOKEN_CODES = new Set([10015, 50027, 10062]);
+/** The vote command's option names (commands/vote.ts). */
+const VOTE = { command: 'vote', explanation: 'explanation', label: 'label', note: 'note', claims: 'claims' } as const;
+const RETRY = { command: 'retry', analysis: 'analysis' } as const;
+
+export async function startDiscordClient(options: DiscordChannelOptions): Promise<RunningDiscordChannel> {
+  const { services, config, log } = options;
+  const definitions = new Map(options.commands.map((d) => [d.name, d]));
+  // Only Guilds: interactions arrive regardless of intents, and Guilds gives the channel cache
+  // needed to post a result as a new message. No privileged intents.
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    rest: config.apiBase ? { api: config.apiBase } : {},
+  });
+  /** Acknowledgement work in flight, awaited by stop(). */
+  const inFlight = new Set<Promise<unknown>>();
+  /** Analyses whose result this process delivers through a follow-up (not the finished event). */
+  const awaitingFollowUp = new Set<number>();
+  let stopping = false;
+
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work)).catch(() => undefined);
+    return work;
+  };
+
+  client.on(Events.InteractionCreate, (interaction) => {
+    if (stopping) return;
+    void track(handleInteraction(interaction)).catch((error) => log.error(`discord: interaction ${interaction.id}: ${describe(error)}`));
+  });
+  client.on(Events.Error, (error) => log.error(`discord: client error: ${describe(error)}`));
+  client.on(Events.Warn, (message) => log.warn(`discord: ${message}`));
+
+  const unsubscribe = services.events.onAnalysisFinished((event) => deliverFinishedElsewhere(event));
+
+  async function handleInteraction(interaction: Interaction): Promise<void> {
+    try {
+      if (interaction.isChatInputCommand()) await onSlashCommand(interaction);
+      else if (interaction.isButton()) await onButton(interaction);
+      else if (interaction.isModalSubmit()) await onModalSubmit(interaction);
+    } catch (error) {
+      log.error(`discord: interaction ${interaction.id} (${interactionLabel(interaction)}) failed: ${describe(error)}`);
+      if (interaction.isRepliable()) {
+        await sendError(
+          interaction,
+          `Something went wrong on Confab's side while handling ${interactionLabel(interaction)}. It was logged as interaction ${interaction.id}; please try again.`,
+        ).catch((e) => log.warn(`discord: could not report the error for interaction ${interaction.id}: ${describe(e)}`));
+      }
+    }
+  }
+
+  function actorOf(interaction: Interaction): Actor {
+    const member = interaction.member;
+    let roles: string[] = [];
+    if (member) roles = Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
+    const displayName =
+      (member && 'displayName' in member ? member.displayName : null) ??
+      (member && 'nick' in member ? member.nick : null) ??
+      interaction.user.globalName ??
+      interaction.user.username;
+    return {
+      platform: 'discord',
+      workspaceId: interaction.guildId ?? `dm:${interaction.user.id}`,
+      channelId: interaction.channelId ?? `dm:${interaction.user.id}`,
+      userId: interaction.user.id,
+      displayName,
+      // Manage Server is what /confab-settings requires by default; it is also Discord's usual
+      // meaning of "server admin".
+      isAdmin: interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false,
+      roles,
+    };
+  }
+
+  function replyRefOf(interaction: Interaction) {
+    return {
+      interactionToken: 'token' in interaction ? interaction.token : undefined,
+      messageId: interaction.id,
+      expiresAt: new Date(interaction.createdTimestamp + TOKEN_LIFETIME_MS),
+    };
+  }
+
+  // ------------------------------------------------------------ slash commands
+
+  async function onSlashCommand(interaction: ChatInputCommandInteraction): Promise<void> {
+    const coreName = coreNameOf(interaction.commandName);
+    const definition = definitions.get(coreName);
+    if (!definition) {
+      await interaction.reply({
+        ...toReply(errorMessage(`/${interaction.commandName} is not a Confab command in this version. Run \`confab discord register\` to refresh the command list.`)),
+        flags: MessageFlags.Ephemeral,
+      });
+      return;
+    }
+    const ephemeral = Boolean(definition.ephemeral || definition.adminOnly);
+    // Acknowledge first: nothing below may delay the 3-second deadline.
+    await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+
+    const rawOptions: ParsedOptions = {};
+    for (const option of interaction.options.data) {
+      if (option.value !== undefined && option.value !== null) rawOptions[option.name] = option.value as string | number | boolean;
+    }
+    const result = await options.invoke(services, actorOf(interaction), coreName, rawOptions, replyRefOf(interaction));
+    await showResult(interaction, result, ephemeral);
+  }
+
+  /**
+   * Show a command's result in the deferred reply. Errors and private results go to the actor
+   * alone: a public deferral is deleted and replaced by an ephemeral follow-up.
+   */
+  async function showResult(interaction: RepliableInteraction, result: CommandResult, deferredEphemeral: boolean): Promise<void> {
+    const privately = result.ephemeral || result.view.kind === 'error';
+    const message = renderView(result.view, { attachmentSizeLimit: interaction.attachmentSizeLimit });
+    if (privately && !deferredEphemeral) {
+      await interaction.deleteReply().catch(() => undefined);
+      await interaction.followUp({ ...toReply(message), flags: MessageFlags.Ephemeral });
+    } else {
+      await editWithFileFallback(interaction, result.view, message);
+    }
+    if (result.followUp) {
+      const analysisId = result.view.kind === 'analysis' ? result.view.analysisId : null;
+      if (analysisId !== null) awaitingFollowUp.add(analysisId);
+      // Not tracked by stop(): an analysis may take minutes. If the process stops first, the
+      // core resumes it after the restart and `onAnalysisFinished` posts it as a new message.
+      void result.followUp
+        .then((view) => deliverFollowUp(interaction, view))
+        .catch((error) => log.error(`discord: interaction ${interaction.id}: delivering the analysis failed: ${describe(error)}`))
+        .finally(() => {
+          if (analysisId !== null) awaitingFollowUp.delete(analysisId);
+        });
+    }
+  }
+
+  /** Attach a file when it fits; when Discord refuses it anyway (413 / 40005), say where it is. */
+  async function editWithFileFallback(interaction: RepliableInteraction, view: View, message: DiscordMessage): Promise<void> {
+    try {
+      await interaction.editReply(toReply(message));
+    } catch (error) {
+      if (view.kind === 'file' && message.files && (isApiError(error, 40005) || (error as { status?: number }).status === 413)) {
+        await interaction.editReply(toReply(renderView(view, { attachmentSizeLimit: 0 })));
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** The analysis finished: edit the original reply while its token lives, else post anew. */
+  async function deliverFollowUp(interaction: RepliableInteraction, view: View): Promise<void> {
+    if (stopping) return;
+    const message = renderView(view);
+    const expiresAt = interaction.createdTimestamp + TOKEN_LIFETIME_MS - TOKEN_MARGIN_MS;
+    if (Date.now() < expiresAt) {
+      try {
+        await interaction.editReply(toReply(message));
+        return;
+      } catch (error) {
+        if (!isExpiredToken(error)) throw error;
+        log.info(`discord: interaction ${interaction.id} expired before its analysis finished; posting a new message.`);
+      }
+    }
+    if (interaction.channelId) await postToChannel(interaction.channelId, message);
+  }
+
+  /**
+   * Finished analyses this process is not already delivering: resumed after a restart, or run by
+   * another process's dispatcher. Posted as a new message in the channel they came from.
+   */
+  async function deliverFinishedElsewhere(event: AnalysisFinishedEvent): Promise<void> {
+    if (stopping || event.platform !== 'discord') return;
+    if (awaitingFollowUp.has(event.analysisId) || (event as { followUpPending?: boolean }).followUpPending) return;
+    if (!client.isReady()) return;
+    await postToChannel(event.channelId, renderView(event.view));
+  }
+
+  async function postToChannel(channelId: string, message: DiscordMessage): Promise<void> {
+    const channel = client.channels.cache.get(channelId) ?? (await client.channels.fetch(channelId).catch(() => null));
+    if (!channel || !channel.isSendable()) {
+      log.warn(`discord: cannot post to channel ${channelId} (not visible to the bot or not a text channel).`);
+      return;
+    }
+    await (channel as SendableChannels).send(toReply(message));
+  }
+
+  // ------------------------------------------------------------ buttons
+
+  async function onButton(interaction: ButtonInteraction): Promise<void> {
+    const parsed = parseCustomId(interaction.customId);
+    if (!parsed || parsed.kind === 'modal') {
+      await interaction.reply({ ...toReply(errorMessage('This button is from an older version of Confab and no longer works. Run the command again.')), flags: MessageFlags.Ephemeral });
+      return;
+    }
+    if (parsed.kind === 'note') {
+      // A modal must be the first response (no defer), so its content comes from the message itself.
+      const claims = claimsFromMessage(interaction.message.embeds.map((e) => e.toJSON()), parsed.explanationId);
+      await interaction.showModal(renderNoteModal(parsed.explanationId, claims));
+      return;
+    }
+    if (parsed.kind === 'retry') {
+      if (!definitions.has(RETRY.command)) {
+        await interaction.reply({ ...toReply(errorMessage('Retrying is not available in this version of Confab.')), flags: MessageFlags.Ephemeral });
+        return;
+      }
+      await interaction.deferReply();
+      const result = await options.invoke(services, actorOf(interaction), RETRY.command, { [RETRY.analysis]: parsed.analysisId }, replyRefOf(interaction));
+      await showResult(interaction, result, false);
+      return;
+    }
+    // A vote: acknowledged privately at once, then the reviewer's vote and the tally.
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const result = await options.invoke(services, actorOf(interaction), VOTE.command, {
+      [VOTE.explanation]: parsed.explanationId,
+      [VOTE.label]: parsed.label,
+    });
+    await afterVote(interaction, result);
+  }
+
+  async function onModalSubmit(interaction: ModalSubmitInteraction): Promise<void> {
+    const parsed = parseCustomId(interaction.customId);
+    if (!parsed || parsed.kind !== 'modal') {
+      await interaction.reply({ ...toReply(errorMessage('This form is from an older version of Confab. Press Note again.')), flags: MessageFlags.Ephemeral });
+      return;
+    }
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const label = interaction.fields.getStringSelectValues(MODAL_FIELDS.label)[0];
+    const note = readField(() => interaction.fields.getTextInputValue(MODAL_FIELDS.note)) ?? '';
+    const claims = readField(() => interaction.fields.getStringSelectValues(MODAL_FIELDS.claims)) ?? [];
+    const rawOptions: ParsedOptions = { [VOTE.explanation]: parsed.explanationId, [VOTE.label]: label };
+    if (note.trim()) rawOptions[VOTE.note] = note;
+    if (claims.length) rawOptions[VOTE.claims] = claims.join(',');
+    const result = await options.invoke(services, actorOf(interaction), VOTE.command, rawOptions);
+    await afterVote(interaction, result);
+  }
+
+  /** Show the private acknowledgement; when this vote closed the item, reveal the tally publicly. */
+  async function afterVote(interaction: ButtonInteraction | ModalSubmitInteraction, result: CommandResult): Promise<void> {
+    await interaction.editReply(toReply(renderView(result.view)));
+    const ack = result.view;
+    const message = interaction.message;
+    if (ack.kind !== 'vote-ack' || !ack.closedNow || !message || message.flags.has(MessageFlags.Ephemeral)) return;
+    const closed = closeExplanationOnMessage(
+      { embeds: message.embeds.map((e) => e.toJSON()), components: message.components.map((c) => c.toJSON()) as never },
+      ack,
+    );
+    try {
+      await message.edit(toReply(closed));
+    } catch (error) {
+      // The vote is stored either way; only the public tally is missing, which /review shows.
+      log.warn(`discord: could not show the closed tally on message ${message.id}: ${describe(error)}`);
+    }
+  }
+
+  async function sendError(interaction: RepliableInteraction, text: string): Promise<void> {
+    const message = { ...toReply(errorMessage(text)), flags: MessageFlags.Ephemeral as const };
+    if (!interaction.deferred && !interaction.replied) {
+      await interaction.reply(message);
+    } else if (interaction.ephemeral) {
+      await interaction.editReply(toReply(errorMessage(text)));
+    } else {
+      await interaction.deleteReply().catch(() => undefined);
+      await interaction.followUp(message);
+    }
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  await new Promise<void>((resolve, reject) => {
+    client.once(Events.ClientReady, () => resolve());
+    client.login(config.token).catch(reject);
+  });
+  log.info(`discord: connected as ${client.user?.tag ?? 'unknown'} in ${client.guilds.cache.size} server(s).`);
+  if (config.registerOnStart) {
+    const registered = await registerDiscordCommands(config, { commands: options.commands });
+    log.info(`discord: registered ${registered.names.length} ${registered.scope} commands${registered.guildId ? ` in guild ${registered.guildId}` : ''}.`);
+  }
+
+  return {
+    client,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      unsubscribe();
+      // Let acknowledgements and edits already started finish, but do not hang a shutdown.
+      await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await client.destroy();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** discord.js message options from a rendered message. */
+function toReply(message: DiscordMessage) {
+  return {
+    content: message.content ?? '',
+    embeds: message.embeds,
+    components: message.components,
+    allowedMentions: message.allowedMentions,
+    files: message.files ?? [],
+  };
+}
+
+function readField<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function isApiError(error: unknown, code: number): boolean {
+  return error instanceof DiscordAPIError && error.code === code;
+}
+
+function isExpiredToken(error: unknown): boolean {
+  return error instanceof DiscordAPIError && typeof error.code === 'number' && EXPIRED_TOKEN_CODES.has(error.code);
+}
+
+function interactionLabel(interaction: Interaction): string {
+  if (interaction.isChatInputCommand()) return `/${interaction.commandName}`;
+  if (interaction.isButton() || interaction.isModalSubmit()) return 'that button';
+  return 'that interaction';
+}
+
+function describe(error: unknown): string {
+  if (error instanceof DiscordAPIError) return `${error.message} (Discord code ${error.code}, ${error.method.toUpperCase()} ${error.url})`;
+  return error instanceof Error ? error.message : String(error);
+}

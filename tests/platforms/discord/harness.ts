@@ -1,0 +1,97 @@
+/**
+ * End-to-end harness: the local Discord-compatible server, a real discord.js Client running the
+ * Confab channel, and the real core (PGlite in a temporary folder) with a real inference
+ * backend: the embedded worker on the reference stack, or an HTTP client pointed at a dead
+ * port to play "worker down".
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, REFERENCE_MODELS, type Config } from '../../../src/config';
+import { createServices, type CoreServices } from '../../../src/core/app';
+import type { AnalysisBackend } from '../../../src/core/backend';
+import { createEmbeddedInferenceClient, createInferenceClient } from '../../../src/inference';
+import { startDiscordChannel } from '../../../src/platforms/discord';
+import type { RunningDiscordChannel } from '../../../src/platforms/discord/channel';
+import { FakeDiscord, type FakeMember } from '../../fakes/discord/server';
+
+/** True when the reference model stack is present, so analyses can really run. */
+export const HAS_REFERENCE_STACK = existsSync(REFERENCE_MODELS);
+
+export const MEMBERS: Record<'ana' | 'bo' | 'cy' | 'dee', FakeMember> = {
+  ana: { id: '2000000000000000001', username: 'ana', admin: true },
+  bo: { id: '2000000000000000002', username: 'bo' },
+  cy: { id: '2000000000000000003', username: 'cy' },
+  dee: { id: '2000000000000000004', username: 'dee' },
+};
+
+export const quietLog = { debug: () => undefined, info: () => undefined, warn: (m: string) => process.env.CONFAB_TEST_VERBOSE && console.warn(m), error: (m: string) => console.error(m) };
+
+export interface Harness {
+  fake: FakeDiscord;
+  config: Config;
+  services: CoreServices;
+  channel: RunningDiscordChannel;
+  errors: string[];
+  /** Stop the channel and start a new one (a bot restart; the core and database stay). */
+  restartChannel(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function referenceBackend(): Promise<AnalysisBackend> {
+  const { createEngine } = await import('../../../src/worker/runtime/engine');
+  const engine = await createEngine(REFERENCE_MODELS);
+  return createEmbeddedInferenceClient({ engine, timeoutMs: 30_000 });
+}
+
+/** An inference client whose only worker is a port nothing listens on. */
+export function deadWorkerBackend(): AnalysisBackend {
+  return createInferenceClient({ urls: ['http://127.0.0.1:9'], timeoutMs: 2_000, retries: 0 });
+}
+
+export async function startHarness(options: { backend: AnalysisBackend | null; env?: Record<string, string> }): Promise<Harness> {
+  const fake = await FakeDiscord.start();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'confab-discord-'));
+  const config = loadConfig({
+    CONFAB_DATA_DIR: dataDir,
+    CONFAB_INSTALL_SECRET: 'discord-e2e-install-secret',
+    DISCORD_TOKEN: fake.token,
+    DISCORD_APPLICATION_ID: fake.applicationId,
+    DISCORD_GUILD_ID: fake.guildId,
+    DISCORD_API_BASE: fake.apiBase,
+    DISCORD_REGISTER_ON_START: '1',
+    CONFAB_RATE_LIMIT_PER_MINUTE: '1000',
+    ...options.env,
+  });
+  const errors: string[] = [];
+  const log = { ...quietLog, error: (m: string) => errors.push(m) };
+  const services = await createServices(config, {
+    backend: options.backend,
+    pollMs: 200,
+    log: (level, message) => level === 'error' && errors.push(message),
+  });
+  const harness: Harness = {
+    fake,
+    config,
+    services,
+    channel: await startDiscordChannel(services, config.discord!, log),
+    errors,
+    async restartChannel() {
+      await harness.channel.stop();
+      harness.channel = await startDiscordChannel(services, config.discord!, log);
+    },
+    async close() {
+      await harness.channel.stop();
+      await services.close();
+      await fake.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+/** Custom ids of the buttons on a stored message, row by row. */
+export function buttonIds(message: { components: any[] }): string[][] {
+  return message.components.map((row) => row.components.map((c: { custom_id: string }) => c.custom_id));
+}
