@@ -1,0 +1,44 @@
+/**
+ * Test helpers: the real engine on the committed reference stack, served by the real worker
+ * server, plus small HTTP helpers. One engine per test file (loading ONNX sessions is the
+ * slow part); several servers may share it, since a server never closes its engine.
+ */
+import { REFERENCE_MODELS } from '../../../src/config';
+import { registerRemoteBackends } from '../../../src/worker/remote';
+import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
+import { createWorkerServer, type WorkerServer, type WorkerServerOptions } from '../../../src/worker/server';
+
+export const SECRET = 'test-secret-0123456789';
+
+export async function loadReferenceEngine(): Promise<RuntimeEngine> {
+  registerRemoteBackends();
+  return createEngine(REFERENCE_MODELS, { executionProvider: 'cpu' });
+}
+
+export function serve(engine: RuntimeEngine, options: Partial<Omit<WorkerServerOptions, 'engine'>> = {}): Promise<WorkerServer> {
+  return createWorkerServer({ engine, port: 0, log: () => {}, ...options });
+}
+
+export interface JsonAnswer {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export async function call(url: string, init: { method?: string; body?: unknown; raw?: string; secret?: string | null; headers?: Record<string, string> } = {}): Promise<JsonAnswer> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.secret !== null) headers['x-secret-key'] = init.secret ?? SECRET;
+  let body: string | undefined;
+  if (init.raw !== undefined) body = init.raw;
+  else if (init.body !== undefined) body = JSON.stringify(init.body);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep the text: the assertion will show it
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
