@@ -1,0 +1,110 @@
+/**
+ * The label pass of an export: every current vote is read once (keyset pages of integers only)
+ * into a VoteTable, then majority, Dawid–Skene and agreement are computed for all items.
+ *
+ * Decoys: a decoy explanation is an item whose true class is known (confabulated). Its votes
+ * enter Dawid–Skene only as calibration — a known item keeps its class, so it teaches EM each
+ * reviewer's confusion matrix — and never become a label: decoys are not rows of the dataset,
+ * are left out of the class prior, and are left out of the agreement coefficients.
+ */
+import type { Queryable } from '../../../db';
+import { krippendorffAlphaFromCounts, fleissKappaFromCounts, type AlphaResult, type KappaResult } from '../labels/agreement';
+import { dawidSkene } from '../labels/dawid-skene';
+import { wilsonInterval, type RateInterval } from '../labels/intervals';
+import { majorityVote, UNDECIDED } from '../labels/majority';
+import { VoteTableBuilder } from '../labels/vote-table';
+import { voteLabelPage, type ExportScope } from './queries';
+
+export const DATASET_CLASSES = ['faithful', 'confabulated'] as const;
+export type DatasetLabel = (typeof DATASET_CLASSES)[number];
+const CONFABULATED = 1;
+
+export interface ItemLabels {
+  majority: DatasetLabel | null;
+  dsLabel: DatasetLabel | null;
+  /** Posterior of `dsLabel`. */
+  dsPosterior: number | null;
+  /** Posterior probability that the explanation is confabulated. */
+  pConfabulated: number | null;
+  decisiveVotes: number;
+  /** Share of decisive votes agreeing with the most common label. */
+  agreement: number | null;
+}
+
+export interface DatasetLabels {
+  /** Labels of a real (non-decoy) explanation; an explanation without votes gets the empty labels. */
+  of(explanationId: number): ItemLabels;
+  /** Distinct reviewers with at least one decisive vote (decoys included). */
+  reviewers: number;
+  decisiveVotes: number;
+  alpha: AlphaResult;
+  kappa: KappaResult;
+  /** Share of decisive decoy votes that said "confabulated" (the crowd's catch rate). */
+  decoyCatchRate: RateInterval | null;
+  dsIterations: number;
+  dsConverged: boolean;
+}
+
+const EMPTY: ItemLabels = { majority: null, dsLabel: null, dsPosterior: null, pConfabulated: null, decisiveVotes: 0, agreement: null };
+
+export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pageSize = 50_000): Promise<DatasetLabels> {
+  const builder = new VoteTableBuilder({ classes: DATASET_CLASSES });
+  const decoys = new Set<number>();
+  let after = 0;
+  for (;;) {
+    const page = await voteLabelPage(db, scope, after, pageSize);
+    for (const v of page) {
+      builder.add(v.explanationId, v.reviewerId, v.label);
+      if (v.source === 'decoy') decoys.add(v.explanationId);
+    }
+    if (page.length < pageSize) break;
+    after = page[page.length - 1].id;
+  }
+  const table = builder.build();
+  const nItems = table.itemKeys.length;
+  const K = DATASET_CLASSES.length;
+  const known = new Int32Array(nItems).fill(-1);
+  const codeOf = new Map<number, number>();
+  for (let i = 0; i < nItems; i++) {
+    const id = table.itemKeys[i] as number;
+    codeOf.set(id, i);
+    if (decoys.has(id)) known[i] = CONFABULATED;
+  }
+  const majority = majorityVote(table);
+  const ds = dawidSkene(table, { known });
+
+  // Agreement over real items only.
+  const realCounts = new Int32Array(majority.counts);
+  let decoyVotes = 0;
+  let decoyCaught = 0;
+  for (let i = 0; i < nItems; i++) {
+    if (known[i] < 0) continue;
+    decoyVotes += majority.decisiveVotes[i];
+    decoyCaught += majority.counts[i * K + CONFABULATED];
+    for (let k = 0; k < K; k++) realCounts[i * K + k] = 0;
+  }
+
+  const label = (code: number): DatasetLabel | null => (code === UNDECIDED ? null : DATASET_CLASSES[code]);
+  return {
+    of(explanationId) {
+      const i = codeOf.get(explanationId);
+      if (i === undefined || known[i] >= 0) return EMPTY;
+      const decisive = majority.decisiveVotes[i];
+      return {
+        majority: label(majority.label[i]),
+        dsLabel: label(ds.label[i]),
+        dsPosterior: ds.label[i] === UNDECIDED ? null : ds.confidence[i],
+        pConfabulated: decisive === 0 ? null : ds.posterior[i * K + CONFABULATED],
+        decisiveVotes: decisive,
+        agreement: decisive === 0 ? null : majority.agreement[i],
+      };
+    },
+    reviewers: table.reviewerKeys.length,
+    decisiveVotes: table.length,
+    alpha: krippendorffAlphaFromCounts(realCounts, K),
+    kappa: fleissKappaFromCounts(realCounts, K),
+    decoyCatchRate: wilsonInterval(decoyCaught, decoyVotes),
+    dsIterations: ds.iterations,
+    dsConverged: ds.converged,
+  };
+}

@@ -1,0 +1,210 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
+import { eq } from 'drizzle-orm';
+import { openDatabase, type Database } from '../../db';
+import { explanations, votes } from '../../db/schema';
+import { exportDataset, type ExportSummary } from '../../src/core/dataset/export';
+import { splitOf } from '../../src/core/dataset/split';
+import { COLUMNS } from '../../src/core/dataset/columns';
+import { readParquetWithArrowRs } from './arrow-ffi';
+import { GUILD, GUILD_NAME, PEOPLE, seedReviewHistory, type Seeded } from './seed';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'confab-dataset-'));
+let database: Database;
+let seeded: Seeded;
+
+beforeAll(async () => {
+  database = await openDatabase({ kind: 'pglite', dir: path.join(dir, 'pglite') });
+  seeded = await seedReviewHistory(database.db);
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+type Row = Record<string, unknown>;
+const readJsonl = (file: string): Row[] =>
+  readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+
+describe('dataset export (PGlite)', () => {
+  let jsonl: ExportSummary;
+  let parquet: ExportSummary;
+  let rows: Row[];
+
+  beforeAll(async () => {
+    jsonl = await exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'jsonl', 'dataset.jsonl'), includeActivations: true });
+    parquet = await exportDataset(database.db, {
+      format: 'parquet',
+      out: path.join(dir, 'parquet', 'dataset.parquet'),
+      includeActivations: true,
+      // Small chunks and row groups so the test crosses page and row-group boundaries.
+      chunkRows: 3,
+      rowGroupRows: 4,
+    });
+    rows = readJsonl(jsonl.path);
+  });
+
+  it('writes one JSONL row per real explanation with every field, and round-trips', () => {
+    expect(jsonl.rows).toBe(10);
+    expect(rows.map((r) => r.explanation_id)).toEqual(seeded.explanationIds);
+    for (const r of rows) expect(Object.keys(r)).toEqual([...COLUMNS.map((c) => c.name), 'activation']);
+    const first = rows[0];
+    expect(first).toMatchObject({
+      model: 'confab-reference-v1',
+      layer: 2,
+      prompt: 'El que madruga, Dios le ayuda.',
+      token: ' tok0',
+      position: 3,
+      sae_feature_indices: [100, 200, 300],
+      sae_feature_activations: [4.5, 2.25, 0.5],
+      sae_feature_labels: ['Spanish proverbs', 'dictionary entries', 'punctuation, "quotes" and commas'],
+      sae_l0: 16,
+      explanation: 'Explanation 0.0: a Spanish proverb, "quoted", with a comma.',
+      source: 'nla',
+      ar_fve_nrm: 0.7,
+      signal_feature_overlap: 0.25,
+      signal_judge: null,
+      votes: ['faithful', 'faithful', 'confabulated'],
+      reviewer_ids: [seeded.pseudonyms[0], seeded.pseudonyms[1], seeded.pseudonyms[2]],
+      majority_label: 'faithful',
+      decisive_votes: 3,
+      unsure_votes: 0,
+      split: splitOf('El que madruga, Dios le ayuda.'),
+    });
+    expect(first.item_agreement).toBeCloseTo(2 / 3, 12);
+    expect((first.vote_timestamps as string[])[0]).toBe('2026-11-20T09:01:00.000Z');
+    expect(Array.from(new Float32Array(first.activation as number[]))).toEqual(Array.from(seeded.activationOf.get(seeded.explanationIds[0])!));
+    // A tie is undecided for the majority; an unvoted explanation has empty lists.
+    expect(rows[2]).toMatchObject({ majority_label: null, decisive_votes: 2 });
+    expect(rows[3]).toMatchObject({ votes: ['unsure'], unsure_votes: 1, decisive_votes: 0, majority_label: null, ds_label: null, ds_posterior: null });
+    expect(rows[9]).toMatchObject({ votes: [], reviewer_ids: [], vote_timestamps: [], decisive_votes: 0, item_agreement: null });
+    // Dawid–Skene labels are probabilities that agree with a unanimous crowd.
+    expect(rows[4]).toMatchObject({ majority_label: 'faithful', ds_label: 'faithful' });
+    expect(rows[4].ds_posterior as number).toBeGreaterThan(0.5);
+    expect((rows[1].ds_p_confabulated as number) + 0).toBeGreaterThan(0.5);
+  });
+
+  it('leaves decoys out of the rows and out of every label', () => {
+    const ids = rows.map((r) => r.explanation_id);
+    expect(ids).not.toContain(seeded.decoyId);
+    for (const r of rows) expect(r.explanation).not.toContain('DECOY');
+    // The explanation whose text the decoy showed keeps exactly its own three votes.
+    const source = rows.find((r) => r.explanation_id === seeded.decoySourceId)!;
+    expect(source.votes).toEqual(['faithful', 'faithful', 'faithful']);
+    expect(source.decisive_votes).toBe(3);
+    // Four decoy votes exist, none of them in any row.
+    const total = rows.reduce((n, r) => n + (r.votes as string[]).length, 0);
+    expect(total).toBe(22);
+    expect(jsonl.votes).toBe(22);
+    // They measured the crowd instead: 1 of 4 decisive decoy votes caught it.
+    expect(jsonl.labels.decoyCatchRate).toMatchObject({ rate: 0.25, n: 4 });
+  });
+
+  it('reads the same Parquet rows back with hyparquet and with parquet-wasm (arrow-rs), including list<float>', async () => {
+    const file = await asyncBufferFromFile(parquet.path);
+    const metadata = await parquetMetadataAsync(file);
+    expect(Number(metadata.num_rows)).toBe(10);
+    expect(metadata.row_groups.length).toBe(3);
+    const schema = parquetSchema(metadata);
+    const activation = schema.children.find((c) => c.element.name === 'activation')!;
+    expect(activation.element.converted_type).toBe('LIST');
+    expect(activation.children[0].children[0].element.type).toBe('FLOAT');
+
+    const viaHyparquet = (await parquetReadObjects({ file })) as Row[];
+    const viaArrow = readParquetWithArrowRs(parquet.path);
+    expect(viaArrow.formats).toMatchObject({ explanation_id: 'i', prompt: 'u', ar_fve_nrm: 'g', votes: '+l', activation: '+l', explanation_parsed: 'b' });
+    expect(viaArrow.listItemFormats).toMatchObject({ activation: 'f', sae_feature_indices: 'i', sae_feature_activations: 'g', reviewer_ids: 'u' });
+    expect(viaArrow.formats.created_at.startsWith('tsm')).toBe(true);
+    expect(viaHyparquet).toHaveLength(10);
+    expect(viaArrow.rows).toHaveLength(10);
+
+    for (let i = 0; i < 10; i++) {
+      const expected = rows[i];
+      for (const reader of [viaHyparquet[i], viaArrow.rows[i]]) {
+        for (const c of COLUMNS) {
+          if (c.type === 'timestamp') continue;
+          expect(reader[c.name], `${c.name} of row ${i}`).toEqual(expected[c.name]);
+        }
+        expect(reader.activation).toEqual(expected.activation);
+      }
+      // Timestamps: hyparquet gives Dates, arrow-rs gives epoch milliseconds.
+      expect((viaHyparquet[i].created_at as Date).toISOString()).toBe(expected.created_at);
+      expect(Number(viaArrow.rows[i].created_at)).toBe(Date.parse(expected.created_at as string));
+      expect((viaHyparquet[i].vote_timestamps as Date[]).map((d) => d.toISOString())).toEqual(expected.vote_timestamps);
+      expect((viaArrow.rows[i].vote_timestamps as bigint[]).map(Number)).toEqual((expected.vote_timestamps as string[]).map((t) => Date.parse(t)));
+    }
+  });
+
+  it('exports no reviewer identity: only pseudonyms, in data and card', () => {
+    for (const file of [jsonl.path, parquet.path, jsonl.cardPath, parquet.cardPath]) {
+      const bytes = readFileSync(file);
+      for (const p of PEOPLE) {
+        expect(bytes.includes(Buffer.from(p.userId)), `${p.userId} in ${file}`).toBe(false);
+        expect(bytes.includes(Buffer.from(p.name)), `${p.name} in ${file}`).toBe(false);
+        expect(bytes.includes(Buffer.from(p.name.split(' ')[0])), `${p.name} in ${file}`).toBe(false);
+      }
+      expect(bytes.includes(Buffer.from(GUILD))).toBe(false);
+      expect(bytes.includes(Buffer.from(GUILD_NAME))).toBe(false);
+    }
+    const ids = new Set(rows.flatMap((r) => r.reviewer_ids as string[]));
+    expect([...ids].sort()).toEqual([...seeded.pseudonyms].sort());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{24}$/);
+  });
+
+  it('writes a dataset card with counts, labels, agreement, splits and fields', () => {
+    const card = readFileSync(jsonl.cardPath, 'utf8');
+    expect(path.dirname(jsonl.cardPath)).toBe(path.dirname(jsonl.path));
+    expect(card).toContain('- Rows (explanations): 10');
+    expect(card).toContain('| confab-reference-v1 | 2 | 10 |');
+    expect(card).toMatch(/Krippendorff's alpha \(nominal, missing data allowed\): -?\d\.\d{3} over 6 items/);
+    expect(card).toContain("Fleiss' kappa: not applicable (items have unequal rater counts");
+    expect(card).toContain('- Reviewers: 4 voted on these rows');
+    expect(card).toContain('**confabulated**');
+    expect(card).toContain('| `activation` | list<float>, nullable |');
+    expect(card).toContain(`| train | ${jsonl.splits.train} |`);
+    expect(card).toContain('25.0% of 4 decisive decoy votes');
+  });
+
+  it('keeps splits stable across exports and equal for equal prompts', async () => {
+    // New votes and explanations between exports must not move anybody's split.
+    await database.db.insert(votes).values({ explanationId: seeded.explanationIds[9], reviewerId: seeded.reviewerIds[0], label: 'confabulated' });
+    const again = await exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'again', 'dataset.jsonl') });
+    const second = readJsonl(again.path);
+    expect(second.map((r) => [r.explanation_id, r.split])).toEqual(rows.map((r) => [r.explanation_id, r.split]));
+    const byPrompt = new Map<string, Set<unknown>>();
+    for (const r of second) {
+      const set = byPrompt.get(r.prompt as string) ?? new Set();
+      set.add(r.split);
+      byPrompt.set(r.prompt as string, set);
+    }
+    for (const splits of byPrompt.values()) expect(splits.size).toBe(1);
+    expect(second[9]).toMatchObject({ votes: ['confabulated'], decisive_votes: 1 });
+    expect(second[0]).not.toHaveProperty('activation');
+    expect(again.splits.train + again.splits.validation + again.splits.test).toBe(10);
+  });
+
+  it('filters by minimum decisive votes and by date, and refuses bad options', async () => {
+    const min3 = await exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'min3', 'd.jsonl'), minVotes: 3 });
+    const kept = readJsonl(min3.path);
+    expect(kept.every((r) => (r.decisive_votes as number) >= 3)).toBe(true);
+    expect(kept.map((r) => r.explanation_id)).toEqual([0, 1, 4, 6, 7].map((i) => seeded.explanationIds[i]));
+    expect(min3.belowMinVotes).toBe(5);
+
+    await database.db.update(explanations).set({ createdAt: new Date('2020-01-01T00:00:00Z') }).where(eq(explanations.id, seeded.explanationIds[0]));
+    const recent = await exportDataset(database.db, { format: 'parquet', out: path.join(dir, 'since', 'd.parquet'), since: new Date('2025-01-01') });
+    expect(recent.rows).toBe(9);
+    await expect(exportDataset(database.db, { format: 'csv' as 'jsonl', out: path.join(dir, 'x', 'd') })).rejects.toThrow('Format "csv" is not supported; use jsonl or parquet.');
+    await expect(exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'x', 'd'), minVotes: -1 })).rejects.toThrow('--min-votes must be a whole number ≥ 0');
+  });
+
+  it('scopes to one workspace', async () => {
+    const other = await exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'ws', 'd.jsonl'), workspaceId: seeded.workspaceId + 1000 });
+    expect(other.rows).toBe(0);
+    expect(readFileSync(other.path, 'utf8')).toBe('');
+  });
+});
