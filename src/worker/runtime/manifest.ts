@@ -304,10 +304,13 @@ export function loadNlaMeta(file: string): NlaMeta {
   };
 }
 
-export function loadStats(file: string): ModelStats {
+export function loadStats(file: string, expectedDModel?: number): ModelStats {
   const parsed = StatsSchema.safeParse(parseJsonFile(file, readText(file)));
   if (!parsed.success) zodFail(file, parsed.error);
   const s = parsed.data;
+  if (expectedDModel !== undefined && s.d_model !== expectedDModel) {
+    throw new ManifestError(file, 'd_model', `is ${s.d_model}; the manifest's subject.d_model is ${expectedDModel}`);
+  }
   if (s.mu.length !== s.d_model) throw new ManifestError(file, 'mu', `has ${s.mu.length} values; d_model is ${s.d_model}`);
   return { file, dModel: s.d_model, mu: Float32Array.from(s.mu), B: s.B, rawTotalVariance: s.raw_total_variance, normMean: s.norm_mean ?? null };
 }
@@ -425,8 +428,7 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
     inputName: m.subject.input_name,
   };
 
-  const stats = loadStats(requireFile(file, 'stats', at(m.stats)));
-  if (stats.dModel !== d) throw new ManifestError(stats.file, 'd_model', `is ${stats.dModel}; the manifest's subject.d_model is ${d}`);
+  const stats = loadStats(requireFile(file, 'stats', at(m.stats)), d);
 
   const saeDir = requireFile(file, 'sae.path', at(m.sae.path), 'dir');
   const { cfg, weights } = loadSaeConfig(saeDir, m.sae.weights);

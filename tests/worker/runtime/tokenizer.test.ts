@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { Tokenizer } from '../../../src/worker/runtime/tokenizer';
+import { byteTokenizerJson, bytesToUnicode } from './fixtures';
+
+const utf8 = (s: string) => Array.from(Buffer.from(s, 'utf8'));
+const QWEN2_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+describe('tokenizer: the reference byte-level tokenizer', () => {
+  const tok = Tokenizer.fromJSON(byteTokenizerJson());
+
+  it('maps text to its UTF-8 bytes and back', () => {
+    const text = 'Héllo, wörld! 😀 ㈎ ok';
+    const enc = tok.encode(text, { allowSpecial: false });
+    expect(enc.ids).toEqual(utf8(text));
+    expect(tok.decode(enc.ids)).toBe(text);
+    expect(tok.vocabSize).toBe(260);
+  });
+
+  it('gives UTF-16 offsets, overlapping for the bytes of one character', () => {
+    const text = 'aé😀';
+    const enc = tok.encode(text, { allowSpecial: false });
+    // a: 1 byte; é: 2 bytes (1 UTF-16 unit); 😀: 4 bytes (2 UTF-16 units)
+    expect(enc.offsets).toEqual([[0, 1], [1, 2], [1, 2], [2, 4], [2, 4], [2, 4], [2, 4]]);
+    // A token holding part of a character decodes alone to U+FFFD.
+    expect(tok.decode([enc.ids[1]])).toBe('\uFFFD');
+  });
+
+  it('never turns user text into special tokens', () => {
+    const text = '<|bos|>hi㈎<|eos|>';
+    const user = tok.encode(text, { allowSpecial: false });
+    expect(user.ids.every((id) => id < 256)).toBe(true);
+    expect(user.ids).toEqual(utf8(text));
+    expect(user.special.some(Boolean)).toBe(false);
+    const template = tok.encode(text, { allowSpecial: true });
+    expect(template.ids).toEqual([256, 104, 105, 259, 257]);
+    expect(template.special).toEqual([true, false, false, true, true]);
+    expect(template.offsets[3]).toEqual([9, 10]);
+    expect(tok.decode(template.ids, { skipSpecial: true })).toBe('hi');
+    expect(tok.decode(template.ids, { skipSpecial: false })).toBe(text);
+  });
+
+  it('exposes each token as raw bytes for stop-string checks', () => {
+    expect(Array.from(tok.tokenBytes(0x3c))).toEqual([0x3c]);
+    expect(Buffer.from(tok.tokenBytes(259)).toString('utf8')).toBe('㈎');
+  });
+});
+
+describe('tokenizer: BPE merges and pre-tokenizers', () => {
+  it('applies merges by rank, not by position', () => {
+    const ab = Tokenizer.fromJSON(byteTokenizerJson({ merges: ['a b', 'b c'], extraVocab: ['ab', 'bc'] }));
+    const bc = Tokenizer.fromJSON(byteTokenizerJson({ merges: ['b c', 'a b'], extraVocab: ['ab', 'bc'] }));
+    expect(ab.encode('abc', { allowSpecial: false }).ids).toEqual([ab.tokenId('ab'), 99]);
+    expect(bc.encode('abc', { allowSpecial: false }).ids).toEqual([97, bc.tokenId('bc')]);
+  });
+
+  it('splits with the GPT-2 regex before merging (ByteLevel use_regex)', () => {
+    const g = bytesToUnicode()[32]; // 'Ġ'
+    const json = byteTokenizerJson({
+      useRegex: true,
+      merges: ['o r', 'l d', `${g} w`, `${g}w or`, `${g}wor ld`, 'o Ġ'.replace('Ġ', g)],
+      extraVocab: ['or', 'ld', `${g}w`, `${g}wor`, `${g}world`, `o${g}`],
+    });
+    const tok = Tokenizer.fromJSON(json);
+    const enc = tok.encode('hello world', { allowSpecial: false });
+    // "o " never merges: the regex puts the space with "world".
+    expect(enc.ids).toEqual([104, 101, 108, 108, 111, tok.tokenId(`${g}world`)]);
+    expect(enc.offsets[5]).toEqual([5, 11]);
+    expect(tok.decode(enc.ids)).toBe('hello world');
+  });
+
+  it('reads a Qwen2/Llama-3 style Split regex with (?i:...) groups', () => {
+    const json = byteTokenizerJson({
+      preTokenizer: {
+        type: 'Sequence',
+        pretokenizers: [
+          { type: 'Split', pattern: { Regex: QWEN2_PATTERN }, behavior: 'Isolated', invert: false },
+          { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
+        ],
+      },
+      merges: ["' S", 'T \'', '1 2', '12 3', '3 4'],
+      extraVocab: ["'S", "T'", '12', '123', '34'],
+    });
+    const tok = Tokenizer.fromJSON(json);
+    const enc = tok.encode("IT'S 12345", { allowSpecial: false });
+    // Pieces: IT | 'S | ' ' | 123 | 45 — so "T'" and "34" cannot form across piece boundaries.
+    expect(enc.ids).toEqual([73, 84, tok.tokenId("'S"), 32, tok.tokenId('123'), 52, 53]);
+    expect(enc.offsets.slice(2, 5)).toEqual([[2, 4], [4, 5], [5, 8]]);
+  });
+
+  it('normalizes NFC while keeping offsets into the original string', () => {
+    const tok = Tokenizer.fromJSON(byteTokenizerJson({ normalizer: { type: 'NFC' } }));
+    const enc = tok.encode('xe\u0301y', { allowSpecial: false });
+    expect(enc.ids).toEqual([120, 0xc3, 0xa9, 121]);
+    expect(enc.offsets).toEqual([[0, 1], [1, 3], [1, 3], [3, 4]]);
+  });
+
+  it('reads SentencePiece-style BPE with byte fallback (Gemma)', () => {
+    const vocab: Record<string, number> = { '<unk>': 0 };
+    for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 1 + b;
+    Object.assign(vocab, { '▁': 257, h: 258, i: 259, '▁h': 260, '▁hi': 261, hi: 262 });
+    const tok = Tokenizer.fromJSON({
+      added_tokens: [{ id: 300, content: '<bos>', special: true }],
+      normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      pre_tokenizer: null,
+      decoder: {
+        type: 'Sequence',
+        decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }],
+      },
+      model: { type: 'BPE', unk_token: '<unk>', byte_fallback: true, vocab: { ...vocab, '<bos>': 300 }, merges: [['▁', 'h'], ['▁h', 'i'], ['h', 'i']] },
+    });
+    const enc = tok.encode('<bos>hi hi☃', { allowSpecial: true });
+    expect(enc.ids).toEqual([300, 262, 261, 1 + 0xe2, 1 + 0x98, 1 + 0x83]);
+    expect(enc.offsets).toEqual([[0, 5], [5, 7], [7, 10], [10, 11], [10, 11], [10, 11]]);
+    expect(tok.decode(enc.ids)).toBe('hi hi☃');
+  });
+
+  it('refuses tokenizers it cannot reproduce, by name', () => {
+    expect(() => Tokenizer.fromJSON({ model: { type: 'WordPiece', vocab: {} } }, 'bert/tokenizer.json')).toThrow(
+      /bert\/tokenizer\.json: model\.type "WordPiece" is not supported/,
+    );
+    expect(() => Tokenizer.fromJSON(byteTokenizerJson({ preTokenizer: { type: 'Whitespace' } }))).toThrow(/pre_tokenizer "Whitespace" is not supported/);
+  });
+});
