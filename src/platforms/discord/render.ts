@@ -90,6 +90,8 @@ const ZWSP = '\u200b';
 export function escapeUserText(text: string): string {
   return text
     .replace(/\r\n?/g, '\n')
+    // Model output can hold control bytes; show them as their Unicode control pictures.
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0)))
     .replace(/[\\*_~`|>#\-[\]()<:]/g, (c) => `\\${c}`)
     .replaceAll('@', `@${ZWSP}`);
 }

@@ -39,10 +39,26 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function referenceBackend(): Promise<AnalysisBackend> {
+/** A backend whose answers can be held back, to play an analysis slower than a token's life. */
+export interface GatedBackend extends AnalysisBackend {
+  /** While set, every analysis waits for this promise before it reaches the worker. */
+  gate: Promise<void> | null;
+}
+
+/** The embedded worker on the reference stack (real ONNX, real HTTP on loopback). */
+export async function referenceBackend(): Promise<GatedBackend> {
   const { createEngine } = await import('../../../src/worker/runtime/engine');
   const engine = await createEngine(REFERENCE_MODELS);
-  return createEmbeddedInferenceClient({ engine, timeoutMs: 30_000 });
+  const worker = await createEmbeddedInferenceClient({ engine, timeoutMs: 30_000 });
+  const gated: GatedBackend = {
+    gate: null,
+    async analyze(request, signal) {
+      if (gated.gate) await gated.gate;
+      return worker.analyze(request, signal);
+    },
+    close: () => worker.close(),
+  };
+  return gated;
 }
 
 /** An inference client whose only worker is a port nothing listens on. */

@@ -37,6 +37,10 @@ describe('escapeUserText', () => {
     expect(escaped).toContain('\\# Heading');
   });
 
+  it('shows control characters from model output as control pictures', () => {
+    expect(escapeUserText('a\u0013b\u001dc\u007f\td')).toBe('a␓b␝c␡\td');
+  });
+
   it('round-trips through unescapeUserText', () => {
     expect(unescapeUserText(escapeUserText(HOSTILE_TEXT))).toBe(HOSTILE_TEXT);
     expect(unescapeUserText(escapeUserText('a\\b \\\\*'))).toBe('a\\b \\\\*');

@@ -1,0 +1,175 @@
+/**
+ * The review loop in a Discord server, end to end: a real discord.js Client against the local
+ * Discord-compatible server, the real core on PGlite, and an inference backend (the embedded
+ * worker on the reference stack when it is present).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '../../fakes/discord/server';
+import { buttonIds, HAS_REFERENCE_STACK, MEMBERS, referenceBackend, startHarness, type GatedBackend, type Harness } from './harness';
+import { expectWithinDiscordLimits, HOSTILE_TEXT } from './limits';
+
+let h: Harness;
+let worker: GatedBackend;
+beforeAll(async () => {
+  if (!HAS_REFERENCE_STACK) return;
+  worker = await referenceBackend();
+  h = await startHarness({ backend: worker });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** Run /explain and wait for the analysis to replace the pending reply. */
+async function explain(prompt: string, options: Record<string, string | number> = {}) {
+  const interaction = h.fake.slash('explain', { prompt, ...options }, MEMBERS.ana);
+  const callback = await h.fake.waitForCallback(interaction);
+  const pending = await h.fake.waitForWebhook(interaction, 'PATCH');
+  const final = await h.fake.waitForWebhook(interaction, 'PATCH', 30_000, 1);
+  const message = h.fake.channelMessages().find((m) => m.interactionId === interaction.id)!;
+  return { interaction, callback, pending, final, message };
+}
+
+function description(r: RecordedRequest, embed = 0): string {
+  return r.body.embeds[embed].description;
+}
+
+describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop (embedded worker on the reference stack)', () => {
+  let analysisMessageId: string;
+  let firstExplanation: number;
+
+  it('2. /explain defers, then edits the reply with features, explanations and buttons', async () => {
+    const { callback, pending, final, message } = await explain('The quick brown fox jumps', { samples: 2 });
+    expect(callback.body).toEqual({ type: 5, data: { flags: 0 } });
+    expect(pending.body.embeds[0].title).toMatch(/^Analysis #\d+ · (queued|running)$/);
+    expectWithinDiscordLimits(final.body);
+    const [header, features, ...explanations] = final.body.embeds;
+    expect(header.title).toMatch(/^Analysis #\d+$/);
+    expect(header.description).toContain('**⟦');
+    expect(features.title).toMatch(/^SAE features at ⟦/);
+    expect(features.description.split('\n').length).toBeGreaterThanOrEqual(1);
+    expect(features.fields.map((f: any) => f.name)).toEqual(['L0', 'Explained variance', 'fve\\_nrm']);
+    expect(explanations).toHaveLength(2);
+    expect(explanations[0].title).toMatch(/^Explanation 1 · /);
+    expect(explanations[0].fields[0].value).toMatch(/^cos -?\d\.\d\d · mse\\_nrm \d\.\d\d · fve\\_nrm -?\d\.\d\d$/);
+    const ids = buttonIds(message);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).toEqual([expect.stringMatching(/^v:\d+:f$/), expect.stringMatching(/^v:\d+:c$/), expect.stringMatching(/^v:\d+:u$/), expect.stringMatching(/^n:\d+$/)]);
+    analysisMessageId = message.id;
+    firstExplanation = Number(ids[0][0].split(':')[1]);
+  });
+
+  it('3. three members vote, the item closes, and only then the tally appears publicly', async () => {
+    const voters = [MEMBERS.bo, MEMBERS.cy, MEMBERS.dee];
+    for (const [i, member] of voters.entries()) {
+      const click = h.fake.button(`v:${firstExplanation}:f`, analysisMessageId, member);
+      const ack = await h.fake.waitForCallback(click);
+      expect(ack.body).toEqual({ type: 5, data: { flags: 64 } });
+      const reply = await h.fake.waitForWebhook(click, 'PATCH');
+      expectWithinDiscordLimits(reply.body);
+      expect(description(reply)).toContain(`Your vote on #${firstExplanation}: **Faithful**.`);
+      expect(description(reply)).toContain(`Current tally: ✅ Faithful ${i + 1} · ❌ Confabulated 0`);
+      const publicMessage = h.fake.messages.get(analysisMessageId)!;
+      const tallyShown = JSON.stringify(publicMessage.embeds).includes('Votes (closed)');
+      if (i < 2) expect(tallyShown).toBe(false);
+    }
+    const closing = await h.fake.waitForRequest((r) => r.method === 'PATCH' && r.path.endsWith(`/messages/${analysisMessageId}`));
+    expectWithinDiscordLimits(closing.body);
+    const closedEmbed = closing.body.embeds.find((e: any) => e.footer?.text === `explanation #${firstExplanation}`);
+    expect(closedEmbed.fields.find((f: any) => f.name === 'Votes (closed)').value).toContain('✅ Faithful 3');
+    const row = closing.body.components.find((r: any) => r.components[0].custom_id === `v:${firstExplanation}:f`);
+    expect(row.components.every((c: any) => c.disabled)).toBe(true);
+  });
+
+  it('4. a duplicate click is idempotent, a changed vote is recorded, and the note modal marks claims', async () => {
+    const { message } = await explain('Dime con quién andas');
+    const [[faithful, confabulated, , note]] = buttonIds(message);
+    const explanationId = Number(faithful.split(':')[1]);
+
+    const first = h.fake.button(faithful, message.id, MEMBERS.bo);
+    expect(description(await h.fake.waitForWebhook(first))).toContain('**Faithful**');
+    const duplicate = h.fake.button(faithful, message.id, MEMBERS.bo);
+    expect(description(await h.fake.waitForWebhook(duplicate))).toContain('You already voted **Faithful**');
+    const changed = h.fake.button(confabulated, message.id, MEMBERS.bo);
+    expect(description(await h.fake.waitForWebhook(changed))).toContain('changed from **Faithful** to **Confabulated**');
+
+    const open = h.fake.button(note, message.id, MEMBERS.cy);
+    const modal = await h.fake.waitForCallback(open);
+    expect(modal.body.type).toBe(9);
+    expect(modal.body.data.custom_id).toBe(`m:${explanationId}`);
+    const claimsSelect = modal.body.data.components.find((c: any) => c.component.custom_id === 'claims');
+    expect(claimsSelect.type).toBe(18);
+    expect(claimsSelect.component.options.length).toBeGreaterThanOrEqual(1);
+    const claimNumbers = claimsSelect.component.options.map((o: any) => o.value);
+
+    const submit = h.fake.modalSubmit(`m:${explanationId}`, { label: ['confabulated'], note: 'It is Spanish, not jargon. @everyone', claims: [claimNumbers[0]] }, MEMBERS.cy, message.id);
+    expect((await h.fake.waitForCallback(submit)).body).toEqual({ type: 5, data: { flags: 64 } });
+    const ack = await h.fake.waitForWebhook(submit);
+    expectWithinDiscordLimits(ack.body);
+    expect(description(ack)).toContain('**Confabulated**');
+    const fields = ack.body.embeds[0].fields;
+    expect(fields.find((f: any) => f.name === 'Your note').value).toBe('It is Spanish, not jargon. @\u200beveryone');
+    expect(fields.find((f: any) => f.name === 'Claims you marked wrong').value).toMatch(/^• /);
+  });
+
+  it('5. a hostile prompt is shown escaped and pings nobody', async () => {
+    const { final } = await explain(HOSTILE_TEXT);
+    expectWithinDiscordLimits(final.body);
+    const prompt = description(final);
+    expect(prompt).not.toMatch(/(?<!\\)<@/);
+    expect(prompt).not.toMatch(/@everyone|@here/);
+    expect(prompt).toContain('\\`\\`\\`js');
+    expect(prompt).toContain('\\[click\\]\\(https\\://evil.example\\)');
+    for (const r of h.fake.requests.filter((q) => q.body && typeof q.body === 'object' && 'embeds' in q.body)) {
+      expect(r.body.allowed_mentions).toEqual({ parse: [] });
+    }
+  });
+
+  it('8. buttons posted before a bot restart still work after it', async () => {
+    const { message } = await explain('Restart me');
+    await h.restartChannel();
+    expect(h.fake.connectedClients).toBe(1);
+    const [[, , unsure]] = buttonIds(message);
+    const click = h.fake.button(unsure, message.id, MEMBERS.dee);
+    const reply = await h.fake.waitForWebhook(click);
+    expect(description(reply)).toContain('**Unsure**');
+  });
+
+  it('9. a result whose interaction expired arrives as a new channel message', async () => {
+    let release!: () => void;
+    worker.gate = new Promise<void>((r) => (release = r));
+    const interaction = h.fake.slash('explain', { prompt: 'Slow analysis' }, MEMBERS.ana);
+    await h.fake.waitForWebhook(interaction, 'PATCH');
+    h.fake.expireToken(interaction.token);
+    const before = h.fake.channelMessages().length;
+    worker.gate = null;
+    release();
+    const posted = await h.fake.waitForRequest((r) => r.method === 'POST' && r.path === `/channels/${h.fake.channelId}/messages` && r.body.embeds?.[0]?.title?.startsWith('Analysis'));
+    expect(posted.status).toBe(200);
+    expectWithinDiscordLimits(posted.body);
+    expect(posted.body.embeds[0].description).toContain('Slow');
+    expect(posted.body.embeds.length).toBeGreaterThanOrEqual(3);
+    expect(h.fake.channelMessages().length).toBe(before + 1);
+    const failedEdit = h.fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(interaction.token));
+    expect(failedEdit.map((r) => r.status)).toEqual([200, 404]);
+  });
+
+  it('/review is private and carries the same vote controls', async () => {
+    const interaction = h.fake.slash('review', {}, MEMBERS.ana);
+    expect((await h.fake.waitForCallback(interaction)).body).toEqual({ type: 5, data: { flags: 64 } });
+    const reply = await h.fake.waitForWebhook(interaction);
+    expectWithinDiscordLimits(reply.body);
+    expect(reply.body.components[0].components.map((c: any) => c.custom_id)).toEqual([
+      expect.stringMatching(/^v:\d+:f$/), expect.stringMatching(/^v:\d+:c$/), expect.stringMatching(/^v:\d+:u$/), expect.stringMatching(/^n:\d+$/),
+    ]);
+  });
+
+  it('/feature and /stats render from the real core', async () => {
+    const stats = h.fake.slash('stats', {}, MEMBERS.bo);
+    const statsReply = await h.fake.waitForWebhook(stats);
+    expect(statsReply.body.embeds[0].fields.find((f: any) => f.name === 'Closed items').value).toBe('1');
+    const feature = h.fake.slash('feature', { index: 10 }, MEMBERS.bo);
+    const featureReply = await h.fake.waitForWebhook(feature);
+    expectWithinDiscordLimits(featureReply.body);
+    expect(featureReply.body.embeds[0].title).toBe('Feature 10');
+  });
+});
