@@ -100,7 +100,8 @@ async function checkWorkers(config: Config): Promise<Check[]> {
   const label = `embedded worker (${config.worker.modelsPath})`;
   let client: Awaited<ReturnType<typeof inference.createEmbeddedInferenceClient>> | undefined;
   try {
-    const { createEngine } = await import('../worker/runtime/engine');
+    const [{ createEngine }, { registerRemoteBackends }] = await Promise.all([import('../worker/runtime/engine'), import('../worker/remote')]);
+    registerRemoteBackends();
     const engine = await createEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider });
     client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: 5_000 });
     return [await describeWorker(client, label)];

@@ -117,7 +117,9 @@ export async function createBackend(config: Config, log: ChannelLog) {
     log.info(`Using external workers: ${config.worker.urls.join(', ')}.`);
     return inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
   }
-  const { createEngine } = await import('../worker/runtime/engine');
+  const [{ createEngine }, { registerRemoteBackends }] = await Promise.all([import('../worker/runtime/engine'), import('../worker/remote')]);
+  // A manifest may name an HTTP-backed NLA (sglang, vllm); the runtime registers only `onnx`.
+  registerRemoteBackends();
   const started = Date.now();
   const engine = await createEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider });
   const client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });

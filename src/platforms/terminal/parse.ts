@@ -12,9 +12,9 @@
  * prompt that itself starts with `--`). Commands with no
  * positional options also accept `name=value`.
  *
- * Only syntax is checked here (unknown options, a number that is not a number). Ranges,
- * required options and choices are the command layer's job, so every channel gives the same
- * message for them.
+ * Only syntax is checked here (unknown options, unbalanced quotes). Values stay text: turning
+ * them into numbers (`#12` included), ranges, required options and choices are the command
+ * layer's job (src/core/invoke.ts), so every channel gives the same message for them.
  */
 import type { CommandDefinition, OptionSpec, ParsedOptions } from '../../../commands/types';
 
@@ -75,32 +75,6 @@ function takeWord(text: string): { word: string; rest: string } | { error: strin
   return { word: match[1], rest: text.slice(match[0].length) };
 }
 
-/**
- * Turn the text typed for an option into its declared type. Integers may be written `#12`,
- * the way explanation ids are shown.
- */
-export function convertValue(option: OptionSpec, raw: string, shownAs: string): string | number | boolean | { error: string } {
-  switch (option.type) {
-    case 'string':
-      return raw;
-    case 'integer': {
-      const text = raw.startsWith('#') ? raw.slice(1) : raw;
-      if (!/^-?\d+$/.test(text)) return { error: `${shownAs} expects a whole number; got "${raw}".` };
-      return Number(text);
-    }
-    case 'number': {
-      if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw)) return { error: `${shownAs} expects a number; got "${raw}".` };
-      return Number(raw);
-    }
-    case 'boolean': {
-      const lower = raw.toLowerCase();
-      if (['true', 'yes', 'on', '1'].includes(lower)) return true;
-      if (['false', 'no', 'off', '0'].includes(lower)) return false;
-      return { error: `${shownAs} expects true or false; got "${raw}".` };
-    }
-  }
-}
-
 function optionList(definition: CommandDefinition): string {
   return definition.options.length === 0 ? 'it takes none' : `allowed: ${definition.options.map(flagName).join(', ')}`;
 }
@@ -148,9 +122,11 @@ export function parseLine(line: string, commands: ReadonlyMap<string, CommandDef
       if ('error' in taken) return { kind: 'error', message: taken.error };
       raw = taken.word;
       rest = taken.rest;
-    } else if (option.type === 'boolean' && (rest === '' || /^\s/.test(rest))) {
-      raw = 'true';
+    } else if (option.type === 'boolean') {
+      // A bare flag is true; `--flag=false` says otherwise.
+      options[option.name] = true;
       rest = rest.trimStart();
+      continue;
     } else {
       rest = rest.trimStart();
       const taken = takeWord(rest);
@@ -159,9 +135,7 @@ export function parseLine(line: string, commands: ReadonlyMap<string, CommandDef
       raw = taken.word;
       rest = taken.rest;
     }
-    const value = convertValue(option, raw, flagName(option));
-    if (typeof value === 'object') return { kind: 'error', message: value.error };
-    options[option.name] = value;
+    options[option.name] = raw;
   }
 
   // Positional options not already given by name, in declared order; the last takes the rest.
@@ -178,9 +152,7 @@ export function parseLine(line: string, commands: ReadonlyMap<string, CommandDef
       raw = taken.word;
       rest = taken.rest;
     }
-    const value = convertValue(option, raw, option.name);
-    if (typeof value === 'object') return { kind: 'error', message: value.error };
-    options[option.name] = value;
+    options[option.name] = raw;
   }
   if (rest !== '') {
     return { kind: 'error', message: `/${name} does not take "${rest}"; usage: ${usageLine(definition)}` };

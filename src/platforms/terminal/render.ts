@@ -121,7 +121,9 @@ function analysisHeader(view: AnalysisView, p: Painter): string {
         ? p.paint('failed', 'red')
         : p.paint(view.status, 'yellow');
   const by = view.requestedBy ? ` · asked by ${e(view.requestedBy)}` : '';
-  return `${p.paint(`Analysis ${view.analysisId}`, 'bold')} · ${status} · ${e(view.model)} layer ${view.layer}${by}`;
+  // The model and layer are known once a worker has answered.
+  const model = view.model ? ` · ${e(view.model)} layer ${view.layer}` : '';
+  return `${p.paint(`Analysis ${view.analysisId}`, 'bold')} · ${status}${model}${by}`;
 }
 
 function renderAnalysis(view: AnalysisView, p: Painter): string[] {
