@@ -256,7 +256,7 @@ export function classifyFailure(error: unknown, timeoutMs: number): AnalysisFail
   if (error instanceof WorkerTimeoutError || (error as Error)?.name === 'TimeoutError') {
     return {
       code: 'worker_timeout',
-      message: `The inference worker did not answer within ${Math.round(timeoutMs / 1000)} s. Try /retry when it is less busy.`,
+      message: `The inference worker did not answer within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}. Try /retry when it is less busy.`,
       retryable: true,
     };
   }

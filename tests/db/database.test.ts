@@ -1,0 +1,150 @@
+/**
+ * Opening the database: migrations at open, the install secret and pseudonymous reviewer ids,
+ * and a clear DatabaseUnavailableError (never a stack trace, never a password) when it cannot
+ * be opened.
+ */
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq, sql } from 'drizzle-orm';
+import { DatabaseUnavailableError, maskDatabaseUrl, openDatabase, queryRows } from '../../db';
+import { install, reviewers } from '../../db/schema';
+import { Identity, loadInstallSecret, pseudonymFor } from '../../src/core/identity';
+import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from './support';
+
+for (const { kind, skip } of STORAGE_KINDS) {
+  describe.skipIf(skip)(`database on ${kind}`, () => {
+    let database: TestDatabase;
+    beforeAll(async () => {
+      database = await createTestDatabase(kind);
+    });
+    afterAll(async () => {
+      await database?.drop();
+    });
+
+    it('has every table after migration, and reopening applies nothing twice', async () => {
+      const first = await openDatabase(database.target);
+      const tables = await queryRows<{ table_name: string }>(
+        first.db,
+        sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
+      );
+      expect(tables.map((t) => t.table_name)).toEqual([
+        'activations',
+        'analyses',
+        'channels',
+        'explanations',
+        'install',
+        'positions',
+        'reviewers',
+        'sae_features',
+        'settings',
+        'tokens',
+        'vote_history',
+        'votes',
+        'workspaces',
+      ]);
+      await first.close();
+      const second = await openDatabase(database.target);
+      const [{ n }] = await queryRows<{ n: number }>(second.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+      expect(n).toBe(1);
+      await second.close();
+    });
+
+    it('keeps one install secret across restarts, and derives stable pseudonyms from it', async () => {
+      const first = await openDatabase(database.target);
+      const secret = await loadInstallSecret(first.db, undefined);
+      expect(secret).toMatch(/^[0-9a-f]{64}$/);
+      const identity = new Identity(first.db, secret);
+      const ids = await identity.resolve({ platform: 'discord', workspaceId: 'g1', channelId: 'c1', userId: '42', displayName: 'Ada', isAdmin: false });
+      await first.close();
+
+      const second = await openDatabase(database.target);
+      expect(await loadInstallSecret(second.db, undefined)).toBe(secret);
+      expect((await second.db.select().from(install)).length).toBe(1);
+      const [row] = await second.db.select().from(reviewers).where(eq(reviewers.id, ids.reviewerId));
+      const expected = createHmac('sha256', secret).update('discord:42').digest('hex').slice(0, 24);
+      expect(row.pseudonym).toBe(expected);
+      // A configured secret wins and is not stored.
+      expect(await loadInstallSecret(second.db, 'configured-secret-0123456789')).toBe('configured-secret-0123456789');
+      expect(pseudonymFor('configured-secret-0123456789', 'discord', '42')).not.toBe(expected);
+      // Renaming keeps the row; the same user is one reviewer.
+      const again = await new Identity(second.db, secret).resolve({ platform: 'discord', workspaceId: 'g2', channelId: 'c9', userId: '42', displayName: 'Ada L.', isAdmin: false });
+      expect(again.reviewerId).toBe(ids.reviewerId);
+      expect(again.workspaceId).not.toBe(ids.workspaceId);
+      await second.close();
+    });
+
+    it('refuses a duplicate vote row at the database level', async () => {
+      const d = await openDatabase(database.target);
+      const error = await d.db
+        .execute(sql`insert into votes (explanation_id, reviewer_id, label) values (1, 1, 'faithful'), (1, 1, 'unsure')`)
+        .catch((e: unknown) => e as { cause?: { code?: string } });
+      // 23503 (no explanation 1) or 23505 (duplicate): either way the database refused it.
+      expect(['23503', '23505']).toContain((error as { cause?: { code?: string } }).cause?.code);
+      await d.close();
+    });
+  });
+}
+
+describe('database unavailable at start', () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'confab-unavailable-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  async function openError(target: Parameters<typeof openDatabase>[0]): Promise<DatabaseUnavailableError> {
+    const error = await openDatabase(target).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
+    const e = error as DatabaseUnavailableError;
+    expect(e.message).not.toContain('\n    at ');
+    return e;
+  }
+
+  it('names a refused PostgreSQL server without its password', async () => {
+    const e = await openError({ kind: 'postgres', url: 'postgres://confab:hunter2secret@127.0.0.1:1/confab' });
+    expect(e.message).toBe('The database at postgres://confab:***@127.0.0.1:1/confab is unavailable: cannot connect (connect ECONNREFUSED 127.0.0.1:1).');
+    expect(e.message).not.toContain('hunter2secret');
+  });
+
+  it('names an unknown host', async () => {
+    const e = await openError({ kind: 'postgres', url: 'postgresql://u:pw@no-such-host.invalid:5432/db' });
+    expect(e.message).toContain('no-such-host.invalid');
+    expect(e.message).toContain('ENOTFOUND');
+    expect(e.message).not.toContain(':pw@');
+  });
+
+  it.skipIf(!process.env.CONFAB_TEST_PG_URL)('names a database that does not exist', async () => {
+    const url = new URL(process.env.CONFAB_TEST_PG_URL!);
+    url.pathname = '/confab_no_such_database';
+    const e = await openError({ kind: 'postgres', url: url.toString() });
+    expect(e.message).toContain('database "confab_no_such_database" does not exist');
+  });
+
+  it('refuses a PGlite directory another live process holds', async () => {
+    const dir = path.join(scratch, 'held');
+    mkdirSync(dir);
+    // The parent process (vitest's) is alive and is not us.
+    writeFileSync(`${dir}.lock`, String(process.ppid));
+    const e = await openError({ kind: 'pglite', dir });
+    expect(e.message).toContain(`it is in use by another Confab process (pid ${process.ppid})`);
+    expect(e.message).toContain('CONFAB_DATA_DIR');
+  });
+
+  it('explains a corrupt PGlite directory', async () => {
+    const dir = path.join(scratch, 'corrupt');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'PG_VERSION'), 'not a version\n');
+    writeFileSync(path.join(dir, 'postgresql.conf'), '\u0000\u0001garbage');
+    const e = await openError({ kind: 'pglite', dir });
+    expect(e.message).toContain('could not be opened; it may be corrupt');
+    expect(e.message).toContain('Move it aside');
+  }, 60_000);
+
+  it('masks passwords in URLs for logs', () => {
+    expect(maskDatabaseUrl('postgres://a:b@h:5/d')).toBe('postgres://a:***@h:5/d');
+    expect(maskDatabaseUrl('postgres://h/d')).toBe('postgres://h/d');
+  });
+});
