@@ -167,7 +167,7 @@ export class RuntimeEngine implements Engine {
   private async verbalize(jobs: Array<{ vector: Float32Array; sampling: SamplingOptions }>, signal?: AbortSignal): Promise<{ explanations: Explanation[][]; avMs: number; arMs: number }> {
     const nla = this.nla;
     const explanations: Explanation[][] = jobs.map(() => []);
-    if (!nla || jobs.length === 0) return { explanations, avMs: 0, arMs: 0 };
+    if (!nla || !jobs.some((j) => j.sampling.samples > 0)) return { explanations, avMs: 0, arMs: 0 };
     const t0 = now();
     const groups = new Map<string, number[]>();
     jobs.forEach((job, i) => {
