@@ -46,7 +46,7 @@ export const startCommand: CliCommand = {
     const shutdown = onShutdownSignal(log);
     const stack = new ShutdownStack(log);
     try {
-      const backend = await createBackend(config, log);
+      const backend = await createBackend(config);
       const { createServices } = await import('../core/app');
       let services: Services;
       try {
@@ -84,7 +84,8 @@ export const startCommand: CliCommand = {
         stack.pushBottom('terminal', () => terminal.stop());
         channels.push(terminal);
       }
-      if (!useTerminal) log.info(`Confab is running (${chatChannels.map((c) => c.name).join(', ')}). Stop with Ctrl-C.`);
+      const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.name).join(', ');
+      log.info(`Confab started: channels ${where}; ${backend.description}; database ${services.config.database.kind}. Stop with Ctrl-C.`);
 
       const ended = channels.map((channel) => channel.finished).filter((f): f is Promise<void> => f !== undefined);
       await Promise.race([shutdown.signalled, ...(ended.length ? [Promise.race(ended)] : [])]);
@@ -111,11 +112,11 @@ function defaultReviewerName(env: Record<string, string | undefined>): string {
  * The inference backend: the workers named by WORKER_URLS, or the embedded worker, served
  * in-process on a free loopback port and reached through the same client.
  */
-export async function createBackend(config: Config, log: ChannelLog) {
+export async function createBackend(config: Config) {
   const inference = await import('../inference');
   if (config.worker.urls.length > 0) {
-    log.info(`Using external workers: ${config.worker.urls.join(', ')}.`);
-    return inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
+    const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
+    return Object.assign(client, { description: `workers ${config.worker.urls.join(', ')}` });
   }
   const [{ createEngine }, { registerRemoteBackends }] = await Promise.all([import('../worker/runtime/engine'), import('../worker/remote')]);
   // A manifest may name an HTTP-backed NLA (sglang, vllm); the runtime registers only `onnx`.
@@ -123,8 +124,8 @@ export async function createBackend(config: Config, log: ChannelLog) {
   const started = Date.now();
   const engine = await createEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider });
   const client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
-  log.info(`Embedded worker ready at ${client.url} in ${Date.now() - started} ms (models: ${config.worker.modelsPath}).`);
-  return client;
+  // Logged with the start line, after the database opened: a start that fails says one thing.
+  return Object.assign(client, { description: `embedded worker at ${client.url} (loaded in ${Date.now() - started} ms)` });
 }
 
 /**
