@@ -1,0 +1,172 @@
+/**
+ * The terminal session against view-model fixtures: a scripted `invoke` stands in for the
+ * command layer (the end-to-end tests in tests/e2e drive the real one), and the real EventHub
+ * delivers finished analyses.
+ */
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { Actor, CommandResult, ParsedOptions } from '../../../commands/types';
+import { allCommands } from '../../../commands';
+import { loadConfig } from '../../../src/config';
+import { EventHub } from '../../../src/core/events';
+import type { Services } from '../../../src/core/services';
+import type { View } from '../../../src/core/view';
+import { startTerminalSession, checkReviewerName, supportsColor, type InvokeCommand } from '../../../src/platforms/terminal/session';
+import { doneAnalysis } from './fixtures';
+
+interface Call {
+  actor: Actor;
+  name: string;
+  options: ParsedOptions;
+  at: number;
+}
+
+function harness(respond: (name: string, options: ParsedOptions, actor: Actor) => CommandResult | Promise<CommandResult>, whenIdle?: () => Promise<void>) {
+  const hub = new EventHub(() => {});
+  const services = { config: loadConfig({}), events: hub, close: async () => {} } as Services;
+  const calls: Call[] = [];
+  const invoke: InvokeCommand = async (_services, actor, name, options) => {
+    calls.push({ actor, name, options, at: Date.now() });
+    return respond(name, options, actor);
+  };
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let text = '';
+  output.on('data', (chunk) => (text += String(chunk)));
+  const errors: string[] = [];
+  const log = { debug() {}, info() {}, warn() {}, error: (m: string) => errors.push(m) };
+  const channel = startTerminalSession({
+    services,
+    commands: allCommands,
+    invoke,
+    input,
+    output,
+    reviewer: 'alice',
+    isAdmin: false,
+    interactive: false,
+    color: false,
+    log,
+    whenIdle,
+  });
+  return { hub, calls, input, channel, errors, output: () => text };
+}
+
+const queued = (): View => ({ ...doneAnalysis(), status: 'queued', model: '', layer: -1, positions: [], tokens: [] });
+const ack = (id: number): View => ({
+  kind: 'vote-ack',
+  explanationId: id,
+  myVote: 'faithful',
+  change: 'recorded',
+  tally: { faithful: 1, confabulated: 0, unsure: 0 },
+  closedNow: false,
+  state: 'open',
+});
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('piped terminal session', () => {
+  it('runs lines in order, waiting for each analysis before the next line', async () => {
+    let analysisDoneAt = 0;
+    const h = harness((name) => {
+      if (name === 'explain') {
+        return { view: queued(), followUp: delay(80).then(() => ((analysisDoneAt = Date.now()), doneAnalysis() as View)) };
+      }
+      return { view: ack(12), ephemeral: true };
+    });
+    h.input.end('/explain Hola mundo\n/vote #12 faithful\n');
+    await h.channel.finished;
+    expect(h.calls.map((c) => c.name)).toEqual(['explain', 'vote']);
+    expect(h.calls[1].at).toBeGreaterThanOrEqual(analysisDoneAt);
+    expect(h.calls[0].options).toEqual({ prompt: 'Hola mundo' });
+    expect(h.calls[1].options).toEqual({ explanation: '#12', label: 'faithful' });
+    const out = h.output();
+    const order = ['> /explain Hola mundo', 'Analysis 7 · queued', 'Analysis 7 · done', '#12', '> /vote #12 faithful', 'Vote recorded on #12'];
+    let at = -1;
+    for (const piece of order) {
+      const next = out.indexOf(piece, at + 1);
+      expect(next, piece).toBeGreaterThan(at);
+      at = next;
+    }
+    expect(out).not.toMatch(/\x1b/);
+  });
+
+  it('switches reviewer with /as and refuses names that are not names', async () => {
+    const h = harness(() => ({ view: { kind: 'message', lines: ['ok'] } }));
+    h.input.end('/stats\n/as bob\n/stats\n/as bad name!\n/stats\n');
+    await h.channel.finished;
+    expect(h.calls.map((c) => c.actor.userId)).toEqual(['alice', 'bob', 'bob']);
+    expect(h.calls[1].actor).toMatchObject({ platform: 'terminal', workspaceId: 'local', displayName: 'bob', isAdmin: false });
+    expect(h.output()).toContain('Now acting as bob.');
+    expect(h.output()).toMatch(/Error: Reviewer name "bad name!" is not allowed/);
+  });
+
+  it('prints results of analyses it did not ask for (resumed after a restart) once, and ignores other platforms', async () => {
+    let release!: () => void;
+    const idle = new Promise<void>((resolve) => (release = resolve));
+    const h = harness(() => ({ view: { kind: 'message', lines: ['ok'] } }), () => idle);
+    h.input.end('');
+    await delay(30);
+    await h.hub.emitAnalysisFinished({ analysisId: 7, platform: 'terminal', workspaceId: 'local', channelId: 'terminal', messageRef: null, view: doneAnalysis() });
+    await h.hub.emitAnalysisFinished({ analysisId: 8, platform: 'discord', workspaceId: 'g', channelId: 'c', messageRef: null, view: { ...doneAnalysis(), analysisId: 8 } });
+    release();
+    await h.channel.finished;
+    const out = h.output();
+    expect(out.match(/Analysis 7 · done/g)).toHaveLength(1);
+    expect(out).not.toContain('Analysis 8');
+  });
+
+  it('does not print its own analysis twice when the finished event also arrives', async () => {
+    const h = harness((name) => {
+      if (name !== 'explain') return { view: ack(12) };
+      const followUp = delay(20).then(async () => {
+        await h.hub.emitAnalysisFinished({ analysisId: 7, platform: 'terminal', workspaceId: 'local', channelId: 'terminal', messageRef: null, view: doneAnalysis() });
+        return doneAnalysis() as View;
+      });
+      return { view: queued(), followUp };
+    });
+    h.input.end('/explain Hola mundo\n');
+    await h.channel.finished;
+    expect(h.output().match(/Analysis 7 · done/g)).toHaveLength(1);
+  });
+
+  it('reports a fault in the command layer without leaving the session', async () => {
+    const h = harness((name) => {
+      if (name === 'stats') throw new Error('database exploded');
+      return { view: { kind: 'message', lines: ['still here'] } };
+    });
+    h.input.end('/stats\n/review\n');
+    await h.channel.finished;
+    expect(h.output()).toContain('Error: /stats failed inside Confab; the details are in the log.');
+    expect(h.output()).toContain('still here');
+    expect(h.output()).not.toContain('database exploded');
+    expect(h.errors.join('\n')).toContain('database exploded');
+  });
+
+  it('answers syntax errors and help itself, and stops at /quit', async () => {
+    const h = harness(() => ({ view: { kind: 'message', lines: ['ran'] } }));
+    h.input.end('explain without slash\n/help vote\n/quit\n/stats\n');
+    await h.channel.finished;
+    expect(h.calls).toHaveLength(0);
+    const out = h.output();
+    expect(out).toContain('Commands start with "/"');
+    expect(out).toContain('Usage: /vote');
+    expect(out).toContain('one of faithful, confabulated, unsure');
+    expect(out).not.toContain('ran');
+  });
+});
+
+describe('terminal helpers', () => {
+  it('accepts reviewer names of letters, digits, dot, dash and underscore', () => {
+    expect(checkReviewerName('alice')).toBeNull();
+    expect(checkReviewerName('José.M-2_x')).toBeNull();
+    expect(checkReviewerName('')).toMatch(/not allowed/);
+    expect(checkReviewerName('a'.repeat(65))).toMatch(/1 to 64/);
+    expect(checkReviewerName('eve\x1b[2J')).toMatch(/\\x1b/);
+  });
+
+  it('uses colour only on a TTY, and never with NO_COLOR', () => {
+    const tty = Object.assign(new PassThrough(), { isTTY: true, hasColors: () => true });
+    expect(supportsColor(tty, {})).toBe(true);
+    expect(supportsColor(tty, { NO_COLOR: '1' })).toBe(false);
+    expect(supportsColor(new PassThrough(), {})).toBe(false);
+  });
+});
