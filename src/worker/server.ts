@@ -30,7 +30,11 @@ export interface WorkerServerOptions {
   maxBodyBytes?: number;
   /** Requests that may wait beyond the running batch; more get 429. */
   queueLimit?: number;
-  /** How long an idle worker holds a request for others to share its batch. */
+  /**
+   * How long an idle worker holds a request for others to share its batch. 0 (the default)
+   * still waits one event-loop turn; requests that arrive while a batch runs are batched
+   * regardless, so a lone request pays nothing for company that may not come.
+   */
   batchWindowMs?: number;
   /** Most analyze requests in one engine batch. */
   maxBatch?: number;
@@ -52,7 +56,7 @@ export const WORKER_DEFAULTS = {
   port: 8477,
   maxBodyBytes: 1024 * 1024,
   queueLimit: 64,
-  batchWindowMs: 2,
+  batchWindowMs: 0,
   maxBatch: 16,
 } as const;
 
