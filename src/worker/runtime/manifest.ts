@@ -67,7 +67,8 @@ const ManifestSchema = z.object({
         chat_template: z.string().optional(),
       }),
       ar: z.looseObject({
-        path: z.string().min(1),
+        /** The AR's folder with its nla_meta.yaml; a remote AR (`/score`) may go without. */
+        path: z.string().min(1).optional(),
         backend: z.string().min(1).default('onnx'),
         onnx: z.string().optional(),
         tokenizer: z.string().optional(),
@@ -476,13 +477,16 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
       throw new ManifestError(avMetaFile, 'tokens.injection_token_id', `${avMeta.tokens.injectionTokenId} is outside the embedding table (${emb.shape[0]} rows)`);
     }
 
-    const arDir = requireFile(file, 'nla.ar.path', at(m.nla.ar.path), 'dir');
-    const arMetaFile = requireFile(file, 'nla.ar.path', path.join(arDir, 'nla_meta.yaml'));
-    const arMeta = loadNlaMeta(arMetaFile);
-    checkMeta(arMeta, 'ar', d, m.subject.layer);
-    if (!arMeta.arTemplate) throw new ManifestError(arMetaFile, 'prompt_templates.ar', 'is missing');
-    if (!arMeta.arTemplate.includes('{explanation}')) throw new ManifestError(arMetaFile, 'prompt_templates.ar', 'has no {explanation} placeholder');
     const ar = m.nla.ar;
+    if (!ar.path && ar.backend === 'onnx') throw new ManifestError(file, 'nla.ar.path', 'the onnx AR needs its folder (with nla_meta.yaml)');
+    const arDir = ar.path ? requireFile(file, 'nla.ar.path', at(ar.path), 'dir') : dir;
+    // A remote /score AR fills its own template server-side; its sidecar is optional.
+    const arMeta: NlaMeta = ar.path
+      ? loadNlaMeta(requireFile(file, 'nla.ar.path', path.join(arDir, 'nla_meta.yaml')))
+      : { ...avMeta, file, role: 'ar', injectionScale: null, arTemplate: avMeta.arTemplate ?? '{explanation}' };
+    checkMeta(arMeta, 'ar', d, m.subject.layer);
+    if (!arMeta.arTemplate) throw new ManifestError(arMeta.file, 'prompt_templates.ar', 'is missing');
+    if (!arMeta.arTemplate.includes('{explanation}')) throw new ManifestError(arMeta.file, 'prompt_templates.ar', 'has no {explanation} placeholder');
     nla.ar = {
       backend: ar.backend,
       dir: arDir,

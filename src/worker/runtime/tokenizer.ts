@@ -96,7 +96,7 @@ interface Piece {
 }
 
 type PreTokenizerStep =
-  | { kind: 'split'; regex: RegExp; behavior: 'Isolated' | 'Removed' }
+  | { kind: 'split'; regex: RegExp; behavior: 'Isolated' | 'Removed' | 'MergedWithPrevious' | 'MergedWithNext' }
   | { kind: 'bytelevel'; addPrefixSpace: boolean; regex: RegExp | null }
   | { kind: 'metaspace'; replacement: string; prependScheme: 'always' | 'first' | 'never' };
 
@@ -199,8 +199,8 @@ export class Tokenizer {
         this.preTokenizers.push({ kind: 'bytelevel', addPrefixSpace: Boolean(s.add_prefix_space), regex: useRegex ? new RegExp(GPT2_PATTERN, 'gu') : null });
       } else if (s.type === 'Split') {
         if (s.invert) throw new TokenizerError(`${this.source}: Split pre-tokenizer with invert: true is not supported`);
-        if (s.behavior !== 'Isolated' && s.behavior !== 'Removed') {
-          throw new TokenizerError(`${this.source}: Split behavior "${s.behavior}" is not supported (Isolated, Removed are)`);
+        if (!['Isolated', 'Removed', 'MergedWithPrevious', 'MergedWithNext'].includes(s.behavior)) {
+          throw new TokenizerError(`${this.source}: Split behavior "${s.behavior}" is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext are)`);
         }
         const src = s.pattern?.Regex !== undefined ? toJsRegexSource(s.pattern.Regex) : escapeRegex(String(s.pattern?.String ?? ''));
         let regex: RegExp;
@@ -519,8 +519,29 @@ function splitByRegex(piece: Piece, regex: RegExp, keepMatches: boolean, keepGap
   return out;
 }
 
+/** Split where `regex` matches, gluing each match to the text before it (or after it). */
+function splitMerged(piece: Piece, regex: RegExp, withPrevious: boolean): Piece[] {
+  const cuts: number[] = [];
+  regex.lastIndex = 0;
+  for (const m of piece.text.matchAll(regex)) {
+    if (m[0].length === 0) continue;
+    cuts.push(withPrevious ? m.index! + m[0].length : m.index!);
+  }
+  const out: Piece[] = [];
+  let last = 0;
+  for (const c of cuts) {
+    if (c > last) out.push(slicePiece(piece, last, c));
+    last = Math.max(last, c);
+  }
+  if (last < piece.text.length) out.push(slicePiece(piece, last, piece.text.length));
+  return out;
+}
+
 function preTokenize(piece: Piece, p: PreTokenizerStep, atTextStart: boolean): Piece[] {
-  if (p.kind === 'split') return splitByRegex(piece, p.regex, p.behavior === 'Isolated', true);
+  if (p.kind === 'split') {
+    if (p.behavior === 'Isolated' || p.behavior === 'Removed') return splitByRegex(piece, p.regex, p.behavior === 'Isolated', true);
+    return splitMerged(piece, p.regex, p.behavior === 'MergedWithPrevious');
+  }
   if (p.kind === 'bytelevel') {
     let pc = piece;
     if (p.addPrefixSpace && atTextStart && !/^\s/.test(pc.text)) {

@@ -52,6 +52,23 @@ describe('loadManifest', () => {
   });
 });
 
+describe('remote backends in the manifest', () => {
+  it('keeps backend-specific keys for the registry, and a remote AR may omit its folder', () => {
+    const dir = fixture();
+    edit(path.join(dir, 'manifest.yaml'), (t) =>
+      t
+        .replace('backend: onnx, onnx: decoder.onnx,', 'backend: vllm, url: "http://gpu-1:8000", model: qwen-av,')
+        .replace('ar: {path: nla/ar, backend: onnx, onnx: ar.onnx}', 'ar: {backend: neuronpedia, url: "http://gpu-1:5001"}'),
+    );
+    const m = loadManifest(dir);
+    expect(m.nla!.av).toMatchObject({ backend: 'vllm', onnx: null, options: { url: 'http://gpu-1:8000', model: 'qwen-av' } });
+    expect(m.nla!.ar).toMatchObject({ backend: 'neuronpedia', onnx: null, options: { url: 'http://gpu-1:5001' } });
+    expect(m.nla!.ar.meta.role).toBe('ar');
+    edit(path.join(dir, 'manifest.yaml'), (t) => t.replace('ar: {backend: neuronpedia, url: "http://gpu-1:5001"}', 'ar: {backend: onnx}'));
+    expect(() => loadManifest(dir)).toThrow(/nla\.ar\.path: the onnx AR needs its folder/);
+  });
+});
+
 describe('malformed artifacts name the file and the field', () => {
   it('a missing file', () => {
     const dir = fixture();

@@ -114,6 +114,23 @@ describe('tokenizer: BPE merges and pre-tokenizers', () => {
     expect(tok.decode(enc.ids)).toBe('hi hi☃');
   });
 
+  it('Split MergedWithPrevious / MergedWithNext glue the delimiter to one side', () => {
+    const g = bytesToUnicode()[32];
+    // Each case ranks first the merge that the split must prevent.
+    const split = (behavior: string, merges: string[]) =>
+      Tokenizer.fromJSON(
+        byteTokenizerJson({
+          preTokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { String: ' ' }, behavior, invert: false }, { type: 'ByteLevel', add_prefix_space: false, use_regex: false }] },
+          merges,
+          extraVocab: [`a${g}`, `${g}b`],
+        }),
+      );
+    const prev = split('MergedWithPrevious', [`${g} b`, `a ${g}`]);
+    expect(prev.encode('a b', { allowSpecial: false }).ids).toEqual([prev.tokenId(`a${bytesToUnicode()[32]}`), 98]);
+    const next = split('MergedWithNext', [`a ${g}`, `${g} b`]);
+    expect(next.encode('a b', { allowSpecial: false }).ids).toEqual([97, next.tokenId(`${bytesToUnicode()[32]}b`)]);
+  });
+
   it('refuses tokenizers it cannot reproduce, by name', () => {
     expect(() => Tokenizer.fromJSON({ model: { type: 'WordPiece', vocab: {} } }, 'bert/tokenizer.json')).toThrow(
       /bert\/tokenizer\.json: model\.type "WordPiece" is not supported/,
