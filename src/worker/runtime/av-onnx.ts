@@ -147,6 +147,21 @@ function kvShapeOf(session: ortTypes.InferenceSession, file: string, options: Re
   return { nLayer, nHead, headDim };
 }
 
+/** The cache [n_layer, 2, B, n_head, P, head_dim] restricted to batch rows `keep` (in order). */
+export function keepBatchRows(cache: ortTypes.Tensor, keep: number[]): ortTypes.Tensor {
+  const [nLayer, two, B, nHead, P, headDim] = cache.dims;
+  const src = cache.data as Float32Array;
+  const block = nHead * P * headDim;
+  const out = new Float32Array(nLayer * two * keep.length * block);
+  for (let lk = 0; lk < nLayer * two; lk++) {
+    for (let j = 0; j < keep.length; j++) {
+      const from = (lk * B + keep[j]) * block;
+      out.set(src.subarray(from, from + block), (lk * keep.length + j) * block);
+    }
+  }
+  return new ort.Tensor('float32', out, [nLayer, two, keep.length, nHead, P, headDim]);
+}
+
 export class OnnxAvBackend implements AvBackend {
   readonly name = 'onnx';
 
@@ -157,10 +172,7 @@ export class OnnxAvBackend implements AvBackend {
     private readonly kv: KvShape,
     private readonly eos: Set<number>,
     private readonly maxContext: number,
-  ) {
-    this.fillerId = [...eos][0];
-  }
-  private readonly fillerId: number;
+  ) {}
 
   static async open(opts: {
     onnx: string;
@@ -226,6 +238,9 @@ export class OnnxAvBackend implements AvBackend {
       past: new ort.Tensor('float32', new Float32Array(0), [nLayer, 2, B, nHead, 0, headDim]),
     };
     let tLen = T;
+    // Batch slot -> row. Finished rows leave the batch (their cache rows are dropped), so a
+    // batch whose rows stop at different lengths does not keep paying for the finished ones.
+    let active = rows.map((_, b) => b);
     const step = new Float32Array(B * d);
     for (let n = 0; n < maxNew; n++) {
       signal?.throwIfAborted();
@@ -233,27 +248,27 @@ export class OnnxAvBackend implements AvBackend {
       const logits = out.logits.data as Float32Array;
       const vocab = out.logits.dims[2];
       if (scratch.length < vocab) scratch = new Float64Array(vocab);
-      let alive = 0;
-      for (let b = 0; b < B; b++) {
-        const row = rows[b];
-        if (row.done) continue;
-        const id = pickToken(logits, (b * tLen + tLen - 1) * vocab, vocab, sampling.temperature, row.rand, scratch);
+      const still: number[] = [];
+      for (let slot = 0; slot < active.length; slot++) {
+        const row = rows[active[slot]];
+        const id = pickToken(logits, (slot * tLen + tLen - 1) * vocab, vocab, sampling.temperature, row.rand, scratch);
         if (this.eos.has(id)) {
           row.done = true;
           continue;
         }
         row.ids.push(id);
         if (row.stop.push(this.tokenizer.tokenBytes(id))) row.done = true;
-        else alive++;
+        else still.push(slot);
       }
-      if (alive === 0 || n + 1 === maxNew) break;
-      for (let b = 0; b < B; b++) {
-        // A finished row keeps riding along (the batch shape is fixed); what it is fed is ignored.
-        const ids = rows[b].ids;
-        const last = ids.length ? ids[ids.length - 1] : this.fillerId;
-        if (!this.embeddings.writeLoaded(last, step, b * d)) await this.embeddings.write(last, step, b * d);
+      if (still.length === 0 || n + 1 === maxNew) break;
+      const past = still.length === active.length ? out.present : keepBatchRows(out.present, still);
+      active = still.map((slot) => active[slot]);
+      for (let slot = 0; slot < active.length; slot++) {
+        const ids = rows[active[slot]].ids;
+        const last = ids[ids.length - 1];
+        if (!this.embeddings.writeLoaded(last, step, slot * d)) await this.embeddings.write(last, step, slot * d);
       }
-      feeds = { inputs_embeds: new ort.Tensor('float32', step, [B, 1, d]), past: out.present };
+      feeds = { inputs_embeds: new ort.Tensor('float32', step.subarray(0, active.length * d), [active.length, 1, d]), past };
       tLen = 1;
     }
     return prompts.map((_, p) => rows.slice(p * S, (p + 1) * S).map((r) => r.ids));

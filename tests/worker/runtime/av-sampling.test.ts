@@ -35,3 +35,20 @@ describe('AV generation helpers', () => {
     expect(mulberry32(8)()).not.toBe(mulberry32(7)());
   });
 });
+
+describe('KV cache compaction', () => {
+  it('keeps the chosen batch rows of every layer and of both K and V, in order', async () => {
+    const { keepBatchRows } = await import('../../../src/worker/runtime/av-onnx');
+    const ort = await import('onnxruntime-node');
+    // [n_layer 2, 2, B 3, n_head 1, P 2, head_dim 1]: value = 100 l + 10 kv + b, + p/10
+    const dims = [2, 2, 3, 1, 2, 1];
+    const data = new Float32Array(24);
+    let i = 0;
+    for (let l = 0; l < 2; l++) for (let kv = 0; kv < 2; kv++) for (let b = 0; b < 3; b++) for (let p = 0; p < 2; p++) data[i++] = 100 * l + 10 * kv + b + p / 10;
+    const kept = keepBatchRows(new ort.Tensor('float32', data, dims), [2, 0]);
+    expect(kept.dims).toEqual([2, 2, 2, 1, 2, 1]);
+    expect(Array.from(kept.data as Float32Array).map((x) => +x.toFixed(1))).toEqual([
+      2, 2.1, 0, 0.1, 12, 12.1, 10, 10.1, 102, 102.1, 100, 100.1, 112, 112.1, 110, 110.1,
+    ]);
+  });
+});
