@@ -114,6 +114,17 @@ async function main() {
 
   await client.close();
   await server.close();
+
+  // How the engine's cost grows with the batch: the ceiling on what batching can gain.
+  const scaling: Array<{ size: number; ms: number }> = [];
+  for (const size of [1, 4, 8, 16]) {
+    const batch = (r: number) =>
+      Array.from({ length: size }, (_, i) => ({ ...request(50_000 + r * 100 + i), positions: undefined, temperature: 0, return_activations: false, seed: undefined }));
+    await engine.analyzeBatch(batch(0)); // first run of a new shape pays ORT's allocation planning
+    const t0 = performance.now();
+    for (let r = 1; r <= 3; r++) await engine.analyzeBatch(batch(r));
+    scaling.push({ size, ms: (performance.now() - t0) / 3 });
+  }
   await engine.close();
 
   const p50 = percentile(latencies, 50);
@@ -145,6 +156,12 @@ async function main() {
     `| engine total | ${engineTotal.toFixed(2)} | |`,
     `| queue (batch window ${BATCH_WINDOW_MS} ms) | ${queueMean.toFixed(2)} | |`,
     `| HTTP + JSON + client validation (median of latency − engine total − queue) | ${percentile(overheads, 50).toFixed(2)} | |`,
+    '',
+    'Engine cost by batch size (`engine.analyzeBatch` directly, same workload, mean of 3):',
+    '',
+    '| batch size | ms per batch | ms per request |',
+    '|---|---|---|',
+    ...scaling.map((x) => `| ${x.size} | ${x.ms.toFixed(0)} | ${(x.ms / x.size).toFixed(0)} |`),
     '',
     `Dominant stage: **${dominant}** (mean generated length ${generatedChars.toFixed(0)} characters).`,
   ];
