@@ -1,0 +1,162 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { Readable, Writable } from 'node:stream';
+import { CLI_COMMANDS, main } from '../../src/cli/main';
+import { runConfab, tempDir } from './run-confab';
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The lines a user sees on stderr; a stack trace would show "    at …" frames. */
+function expectOneClearLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  return lines[0];
+}
+
+/** Runs main() in this process with captured streams: the same code the executable runs. */
+async function runMain(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const sink = (write: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (write(String(chunk)), done()) });
+  const code = await main(argv, {
+    stdin: Readable.from([]),
+    stdout: sink((s) => (stdout += s)),
+    stderr: sink((s) => (stderr += s)),
+    env: {},
+  });
+  return { code, stdout, stderr };
+}
+
+describe('confab help', () => {
+  it('lists every command with --help, -h and no arguments', async () => {
+    for (const args of [['--help'], ['-h'], []]) {
+      const run = await runMain(args);
+      expect(run.code).toBe(0);
+      for (const command of CLI_COMMANDS) expect(run.stdout).toContain(`  ${command.name}`);
+    }
+  });
+
+  it('has help on every command, built from its options', async () => {
+    for (const command of CLI_COMMANDS) {
+      for (const argv of [[...command.name.split(' '), '--help'], ['help', ...command.name.split(' ')]]) {
+        const run = await runMain(argv);
+        expect(run.code, command.name).toBe(0);
+        expect(run.stdout).toContain(`Usage: confab ${command.name}`);
+        expect(run.stdout).toContain(command.summary);
+        for (const option of Object.keys(command.options)) expect(run.stdout, `${command.name} --${option}`).toContain(`--${option}`);
+      }
+    }
+    const start = (await runMain(['start', '-h'])).stdout;
+    expect(start).toContain('--local');
+    expect(start).toContain('--as NAME');
+    expect(start).toContain('--admin');
+  });
+
+  it('the executable prints the same help', async () => {
+    const run = await runConfab(['worker', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe((await runMain(['worker', '--help'])).stdout);
+    expect(run.stdout).toContain('--port N');
+  });
+});
+
+describe('confab usage mistakes exit 2 with a clear message', () => {
+  it('an unknown command', async () => {
+    const run = await runConfab(['launch']);
+    expect(run.code).toBe(2);
+    expect(expectOneClearLine(run.stderr)).toBe('confab: unknown command "launch". Commands: start, worker, migrate, doctor, agreement. Run `confab --help`.');
+    expect(run.stdout).toBe('');
+  });
+
+  it('an unknown option, a missing value, an extra argument', async () => {
+    const [unknown, missing, extra] = await Promise.all([runMain(['start', '--locl']), runMain(['start', '--as']), runMain(['migrate', 'now'])]);
+    for (const run of [unknown, missing, extra]) expect(run.code).toBe(2);
+    expect(expectOneClearLine(unknown.stderr)).toMatch(/^confab start: Unknown option '--locl'\. Run `confab start --help`\.$/);
+    expect(expectOneClearLine(missing.stderr)).toMatch(/--as/);
+    expect(expectOneClearLine(extra.stderr)).toMatch(/Unexpected argument 'now'/);
+  });
+
+  it('a bad port for the worker', async () => {
+    const run = await runMain(['worker', '--port', 'eighty']);
+    expect(run.code).toBe(2);
+    expect(expectOneClearLine(run.stderr)).toContain('--port must be a whole number from 0 to 65535; got "eighty".');
+  });
+});
+
+describe('confab operator errors exit 1 with one line and no stack trace', () => {
+  it('a bad variable in the environment', async () => {
+    const run = await runConfab(['migrate'], { env: { CONFAB_MAX_PROMPT_CHARS: 'lots' } });
+    expect(run.code).toBe(1);
+    expect(expectOneClearLine(run.stderr)).toBe('confab migrate: CONFAB_MAX_PROMPT_CHARS="lots" is not valid: expected a whole number from 1 to 100000.');
+  });
+
+  it('a bad variable in .env', async () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, '.env'), 'CONFAB_LOG_LEVEL=chatty\n');
+    const run = await runConfab(['start', '--local'], { cwd });
+    expect(run.code).toBe(1);
+    expect(expectOneClearLine(run.stderr)).toContain('CONFAB_LOG_LEVEL="chatty" is not valid: expected debug, info, warn or error.');
+  });
+
+  it('an unreachable database, with its password masked', async () => {
+    const port = await closedPort();
+    const run = await runConfab(['migrate'], { env: { DATABASE_URL: `postgres://confab:hunter2@127.0.0.1:${port}/confab` } });
+    expect(run.code).toBe(1);
+    const line = expectOneClearLine(run.stderr);
+    expect(line).toContain(`The database at postgres://confab:***@127.0.0.1:${port}/confab is unavailable`);
+    expect(line).toContain('ECONNREFUSED');
+    expect(run.stderr).not.toContain('hunter2');
+  });
+});
+
+describe('confab doctor', () => {
+  it('masks every secret and reports each check', async () => {
+    const port = await closedPort();
+    const secrets = {
+      DATABASE_URL: `postgres://confab:db-password-1@127.0.0.1:${port}/confab`,
+      CONFAB_WORKER_SECRET: 'worker-secret-2',
+      CONFAB_INSTALL_SECRET: 'install-secret-3-long',
+      DISCORD_TOKEN: 'discord-token-4',
+      DISCORD_APPLICATION_ID: '123456789',
+      SLACK_BOT_TOKEN: 'xoxb-slack-token-5',
+      SLACK_SIGNING_SECRET: 'slack-signing-6',
+      OPENAI_API_KEY: 'openai-key-7',
+      CONFAB_JUDGE_MODEL: 'judge',
+    };
+    const run = await runConfab(['doctor'], { env: { ...secrets, WORKER_URLS: `http://127.0.0.1:${port}`, CONFAB_MODELS_TYPO: 'x' } });
+    const all = run.stdout + run.stderr;
+    for (const [name, value] of Object.entries(secrets)) {
+      if (name === 'DISCORD_APPLICATION_ID' || name === 'CONFAB_JUDGE_MODEL') continue;
+      expect(all, name).not.toContain(name === 'DATABASE_URL' ? 'db-password-1' : value);
+    }
+    expect(run.stdout).toMatch(/^ {2}CONFAB_WORKER_SECRET +set \(hidden\)$/m);
+    expect(run.stdout).toMatch(new RegExp(`^ {2}DATABASE_URL +postgres://confab:\\*\\*\\*@127\\.0\\.0\\.1:${port}/confab$`, 'm'));
+    expect(run.stdout).toMatch(/^ {2}CONFAB_MAX_PROMPT_CHARS +2000 \(default\)$/m);
+    expect(run.stdout).toContain('warning: CONFAB_MODELS_TYPO is set but Confab does not read it');
+    expect(run.stdout).toMatch(/FAIL PostgreSQL at .*unavailable/);
+    expect(run.stdout).toMatch(new RegExp(`FAIL worker http://127\\.0\\.0\\.1:${port}`));
+    expect(run.stdout).toContain('discord: Discord application 123456789, all guilds');
+    expect(run.stdout).toContain('slack: Slack, HTTP mode on port 3000');
+    expect(run.code).toBe(1);
+  });
+
+  it('passes on the embedded defaults, naming the database, model and layer', async () => {
+    const data = tempDir('confab-doctor-');
+    const run = await runConfab(['doctor'], { env: { CONFAB_DATA_DIR: data } });
+    expect(run.stdout).toContain(`ok   PGlite at ${path.join(data, 'pglite')}: reachable, migrations applied.`);
+    expect(run.stdout).toMatch(/ok {3}embedded worker \(.*models\/reference\/manifest\.yaml\): healthy; model confab-reference-v1, layer \d+, d_model 128/);
+    expect(run.stdout).toContain('terminal (no chat channel is configured)');
+    expect(run.stdout).toContain('All checks passed.');
+    expect(run.code).toBe(0);
+  });
+});
