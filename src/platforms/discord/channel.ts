@@ -87,6 +87,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     intents: [GatewayIntentBits.Guilds],
     rest: config.apiBase ? { api: config.apiBase } : {},
   });
+  const acks = new AcknowledgementsFirst();
   /** Acknowledgement work in flight, awaited by stop(). */
   const inFlight = new Set<Promise<unknown>>();
   /** Analyses whose result this process delivers through a follow-up (not the finished event). */
@@ -168,7 +169,8 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     }
     const ephemeral = Boolean(definition.ephemeral || definition.adminOnly);
     // Acknowledge first: nothing below may delay the 3-second deadline.
-    await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    await acks.send(() => interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {}));
+    await acks.settled();
 
     const rawOptions: ParsedOptions = {};
     for (const option of interaction.options.data) {
@@ -274,13 +276,15 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
         await interaction.reply({ ...toReply(errorMessage('Retrying is not available in this version of Confab.')), flags: MessageFlags.Ephemeral });
         return;
       }
-      await interaction.deferReply();
+      await acks.send(() => interaction.deferReply());
+      await acks.settled();
       const result = await options.invoke(services, actorOf(interaction), RETRY.command, { [RETRY.analysis]: parsed.analysisId }, replyRefOf(interaction));
       await showResult(interaction, result, false);
       return;
     }
     // A vote: acknowledged privately at once, then the reviewer's vote and the tally.
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    await acks.send(() => interaction.deferReply({ flags: MessageFlags.Ephemeral }));
+    await acks.settled();
     const result = await options.invoke(services, actorOf(interaction), VOTE.command, {
       [VOTE.explanation]: parsed.explanationId,
       [VOTE.label]: parsed.label,
@@ -294,7 +298,8 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       await interaction.reply({ ...toReply(errorMessage('This form is from an older version of Confab. Press Note again.')), flags: MessageFlags.Ephemeral });
       return;
     }
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    await acks.send(() => interaction.deferReply({ flags: MessageFlags.Ephemeral }));
+    await acks.settled();
     const label = interaction.fields.getStringSelectValues(MODAL_FIELDS.label)[0];
     const note = readField(() => interaction.fields.getTextInputValue(MODAL_FIELDS.note)) ?? '';
     const claims = readField(() => interaction.fields.getStringSelectValues(MODAL_FIELDS.claims)) ?? [];
@@ -361,6 +366,37 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
 }
 
 // ---------------------------------------------------------------- helpers
+
+/**
+ * Acknowledgements before work. Command work (database, rendering) runs on the same event loop
+ * as the acknowledgements; in a burst of interactions, starting the first command's work delays
+ * every later defer past Discord's 3-second window. So work waits until the acknowledgements in
+ * flight are sent, and yields once so interactions already received get their turn; a cap keeps
+ * a steady stream of clicks from starving it.
+ */
+class AcknowledgementsFirst {
+  private pending = 0;
+  private waiting: Array<() => void> = [];
+
+  async send<T>(acknowledge: () => Promise<T>): Promise<T> {
+    this.pending += 1;
+    try {
+      return await acknowledge();
+    } finally {
+      this.pending -= 1;
+      if (this.pending === 0) for (const resume of this.waiting.splice(0)) resume();
+    }
+  }
+
+  async settled(maxWaitMs = 1_000): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.pending === 0) return;
+    await new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      setTimeout(resolve, maxWaitMs).unref();
+    });
+  }
+}
 
 /** discord.js message options from a rendered message. */
 function toReply(message: DiscordMessage) {
