@@ -22,7 +22,8 @@ export function serve(engine: RuntimeEngine, options: Partial<Omit<WorkerServerO
 export interface JsonAnswer {
   status: number;
   headers: Headers;
-  body: any;
+  /** Parsed JSON, or the raw text when the body is not JSON; tests parse it with the route schema. */
+  body: unknown;
 }
 
 export async function call(url: string, init: { method?: string; body?: unknown; raw?: string; secret?: string | null; headers?: Record<string, string> } = {}): Promise<JsonAnswer> {
