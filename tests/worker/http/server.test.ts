@@ -144,6 +144,11 @@ describe('errors are JSON {error, detail} and never crash the worker', () => {
     expectError(await call(`${worker.url}/v1/analyze`, { body: { top_k: 3 } }), 400, 'invalid_request', /prompt/);
   });
 
+  it('400 for Neuronpedia chat input, which needs a template this worker does not apply', async () => {
+    const answer = await call(`${worker.url}/explain`, { body: { messages: [{ role: 'user', content: 'hi' }] } });
+    expectError(answer, 400, 'invalid_request', /send the already-templated prompt as text/);
+  });
+
   it('400 for a prompt over the token limit, with the limit in the message', async () => {
     const answer = await call(`${worker.url}/v1/analyze`, { body: { prompt: 'x'.repeat(maxTokens + 10) } });
     expect(answer.status).toBe(400);
