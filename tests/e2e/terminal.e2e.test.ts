@@ -1,0 +1,148 @@
+/**
+ * End to end: sessions piped into the real `confab start --local`, with the real embedded worker
+ * on the reference model stack and a fresh PGlite database per test.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { runConfab, startConfab, tempDir } from '../cli/run-confab';
+
+const E2E_TIMEOUT = 240_000;
+
+/** Stdout must be plain text when piped: no escape sequence of any kind. */
+function expectPlain(stdout: string): void {
+  expect(stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+}
+
+/** Asserts that `pieces` appear in this order. */
+function expectInOrder(text: string, pieces: Array<string | RegExp>): void {
+  let at = 0;
+  for (const piece of pieces) {
+    const rest = text.slice(at);
+    const index = typeof piece === 'string' ? rest.indexOf(piece) : rest.search(piece);
+    expect(index, `${String(piece)} after offset ${at} in:\n${text}`).toBeGreaterThanOrEqual(0);
+    at += index + 1;
+  }
+}
+
+describe('confab start --local, piped', () => {
+  it(
+    'explain, three reviewers vote, the item closes, and stats show it',
+    async () => {
+      const session = [
+        '# alice asks for an analysis of the last token',
+        '/explain The quick brown fox jumps over the lazy dog',
+        '/vote #1 faithful',
+        '/vote #1 confabulated it reads more like Spanish',
+        '/as bob',
+        '/vote 1 confabulated',
+        '/as carol',
+        '/vote #1 confabulated',
+        '/as dave',
+        '/vote #1 faithful',
+        '/stats',
+        // A prompt that tries to clear the screen is refused, and not echoed raw.
+        '/explain bad\x1b[2Jprompt',
+      ].join('\n');
+      const run = await runConfab(['start', '--local', '--as', 'alice'], { env: { CONFAB_DATA_DIR: tempDir('confab-e2e-') }, input: `${session}\n` });
+      expect(run.code, run.stderr).toBe(0);
+      expectPlain(run.stdout);
+      expectInOrder(run.stdout, [
+        '> /explain The quick brown fox jumps over the lazy dog',
+        'Analysis 1 · queued · asked by alice',
+        /Analysis 1 · done · confab-reference-v1 layer \d+ · asked by alice/,
+        'Prompt: The quick brown fox jumps over the lazy do⟦g⟧',
+        /Token \d+ "g" · SAE L0 \d+ · explained variance -?\d\.\d\d · fve_nrm -?\d\.\d\d/,
+        'SAE features',
+        /f\d+ +[█▏▎▍▌▋▊▉░]{12} +\d+\.\d\d {2}\S/,
+        'NLA explanations',
+        /1\. #1 {2}"/,
+        /AR round trip: cosine -?\d\.\d\d · mse_nrm \d\.\d\d · fve_nrm -?\d+\.\d\d/,
+        'vote: /vote #1 faithful|confabulated|unsure [note]',
+        'Vote recorded on #1: faithful.',
+        'Vote on #1 changed from faithful to confabulated.',
+        'Note: it reads more like Spanish',
+        'Now acting as bob.',
+        'Vote recorded on #1: confabulated.',
+        'Votes: 0 faithful · 2 confabulated · 0 unsure',
+        'Now acting as carol.',
+        'Votes: 0 faithful · 3 confabulated · 0 unsure',
+        'This vote closed #1.',
+        'Now acting as dave.',
+        /Error: .*#1 is closed/,
+        /Analyses +1\n/,
+        /Votes +3\n/,
+        /Reviewers +3\n/,
+        /Open items +0\n/,
+        /Closed items +1\n/,
+        /Confabulation rate +100\.0% \(95% CI/,
+        '> /explain bad\\x1b[2Jprompt',
+        /Error: .*control character/i,
+      ]);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'resumes an analysis that was in progress when Confab stopped, and shows its result after the restart',
+    async () => {
+      const data = tempDir('confab-e2e-restart-');
+      // A worker that accepts connections and never answers: the analysis stays in progress.
+      const sockets = new Set<Socket>();
+      const stalled: Server = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+      const stalledUrl = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
+      try {
+        const first = startConfab(['start', '--local', '--as', 'alice'], {
+          env: { CONFAB_DATA_DIR: data, WORKER_URLS: stalledUrl, CONFAB_WORKER_TIMEOUT_MS: '600000' },
+        });
+        first.child.stdin!.write('/explain Más vale tarde que nunca\n');
+        await first.waitForOutput('Analysis 1 · queued', 120_000);
+        // Wait until the dispatcher is actually talking to the worker.
+        const deadline = Date.now() + 60_000;
+        while (sockets.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(sockets.size).toBeGreaterThan(0);
+        first.child.kill('SIGTERM');
+        const stopped = await first.done;
+        expect(stopped.code, stopped.stderr).toBe(0);
+        expect(stopped.stdout).toContain('Analysis #1 is saved and will finish after the restart.');
+        expect(stopped.stdout).not.toContain('Analysis 1 · done');
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => stalled.close(() => resolve()));
+      }
+
+      // Same data directory, the embedded worker, and no input at all: the session waits for the
+      // resumed analysis, prints it, and exits.
+      const second = await runConfab(['start', '--local', '--as', 'alice'], { env: { CONFAB_DATA_DIR: data }, input: '' });
+      expect(second.code, second.stderr).toBe(0);
+      expectPlain(second.stdout);
+      expectInOrder(second.stdout, [/Analysis 1 · done · confab-reference-v1 layer \d+ · asked by alice/, 'Prompt: Más vale tarde que nunc⟦a⟧', /1\. #1 {2}"/]);
+
+      const third = await runConfab(['start', '--local', '--as', 'bob'], { env: { CONFAB_DATA_DIR: data }, input: '/vote #1 faithful\n' });
+      expect(third.code, third.stderr).toBe(0);
+      expect(third.stdout).toContain('Vote recorded on #1: faithful.');
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'says in one line that the database is unavailable, and exits 1',
+    async () => {
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      const run = await runConfab(['start', '--local'], {
+        env: { DATABASE_URL: `postgres://confab:secret-pw@127.0.0.1:${port}/confab` },
+        input: '/stats\n',
+      });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      const lines = run.stderr.trim().split('\n');
+      expect(lines, run.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^confab start: The database at postgres://confab:\\*\\*\\*@127\\.0\\.0\\.1:${port}/confab is unavailable: .*ECONNREFUSED`));
+      expect(run.stderr).not.toContain('secret-pw');
+    },
+    E2E_TIMEOUT,
+  );
+});
