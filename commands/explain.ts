@@ -38,10 +38,11 @@ export const explain: CommandDefinition<{ prompt: string; token?: string; positi
       ctx.replyRef?.messageId ?? null,
       ctx.replyRef?.expiresAt ?? null,
     );
-    // Registered before the dispatcher is woken, so a fast result is not missed.
+    // The pending view is read, and the follow-up registered, before the dispatcher is woken:
+    // the reply shows 'queued' and a fast result is not missed.
+    const view = await loadAnalysisView(core.database.db, analysisId, who.reviewerId);
     const followUp = core.backend ? core.hub.waitForAnalysis(analysisId) : undefined;
     core.dispatcher.notify();
-    const view = await loadAnalysisView(core.database.db, analysisId, who.reviewerId);
     return { view, followUp };
   },
 };

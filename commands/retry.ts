@@ -13,9 +13,9 @@ export const retry: CommandDefinition<{ analysis: number }> = {
     const core = coreOf(ctx.services);
     const who = await core.identity.resolve(ctx.actor);
     await retryAnalysis(core.database.db, options.analysis, who.workspaceId);
+    const view = await loadAnalysisView(core.database.db, options.analysis, who.reviewerId);
     const followUp = core.backend ? core.hub.waitForAnalysis(options.analysis) : undefined;
     core.dispatcher.notify();
-    const view = await loadAnalysisView(core.database.db, options.analysis, who.reviewerId);
     return { view, followUp };
   },
 };

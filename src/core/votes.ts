@@ -1,11 +1,11 @@
 /**
- * Votes: one per reviewer and explanation, changeable until the item closes. Every vote runs in
- * one transaction that first locks the explanation row, so concurrent votes on one item (from
- * several bot processes too) are counted one after another and close it exactly once.
+ * Votes: one per reviewer and explanation, changeable until the item closes, every change kept
+ * in vote_history. `unsure` is recorded but is not decisive: an item closes when its faithful
+ * plus confabulated votes reach the workspace's `votes_to_close`.
  */
-import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../../db';
-import { explanations, voteHistory, votes, type MarkedClaim } from '../../db/schema';
+import { eq, sql } from 'drizzle-orm';
+import { queryRows, type Db } from '../../db';
+import { explanations, type MarkedClaim } from '../../db/schema';
 import { splitClaims } from './claims';
 import { DomainError, notFound } from './errors';
 import type { ActorIds } from './identity';
@@ -35,98 +35,62 @@ function resolveClaims(explanationId: number, text: string, numbers: number[]): 
   return unique.map((index) => ({ index, text: claims[index - 1] }));
 }
 
-const sameClaims = (a: MarkedClaim[], b: MarkedClaim[]) => a.length === b.length && a.every((c, i) => c.index === b[i].index);
-
-function counterColumn(label: VoteLabel) {
-  return label === 'faithful' ? 'faithfulVotes' : label === 'confabulated' ? 'confabulatedVotes' : 'unsureVotes';
+interface CastVoteOutcome {
+  outcome: 'not_found' | 'closed' | 'unchanged' | 'recorded' | 'changed';
+  previous?: VoteLabel | null;
+  state?: 'open' | 'closed';
+  closed_now?: boolean;
+  closed_reason?: string | null;
+  faithful?: number;
+  confabulated?: number;
+  unsure?: number;
+  note?: string | null;
+  marked_claims?: MarkedClaim[];
 }
 
+/**
+ * Casts a vote. The transaction itself is the SQL function `confab_cast_vote`
+ * (migrations/0001_cast_vote_function.sql): one round trip per vote, which is what a button
+ * click costs on PGlite. It locks the explanation row, so concurrent votes on one item (from
+ * several bot processes too) are counted one after another and close the item exactly once.
+ */
 export async function castVote(db: Db, settingsStore: SettingsStore, who: ActorIds, input: VoteInput): Promise<VoteAckView> {
-  return db.transaction(async (tx) => {
-    const [item] = await tx.select().from(explanations).where(eq(explanations.id, input.explanationId)).for('update');
+  let marked: MarkedClaim[] | undefined;
+  if (input.markedClaims !== undefined) {
+    // An explanation's text never changes, so its claims can be read before the vote's lock.
+    const [item] = await db
+      .select({ text: explanations.text, workspaceId: explanations.workspaceId })
+      .from(explanations)
+      .where(eq(explanations.id, input.explanationId));
     if (!item || item.workspaceId !== who.workspaceId) throw notFound('Explanation', input.explanationId);
+    marked = resolveClaims(input.explanationId, item.text, input.markedClaims);
+  }
+  const note = input.note === undefined ? undefined : input.note.trim() === '' ? null : input.note.trim();
+  const { votes_to_close } = await settingsStore.get(db, who.workspaceId);
 
-    const marked = input.markedClaims === undefined ? undefined : resolveClaims(item.id, item.text, input.markedClaims);
-    const note = input.note === undefined ? undefined : input.note.trim() === '' ? null : input.note.trim();
-    const [existing] = await tx
-      .select()
-      .from(votes)
-      .where(and(eq(votes.explanationId, item.id), eq(votes.reviewerId, who.reviewerId)));
-
-    const tally = { faithful: item.faithfulVotes, confabulated: item.confabulatedVotes, unsure: item.unsureVotes };
-    const ack = (change: VoteAckView['change'], state: 'open' | 'closed', closedNow: boolean, finalNote: string | null, finalClaims: MarkedClaim[], previous?: VoteLabel): VoteAckView => ({
-      kind: 'vote-ack',
-      explanationId: item.id,
-      myVote: input.label,
-      change,
-      ...(previous ? { previous } : {}),
-      tally,
-      closedNow,
-      state,
-      ...(finalNote ? { note: finalNote } : {}),
-      ...(finalClaims.length > 0 ? { markedClaims: finalClaims.map((c) => c.text) } : {}),
-    });
-
-    // A second click on the same button is answered as if it were the first: nothing changes,
-    // even when the item has closed in between.
-    if (
-      existing &&
-      existing.label === input.label &&
-      (note === undefined || note === existing.note) &&
-      (marked === undefined || sameClaims(marked, existing.markedClaims))
-    ) {
-      return ack('unchanged', item.state, false, existing.note, existing.markedClaims);
-    }
-    if (item.state === 'closed') {
-      const why = item.closedReason === 'admin' ? 'an admin closed it' : `it reached its decisive votes`;
-      throw new DomainError('item_closed', `Explanation #${item.id} is closed (${why}); votes are no longer accepted. Use /review for an open item.`);
-    }
-
-    const finalNote = note === undefined ? (existing?.note ?? null) : note;
-    const finalClaims = marked ?? existing?.markedClaims ?? [];
-    let voteId: number;
-    if (existing) {
-      await tx
-        .update(votes)
-        .set({ label: input.label, note: finalNote, markedClaims: finalClaims, updatedAt: sql`now()` })
-        .where(eq(votes.id, existing.id));
-      voteId = existing.id;
-    } else {
-      const [row] = await tx
-        .insert(votes)
-        .values({ explanationId: item.id, reviewerId: who.reviewerId, label: input.label, note: finalNote, markedClaims: finalClaims })
-        .returning({ id: votes.id });
-      voteId = row.id;
-    }
-    await tx.insert(voteHistory).values({
-      voteId,
-      explanationId: item.id,
-      reviewerId: who.reviewerId,
-      label: input.label,
-      previousLabel: existing?.label ?? null,
-      note: finalNote,
-      markedClaims: finalClaims,
-    });
-
-    const counts = { faithfulVotes: item.faithfulVotes, confabulatedVotes: item.confabulatedVotes, unsureVotes: item.unsureVotes };
-    if (existing) counts[counterColumn(existing.label)] -= 1;
-    counts[counterColumn(input.label)] += 1;
-    const decisiveVotes = counts.faithfulVotes + counts.confabulatedVotes;
-    const { votes_to_close } = await settingsStore.get(tx, item.workspaceId);
-    const closesNow = decisiveVotes >= votes_to_close;
-    await tx
-      .update(explanations)
-      .set({
-        ...counts,
-        decisiveVotes,
-        ...(closesNow ? { state: 'closed' as const, closedReason: 'votes', closedAt: sql`now()` } : {}),
-      })
-      .where(eq(explanations.id, item.id));
-
-    tally.faithful = counts.faithfulVotes;
-    tally.confabulated = counts.confabulatedVotes;
-    tally.unsure = counts.unsureVotes;
-    const change = existing ? 'changed' : 'recorded';
-    return ack(change, closesNow ? 'closed' : 'open', closesNow, finalNote, finalClaims, existing?.label);
-  });
+  const [row] = await queryRows<{ result: CastVoteOutcome }>(
+    db,
+    sql`select confab_cast_vote(${input.explanationId}::int, ${who.workspaceId}::int, ${who.reviewerId}::int, ${input.label}::text,
+          ${note ?? null}::text, ${note !== undefined}, ${JSON.stringify(marked ?? [])}::jsonb, ${marked !== undefined},
+          ${votes_to_close}::int) as result`,
+  );
+  const r = typeof row.result === 'string' ? (JSON.parse(row.result) as CastVoteOutcome) : row.result;
+  if (r.outcome === 'not_found') throw notFound('Explanation', input.explanationId);
+  if (r.outcome === 'closed') {
+    const why = r.closed_reason === 'admin' ? 'an admin closed it' : 'it reached its decisive votes';
+    throw new DomainError('item_closed', `Explanation #${input.explanationId} is closed (${why}); votes are no longer accepted. Use /review for an open item.`);
+  }
+  const claims = r.marked_claims ?? [];
+  return {
+    kind: 'vote-ack',
+    explanationId: input.explanationId,
+    myVote: input.label,
+    change: r.outcome,
+    ...(r.previous ? { previous: r.previous } : {}),
+    tally: { faithful: r.faithful ?? 0, confabulated: r.confabulated ?? 0, unsure: r.unsure ?? 0 },
+    closedNow: r.closed_now === true,
+    state: r.state ?? 'open',
+    ...(r.note ? { note: r.note } : {}),
+    ...(claims.length > 0 ? { markedClaims: claims.map((c) => c.text) } : {}),
+  };
 }

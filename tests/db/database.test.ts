@@ -4,12 +4,12 @@
  * be opened.
  */
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
-import { DatabaseUnavailableError, maskDatabaseUrl, openDatabase, queryRows } from '../../db';
+import { DatabaseUnavailableError, maskDatabaseUrl, MIGRATIONS_FOLDER, openDatabase, queryRows } from '../../db';
 import { install, reviewers } from '../../db/schema';
 import { Identity, loadInstallSecret, pseudonymFor } from '../../src/core/identity';
 import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from './support';
@@ -47,9 +47,13 @@ for (const { kind, skip } of STORAGE_KINDS) {
       ]);
       await first.close();
       const second = await openDatabase(database.target);
-      const [{ n }] = await queryRows<{ n: number }>(second.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
-      expect(n).toBe(1);
-      await second.close();
+      try {
+        const [{ n }] = await queryRows<{ n: number }>(second.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+        const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+        expect(n).toBe(journal.entries.length);
+      } finally {
+        await second.close();
+      }
     });
 
     it('keeps one install secret across restarts, and derives stable pseudonyms from it', async () => {

@@ -62,18 +62,19 @@ export async function createTestDatabase(kind: StorageKind): Promise<TestDatabas
     cpSync(await pgliteTemplate(), dir, { recursive: true });
     return { target: { kind: 'pglite', dir }, drop: async () => rmSync(root, { recursive: true, force: true }) };
   }
-  if (!PG_URL) throw new Error('CONFAB_TEST_PG_URL is not set');
+  const serverUrl = process.env.CONFAB_TEST_PG_URL || PG_URL;
+  if (!serverUrl) throw new Error('CONFAB_TEST_PG_URL is not set');
   const name = `confab_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
+  const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  const url = new URL(PG_URL);
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return {
     target: { kind: 'postgres', url: url.toString() },
     drop: async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
+      const c = new pg.Client({ connectionString: serverUrl });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
