@@ -111,7 +111,10 @@ export function pickToken(logits: Float32Array, offset: number, V: number, tempe
   let max = -Infinity;
   for (let v = 0; v < V; v++) {
     const x = logits[offset + v];
-    if (x > max) (max = x), (best = v);
+    if (x > max) {
+      max = x;
+      best = v;
+    }
   }
   if (temperature <= 0) return best;
   let sum = 0;

@@ -97,17 +97,30 @@ export class Sae {
     acts.fill(0);
     let l0 = 0;
     if (cfg.architecture === 'standard') {
-      for (let j = 0; j < dSae; j++) if (pre[j] > 0) (acts[j] = pre[j]), l0++;
+      for (let j = 0; j < dSae; j++) {
+        if (pre[j] > 0) {
+          acts[j] = pre[j];
+          l0++;
+        }
+      }
     } else if (cfg.architecture === 'jumprelu') {
       const th = w.threshold!;
-      for (let j = 0; j < dSae; j++) if (pre[j] > th[j] && pre[j] > 0) (acts[j] = pre[j]), l0++;
+      for (let j = 0; j < dSae; j++) {
+        if (pre[j] > th[j] && pre[j] > 0) {
+          acts[j] = pre[j];
+          l0++;
+        }
+      }
     } else {
       if (this.decNorm) for (let j = 0; j < dSae; j++) pre[j] *= this.decNorm[j];
       const k = cfg.k!;
       const top = topIndices(pre, k, this.idx);
       for (let t = 0; t < top; t++) {
         const j = this.idx[t];
-        if (pre[j] > 0) (acts[j] = pre[j]), l0++;
+        if (pre[j] > 0) {
+          acts[j] = pre[j];
+          l0++;
+        }
       }
     }
     return l0;

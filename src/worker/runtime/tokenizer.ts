@@ -95,8 +95,11 @@ interface Piece {
   map: Array<[number, number]> | null;
 }
 
+const SPLIT_BEHAVIORS = ['Isolated', 'Removed', 'MergedWithPrevious', 'MergedWithNext'] as const;
+type SplitBehavior = (typeof SPLIT_BEHAVIORS)[number];
+
 type PreTokenizerStep =
-  | { kind: 'split'; regex: RegExp; behavior: 'Isolated' | 'Removed' | 'MergedWithPrevious' | 'MergedWithNext' }
+  | { kind: 'split'; regex: RegExp; behavior: SplitBehavior }
   | { kind: 'bytelevel'; addPrefixSpace: boolean; regex: RegExp | null }
   | { kind: 'metaspace'; replacement: string; prependScheme: 'always' | 'first' | 'never' };
 
@@ -109,6 +112,45 @@ type DecoderStep =
   | { kind: 'fuse' }
   | { kind: 'strip'; content: string; start: number; stop: number }
   | { kind: 'metaspace'; replacement: string };
+
+/** The parts of a tokenizer.json this reader uses; other keys are ignored. */
+export interface TokenizerJson {
+  model?: {
+    type?: string;
+    vocab?: Record<string, number>;
+    merges?: Array<string | [string, string]>;
+    byte_fallback?: boolean;
+    ignore_merges?: boolean;
+    unk_token?: string | null;
+    continuing_subword_prefix?: string | null;
+    end_of_word_suffix?: string | null;
+    [other: string]: unknown;
+  };
+  added_tokens?: Array<{ id: number; content: string; special?: boolean; lstrip?: boolean; rstrip?: boolean }>;
+  normalizer?: PipelineStep | null;
+  pre_tokenizer?: PipelineStep | null;
+  decoder?: PipelineStep | null;
+  [other: string]: unknown;
+}
+
+interface PipelineStep {
+  type: string;
+  normalizers?: PipelineStep[];
+  pretokenizers?: PipelineStep[];
+  decoders?: PipelineStep[];
+  pattern?: { String?: string; Regex?: string };
+  content?: string;
+  prepend?: string;
+  add_prefix_space?: boolean;
+  use_regex?: boolean;
+  invert?: boolean;
+  behavior?: string;
+  replacement?: string;
+  prepend_scheme?: 'always' | 'first' | 'never';
+  start?: number;
+  stop?: number;
+  [other: string]: unknown;
+}
 
 export class Tokenizer {
   readonly vocabSize: number;
@@ -127,7 +169,7 @@ export class Tokenizer {
   private readonly wordCache = new Map<string, Array<{ id: number; from: number; to: number }>>();
   private readonly byteCache: Array<Uint8Array | undefined> = [];
 
-  private constructor(json: Record<string, any>, readonly source: string) {
+  private constructor(json: TokenizerJson, readonly source: string) {
     const model = json.model ?? {};
     if (model.type !== 'BPE') {
       throw new TokenizerError(`${source}: model.type "${model.type}" is not supported; this worker reads BPE tokenizers (GPT-2, Qwen2, Llama-3, Gemma)`);
@@ -135,8 +177,8 @@ export class Tokenizer {
     if (model.continuing_subword_prefix || model.end_of_word_suffix) {
       throw new TokenizerError(`${source}: BPE with continuing_subword_prefix/end_of_word_suffix is not supported`);
     }
-    for (const [tok, id] of Object.entries(model.vocab ?? {})) this.setToken(tok, id as number);
-    (model.merges ?? []).forEach((m: string | [string, string], rank: number) => {
+    for (const [tok, id] of Object.entries(model.vocab ?? {})) this.setToken(tok, id);
+    (model.merges ?? []).forEach((m, rank) => {
       const [a, b] = typeof m === 'string' ? splitMerge(m) : m;
       this.mergeRanks.set(`${a} ${b}`, rank);
     });
@@ -161,16 +203,16 @@ export class Tokenizer {
   }
 
   static fromFile(file: string): Tokenizer {
-    let json: Record<string, unknown>;
+    let json: TokenizerJson;
     try {
-      json = JSON.parse(readFileSync(file, 'utf8'));
+      json = JSON.parse(readFileSync(file, 'utf8')) as TokenizerJson;
     } catch (err) {
       throw new TokenizerError(`${file}: cannot read tokenizer.json (${(err as Error).message})`);
     }
     return new Tokenizer(json, file);
   }
 
-  static fromJSON(json: Record<string, unknown>, source = 'tokenizer.json'): Tokenizer {
+  static fromJSON(json: TokenizerJson, source = 'tokenizer.json'): Tokenizer {
     return new Tokenizer(json, source);
   }
 
@@ -179,27 +221,28 @@ export class Tokenizer {
     this.idToToken[id] = tok;
   }
 
-  private parseNormalizer(n: any) {
+  private parseNormalizer(n: PipelineStep | null | undefined) {
     if (!n) return;
-    const steps = n.type === 'Sequence' ? n.normalizers : [n];
+    const steps = n.type === 'Sequence' ? (n.normalizers ?? []) : [n];
     for (const s of steps) {
       if (s.type === 'NFC') this.normalizers.push({ kind: 'nfc' });
-      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.normalizers.push({ kind: 'replace', from: s.pattern.String, to: s.content });
-      else if (s.type === 'Prepend') this.normalizers.push({ kind: 'prepend', text: s.prepend });
+      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.normalizers.push({ kind: 'replace', from: s.pattern.String, to: s.content ?? '' });
+      else if (s.type === 'Prepend') this.normalizers.push({ kind: 'prepend', text: s.prepend ?? '' });
       else throw new TokenizerError(`${this.source}: normalizer "${s.type}" is not supported (NFC, Replace with a string pattern, Prepend are)`);
     }
   }
 
-  private parsePreTokenizer(p: any) {
+  private parsePreTokenizer(p: PipelineStep | null | undefined) {
     if (!p) return;
-    const steps = p.type === 'Sequence' ? p.pretokenizers : [p];
+    const steps = p.type === 'Sequence' ? (p.pretokenizers ?? []) : [p];
     for (const s of steps) {
       if (s.type === 'ByteLevel') {
         const useRegex = s.use_regex ?? true;
         this.preTokenizers.push({ kind: 'bytelevel', addPrefixSpace: Boolean(s.add_prefix_space), regex: useRegex ? new RegExp(GPT2_PATTERN, 'gu') : null });
       } else if (s.type === 'Split') {
         if (s.invert) throw new TokenizerError(`${this.source}: Split pre-tokenizer with invert: true is not supported`);
-        if (!['Isolated', 'Removed', 'MergedWithPrevious', 'MergedWithNext'].includes(s.behavior)) {
+        const behavior = s.behavior as SplitBehavior;
+        if (!SPLIT_BEHAVIORS.includes(behavior)) {
           throw new TokenizerError(`${this.source}: Split behavior "${s.behavior}" is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext are)`);
         }
         const src = s.pattern?.Regex !== undefined ? toJsRegexSource(s.pattern.Regex) : escapeRegex(String(s.pattern?.String ?? ''));
@@ -209,7 +252,7 @@ export class Tokenizer {
         } catch (err) {
           throw new TokenizerError(`${this.source}: Split pattern cannot be compiled in JavaScript: ${(err as Error).message}`);
         }
-        this.preTokenizers.push({ kind: 'split', regex, behavior: s.behavior });
+        this.preTokenizers.push({ kind: 'split', regex, behavior });
       } else if (s.type === 'Metaspace') {
         this.preTokenizers.push({ kind: 'metaspace', replacement: s.replacement ?? '▁', prependScheme: s.prepend_scheme ?? (s.add_prefix_space === false ? 'never' : 'always') });
       } else {
@@ -218,15 +261,15 @@ export class Tokenizer {
     }
   }
 
-  private parseDecoder(d: any) {
+  private parseDecoder(d: PipelineStep | null | undefined) {
     if (!d) return;
-    const steps = d.type === 'Sequence' ? d.decoders : [d];
+    const steps = d.type === 'Sequence' ? (d.decoders ?? []) : [d];
     for (const s of steps) {
       if (s.type === 'ByteLevel') this.decoders.push({ kind: 'bytelevel' });
-      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.decoders.push({ kind: 'replace', from: s.pattern.String, to: s.content });
+      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.decoders.push({ kind: 'replace', from: s.pattern.String, to: s.content ?? '' });
       else if (s.type === 'ByteFallback') this.decoders.push({ kind: 'bytefallback' });
       else if (s.type === 'Fuse') this.decoders.push({ kind: 'fuse' });
-      else if (s.type === 'Strip') this.decoders.push({ kind: 'strip', content: s.content, start: s.start ?? 0, stop: s.stop ?? 0 });
+      else if (s.type === 'Strip') this.decoders.push({ kind: 'strip', content: s.content ?? ' ', start: s.start ?? 0, stop: s.stop ?? 0 });
       else if (s.type === 'Metaspace') this.decoders.push({ kind: 'metaspace', replacement: s.replacement ?? '▁' });
       else throw new TokenizerError(`${this.source}: decoder "${s.type}" is not supported (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace are)`);
     }

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeSafetensors } from '../../../src/worker/runtime/safetensors';
+import type { TokenizerJson } from '../../../src/worker/runtime/tokenizer';
 
 export function bytesToUnicode(): string[] {
   const bs: number[] = [];
@@ -14,7 +15,12 @@ export function bytesToUnicode(): string[] {
   for (let b = 0xae; b <= 0xff; b++) bs.push(b);
   const cs = bs.slice();
   let n = 0;
-  for (let b = 0; b < 256; b++) if (!bs.includes(b)) (bs.push(b), cs.push(256 + n++));
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  }
   const out = new Array<string>(256);
   bs.forEach((b, i) => (out[b] = String.fromCodePoint(cs[i])));
   return out;
@@ -23,7 +29,7 @@ export function bytesToUnicode(): string[] {
 export const SPECIALS = ['<|bos|>', '<|eos|>', '<|pad|>', '㈎'];
 
 /** The reference stack's tokenizer: bytes 0..255, specials 256..259, no merges, no regex. */
-export function byteTokenizerJson(opts: { merges?: string[]; extraVocab?: string[]; useRegex?: boolean; preTokenizer?: unknown; normalizer?: unknown } = {}) {
+export function byteTokenizerJson(opts: { merges?: string[]; extraVocab?: string[]; useRegex?: boolean; preTokenizer?: TokenizerJson['pre_tokenizer']; normalizer?: TokenizerJson['normalizer'] } = {}): TokenizerJson {
   const b2u = bytesToUnicode();
   const vocab: Record<string, number> = {};
   b2u.forEach((c, b) => (vocab[c] = b));
