@@ -133,14 +133,31 @@ export class RuntimeEngine implements Engine {
     return { ids, tokens };
   }
 
-  /** Layer-L hidden states of several token sequences in one right-padded run: [B, T, d] and T. */
+  /**
+   * Layer-L hidden states of several token sequences in one right-padded run: [B, T, d] and T.
+   * Graphs exported by optimum also take `attention_mask` (and `position_ids`); they are fed
+   * when the graph has them, so a real checkpoint's export runs unchanged.
+   */
   async forward(seqs: number[][]): Promise<{ hidden: Float32Array; T: number }> {
     const B = seqs.length;
     const T = Math.max(...seqs.map((s) => s.length));
     const ids = new BigInt64Array(B * T);
-    seqs.forEach((s, b) => s.forEach((id, t) => (ids[b * T + t] = BigInt(id))));
+    const mask = new BigInt64Array(B * T);
+    seqs.forEach((s, b) =>
+      s.forEach((id, t) => {
+        ids[b * T + t] = BigInt(id);
+        mask[b * T + t] = 1n;
+      }),
+    );
     const { inputName, hiddenOutput, dModel } = this.manifest.subject;
-    const out = await this.subject.run({ [inputName]: new ort.Tensor('int64', ids, [B, T]) }, [hiddenOutput]);
+    const feeds: Record<string, ortTypes.Tensor> = { [inputName]: new ort.Tensor('int64', ids, [B, T]) };
+    if (this.subject.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', mask, [B, T]);
+    if (this.subject.inputNames.includes('position_ids')) {
+      const positions = new BigInt64Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = BigInt(t);
+      feeds.position_ids = new ort.Tensor('int64', positions, [B, T]);
+    }
+    const out = await this.subject.run(feeds, [hiddenOutput]);
     const hidden = out[hiddenOutput];
     if (hidden.dims[2] !== dModel) throw new EngineError(500, 'bad_model', `${this.manifest.subject.onnx}: "${hiddenOutput}" has width ${hidden.dims[2]}; d_model is ${dModel}.`);
     return { hidden: hidden.data as Float32Array, T };

@@ -158,3 +158,14 @@ describe('Engine: describe, score, topkByToken', () => {
     await expect(engine.topkByToken('z'.repeat(300), 4, true)).rejects.toMatchObject({ status: 400 });
   });
 });
+
+describe('Engine: cancellation', () => {
+  it('a request whose client went away stops before generating', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(engine.analyzeBatch([AnalyzeRequestSchema.parse({ prompt: 'gone', nla_samples: 1 })], controller.signal)).rejects.toMatchObject({ name: 'AbortError' });
+    // the engine is still usable afterwards
+    const [r] = await engine.analyzeBatch([AnalyzeRequestSchema.parse({ prompt: 'still here', nla_samples: 0 })]);
+    expect(r).not.toBeInstanceOf(EngineError);
+  });
+});
