@@ -191,7 +191,13 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       await interaction.deleteReply().catch(() => undefined);
       await interaction.followUp({ ...toReply(message), flags: MessageFlags.Ephemeral });
     } else {
-      await editWithFileFallback(interaction, result.view, message);
+      try {
+        await editWithFileFallback(interaction, result.view, message);
+      } catch (error) {
+        // The pending view is lost, but the analysis is not: it is still delivered below.
+        if (!result.followUp || !isExpiredToken(error)) throw error;
+        log.info(`discord: interaction ${interaction.id} expired before its pending reply was shown.`);
+      }
     }
     if (result.followUp) {
       const analysisId = result.view.kind === 'analysis' ? result.view.analysisId : null;

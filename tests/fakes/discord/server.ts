@@ -152,6 +152,10 @@ export class FakeDiscord extends EventEmitter {
     return `http://127.0.0.1:${this.port}/api`;
   }
 
+  private backdatedId(agoMs: number): string {
+    return (((BigInt(Date.now() - agoMs) - DISCORD_EPOCH) << 22n) | BigInt(Math.floor(Math.random() * 4096))).toString();
+  }
+
   /** A snowflake with the current time in it: discord.js reads `createdTimestamp` from ids. */
   nextId(): string {
     const now = (BigInt(Date.now()) - DISCORD_EPOCH) << 22n;
@@ -292,8 +296,10 @@ export class FakeDiscord extends EventEmitter {
   }
 
   /** Send INTERACTION_CREATE to every identified client, with every field discord.js needs. */
-  dispatchInteraction(type: number, data: unknown, member: FakeMember, extra: Record<string, unknown> = {}): InteractionRecord {
-    const id = this.nextId();
+  dispatchInteraction(type: number, data: unknown, member: FakeMember, extra: Record<string, unknown> = {}, createdAgoMs = 0): InteractionRecord {
+    // discord.js reads an interaction's creation time from its id; `createdAgoMs` backdates it
+    // (to test the 15-minute token lifetime without waiting) while the token stays usable.
+    const id = createdAgoMs > 0 ? this.backdatedId(createdAgoMs) : this.nextId();
     const token = `itok-${id}-${Math.random().toString(36).slice(2)}`;
     const payload = {
       id,
@@ -328,14 +334,14 @@ export class FakeDiscord extends EventEmitter {
   }
 
   /** A slash command. Options: `{name: value}`; integer-looking numbers are sent as type 4. */
-  slash(name: string, options: Record<string, string | number | boolean>, member: FakeMember): InteractionRecord {
+  slash(name: string, options: Record<string, string | number | boolean>, member: FakeMember, createdAgoMs = 0): InteractionRecord {
     const opts = Object.entries(options).map(([optName, value]) => ({
       name: optName,
       type: typeof value === 'boolean' ? 5 : typeof value === 'number' ? (Number.isInteger(value) ? 4 : 10) : 3,
       value,
     }));
     const registered = [...this.commands.values()].flat().find((c) => c.name === name);
-    return this.dispatchInteraction(2, { id: registered?.id ?? this.nextId(), name, type: 1, options: opts, guild_id: this.guildId }, member);
+    return this.dispatchInteraction(2, { id: registered?.id ?? this.nextId(), name, type: 1, options: opts, guild_id: this.guildId }, member, {}, createdAgoMs);
   }
 
   /** A button click on a stored message. */

@@ -153,6 +153,20 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop (embedded worker on t
     expect(failedEdit.map((r) => r.status)).toEqual([200, 404]);
   });
 
+  it('9b. a result ready after the 15-minute token life is posted anew without trying the edit', async () => {
+    // Created 14 min 45 s ago: the defer is still accepted, but the token is too close to its end.
+    const interaction = h.fake.slash('explain', { prompt: 'Almost fifteen minutes' }, MEMBERS.ana, 14 * 60_000 + 45_000);
+    expect((await h.fake.waitForCallback(interaction)).status).toBe(204);
+    const posted = await h.fake.waitForRequest(
+      (r) => r.method === 'POST' && r.path === `/channels/${h.fake.channelId}/messages` && /Almost/.test(r.body.embeds?.[0]?.description ?? ''),
+      30_000,
+    );
+    expectWithinDiscordLimits(posted.body);
+    expect(posted.body.embeds[0].title).toMatch(/^Analysis #\d+$/);
+    const edits = h.fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(interaction.token));
+    expect(edits).toHaveLength(1); // only the pending view, shown while the token was valid
+  });
+
   it('/review is private and carries the same vote controls', async () => {
     const interaction = h.fake.slash('review', {}, MEMBERS.ana);
     expect((await h.fake.waitForCallback(interaction)).body).toEqual({ type: 5, data: { flags: 64 } });
@@ -171,5 +185,28 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop (embedded worker on t
     const featureReply = await h.fake.waitForWebhook(feature);
     expectWithinDiscordLimits(featureReply.body);
     expect(featureReply.body.embeds[0].title).toBe('Feature 10');
+  });
+});
+
+describe.skipIf(!HAS_REFERENCE_STACK)('Discord /dataset', () => {
+  it('attaches the file when it fits attachment_size_limit, else says where it was written', async (ctx) => {
+    const { allCommands } = await import('../../../commands');
+    // The dataset command comes with the labels work; until it is registered there is nothing to drive.
+    if (!allCommands.some((c) => c.name === 'dataset')) return ctx.skip();
+    const small = h.fake.slash('dataset', {}, MEMBERS.ana);
+    const attached = await h.fake.waitForWebhook(small, 'PATCH', 60_000);
+    expectWithinDiscordLimits(attached.body);
+    expect(attached.files).toHaveLength(1);
+    expect(attached.body.embeds[0].description).toMatch(/Attached: /);
+
+    h.fake.attachmentSizeLimit = 1;
+    try {
+      const big = h.fake.slash('dataset', {}, MEMBERS.ana);
+      const described = await h.fake.waitForWebhook(big, 'PATCH', 60_000);
+      expect(described.files).toHaveLength(0);
+      expect(described.body.embeds[0].description).toMatch(/accepts attachments up to 1 bytes\. It was written to /);
+    } finally {
+      h.fake.attachmentSizeLimit = 10 * 1024 * 1024;
+    }
   });
 });
