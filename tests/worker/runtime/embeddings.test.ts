@@ -74,6 +74,18 @@ describe('AvPromptBuilder', () => {
     expect(built.embeds[1 * 8 + 2]).toBeCloseTo((97 + 0.02) * Math.sqrt(8), 3);
   });
 
+  it('wraps the filled template in the chat template and tokenizes both in one step', async () => {
+    const { manifest, tokenizer } = stack({ avTemplate: 'act <{injection_char}> says' });
+    const spec = { ...manifest.nla!.av, chatTemplate: '<|bos|>user: {prompt}<|eos|>\nmodel: <explanation>' };
+    expect(fillAvTemplate(spec)).toBe('<|bos|>user: act <㈎> says<|eos|>\nmodel: <explanation>');
+    const builder = await AvPromptBuilder.open(spec, tokenizer, 8);
+    const ids = Array.from(builder.tokenIds);
+    expect(ids.filter((id) => id === 256)).toHaveLength(1);
+    expect(ids.filter((id) => id === 257)).toHaveLength(1);
+    expect(ids[builder.site]).toBe(259);
+    expect(ids[builder.site - 1]).toBe(60);
+  });
+
   it('refuses a template whose neighbours do not match the sidecar', async () => {
     const { manifest, tokenizer } = stack({ neighbors: [60, 62], avTemplate: '<|bos|>act [{injection_char}] <explanation>' });
     await expect(AvPromptBuilder.open(manifest.nla!.av, tokenizer, 8)).rejects.toThrow(/has 0 injection sites/);
