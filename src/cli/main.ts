@@ -11,15 +11,25 @@ import { workerCommand } from './worker';
 import { migrateCommand } from './migrate';
 import { doctorCommand } from './doctor';
 import { agreementCommand } from './agreement';
+import { datasetExportCommand } from './dataset';
+import { discordRegisterCommand } from './discord';
 
 /** Every subcommand, in the order `confab --help` lists them. */
-export const CLI_COMMANDS: readonly CliCommand[] = [startCommand, workerCommand, migrateCommand, doctorCommand, agreementCommand];
+export const CLI_COMMANDS: readonly CliCommand[] = [
+  startCommand,
+  workerCommand,
+  migrateCommand,
+  doctorCommand,
+  datasetExportCommand,
+  agreementCommand,
+  discordRegisterCommand,
+];
 
 /**
  * Errors whose message is the whole story for the operator. Matched by name so that the CLI
  * need not import every module that raises one.
  */
-const OPERATOR_ERRORS = new Set(['ConfigError', 'DatabaseUnavailableError', 'ChannelUnavailableError', 'EngineError', 'ManifestError', 'WorkerStartError']);
+const OPERATOR_ERRORS = new Set(['ConfigError', 'DatabaseUnavailableError', 'ChannelUnavailableError', 'EngineError', 'ManifestError', 'DatasetExportError']);
 
 export function mainHelp(): string {
   const width = Math.max(...CLI_COMMANDS.map((c) => c.name.length));
@@ -61,7 +71,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     return 0;
   }
   const found = findCommand(argv);
-  if (!found) return unknownCommand(argv[0], io);
+  if (!found) {
+    const group = CLI_COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `));
+    if (group.length > 0 && (argv.includes('--help') || argv.includes('-h'))) {
+      io.stdout.write(`Usage: confab ${argv[0]} <subcommand> [options]\n\n${group.map((c) => `  ${c.name}  ${c.summary}`).join('\n')}\n`);
+      return 0;
+    }
+    return unknownCommand(argv[0], io);
+  }
   const { command, rest } = found;
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(commandHelp(command));
@@ -75,6 +92,12 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 }
 
 function unknownCommand(name: string, io: CliIo): number {
+  const group = CLI_COMMANDS.filter((c) => c.name.startsWith(`${name} `));
+  if (group.length > 0) {
+    const subcommands = group.map((c) => c.name.slice(name.length + 1)).join(', ');
+    io.stderr.write(`confab ${name}: needs a subcommand: ${subcommands}. Run \`confab ${group[0].name} --help\`.\n`);
+    return 2;
+  }
   const known = CLI_COMMANDS.map((c) => c.name).join(', ');
   io.stderr.write(`confab: unknown command "${name}". Commands: ${known}. Run \`confab --help\`.\n`);
   return 2;

@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Readable, Writable } from 'node:stream';
 import { CLI_COMMANDS, main } from '../../src/cli/main';
+import { allCommands } from '../../commands';
+import { FakeDiscord } from '../fakes/discord/server';
 import { runConfab, tempDir } from './run-confab';
 
 /** A port nothing listens on: bound, then released. */
@@ -25,6 +27,10 @@ function expectOneClearLine(stderr: string): string {
 
 /** Runs main() in this process with captured streams: the same code the executable runs. */
 async function runMain(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runMainWith(argv, {});
+}
+
+async function runMainWith(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const sink = (write: (s: string) => void) => new Writable({ write: (chunk, _enc, done) => (write(String(chunk)), done()) });
@@ -32,7 +38,7 @@ async function runMain(argv: string[]): Promise<{ code: number; stdout: string; 
     stdin: Readable.from([]),
     stdout: sink((s) => (stdout += s)),
     stderr: sink((s) => (stderr += s)),
-    env: {},
+    env,
   });
   return { code, stdout, stderr };
 }
@@ -74,8 +80,18 @@ describe('confab usage mistakes exit 2 with a clear message', () => {
   it('an unknown command', async () => {
     const run = await runConfab(['launch']);
     expect(run.code).toBe(2);
-    expect(expectOneClearLine(run.stderr)).toBe('confab: unknown command "launch". Commands: start, worker, migrate, doctor, agreement. Run `confab --help`.');
+    const names = CLI_COMMANDS.map((c) => c.name).join(', ');
+    expect(expectOneClearLine(run.stderr)).toBe(`confab: unknown command "launch". Commands: ${names}. Run \`confab --help\`.`);
     expect(run.stdout).toBe('');
+  });
+
+  it('a command group without its subcommand', async () => {
+    const bare = await runMain(['discord']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toBe('confab discord: needs a subcommand: register. Run `confab discord register --help`.\n');
+    const help = await runMain(['dataset', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('dataset export');
   });
 
   it('an unknown option, a missing value, an extra argument', async () => {
@@ -84,6 +100,12 @@ describe('confab usage mistakes exit 2 with a clear message', () => {
     expect(expectOneClearLine(unknown.stderr)).toMatch(/^confab start: Unknown option '--locl'\. Run `confab start --help`\.$/);
     expect(expectOneClearLine(missing.stderr)).toMatch(/--as/);
     expect(expectOneClearLine(extra.stderr)).toMatch(/Unexpected argument 'now'/);
+  });
+
+  it('bad export options', async () => {
+    const run = await runMain(['dataset', 'export', '--format', 'csv']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--format must be jsonl or parquet; got "csv".');
   });
 
   it('a bad port for the worker', async () => {
@@ -158,5 +180,26 @@ describe('confab doctor', () => {
     expect(run.stdout).toContain('terminal (no chat channel is configured)');
     expect(run.stdout).toContain('All checks passed.');
     expect(run.code).toBe(0);
+  });
+});
+
+describe('confab discord register', () => {
+  it('publishes every chat command to the guild, and says so', async () => {
+    const fake = await FakeDiscord.start();
+    try {
+      const env = { DISCORD_TOKEN: fake.token, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase };
+      const run = await runMainWith(['discord', 'register', '--guild', fake.guildId], env);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const registered = (fake.commands.get(fake.guildId) ?? []).map((c: { name: string }) => c.name);
+      expect(registered.length).toBe(allCommands.length);
+      expect(run.stdout).toContain(`Registered ${allCommands.length} commands in guild ${fake.guildId}: /`);
+
+      const refused = await runMainWith(['discord', 'register'], { ...env, DISCORD_TOKEN: 'not-the-token' });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe('confab discord register: Discord refused DISCORD_TOKEN (401).\n');
+    } finally {
+      await fake.close();
+    }
   });
 });

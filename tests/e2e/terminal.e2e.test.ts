@@ -2,7 +2,9 @@
  * End to end: sessions piped into the real `confab start --local`, with the real embedded worker
  * on the reference model stack and a fresh PGlite database per test.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runConfab, startConfab, tempDir } from '../cli/run-confab';
 
@@ -43,7 +45,8 @@ describe('confab start --local, piped', () => {
         // A prompt that tries to clear the screen is refused, and not echoed raw.
         '/explain bad\x1b[2Jprompt',
       ].join('\n');
-      const run = await runConfab(['start', '--local', '--as', 'alice'], { env: { CONFAB_DATA_DIR: tempDir('confab-e2e-') }, input: `${session}\n` });
+      const data = tempDir('confab-e2e-');
+      const run = await runConfab(['start', '--local', '--as', 'alice'], { env: { CONFAB_DATA_DIR: data }, input: `${session}\n` });
       expect(run.code, run.stderr).toBe(0);
       expectPlain(run.stdout);
       expectInOrder(run.stdout, [
@@ -78,6 +81,17 @@ describe('confab start --local, piped', () => {
         '> /explain bad\\x1b[2Jprompt',
         /Error: .*control character/i,
       ]);
+
+      // The same votes come out of the dataset export: three reviewers, alice's changed vote once.
+      const out = path.join(data, 'export', 'dataset.jsonl');
+      const exported = await runConfab(['dataset', 'export', '--out', out], { env: { CONFAB_DATA_DIR: data } });
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stdout).toContain(`Wrote 1 rows (3 votes, 1 with a majority label) to ${out}`);
+      const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ explanation_id: 1, prompt: 'The quick brown fox jumps over the lazy dog', token: 'g', majority_label: 'confabulated', decisive_votes: 3, state: 'closed' });
+      expect(rows[0].votes).toEqual(['confabulated', 'confabulated', 'confabulated']);
+      expect(JSON.stringify(rows[0])).not.toMatch(/alice|bob|carol/);
     },
     E2E_TIMEOUT,
   );
