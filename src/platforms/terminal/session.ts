@@ -71,6 +71,8 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
   const pending = new Set<Promise<void>>();
   let inFlight: Promise<unknown> = Promise.resolve();
   let closed = false;
+  /** A typed line is being handled (interactive mode redraws the prompt after it). */
+  let handling = false;
 
   const rl: Interface = createInterface({
     input: opts.input,
@@ -85,9 +87,10 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
 
   function print(text: string): void {
     if (opts.interactive) {
-      // Clear the half-typed prompt line, print, then redraw the prompt with what was typed.
+      // Clear the half-typed prompt line, print, then redraw the prompt with what was typed
+      // (while a typed line is being handled, the loop redraws it once that is done).
       opts.output.write(`\r\x1b[K${text}\n\n`);
-      if (!closed) rl.prompt(true);
+      if (!closed && !handling) rl.prompt(true);
     } else {
       opts.output.write(`${text}\n\n`);
     }
@@ -201,9 +204,12 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     try {
       for await (const line of rl) {
         if (!opts.interactive && line.trim() !== '') opts.output.write(`> ${escapeTerminal(line.trim())}\n`);
+        handling = true;
         const handled = handle(parseLine(line, commands));
         inFlight = handled.catch(() => undefined);
-        if ((await handled) === 'quit') break;
+        const outcome = await handled;
+        handling = false;
+        if (outcome === 'quit') break;
         if (opts.interactive) rl.prompt();
       }
     } finally {
