@@ -12,6 +12,7 @@ export const retry: CommandDefinition<{ analysis: number }> = {
   async run(ctx, options) {
     const core = coreOf(ctx.services);
     const who = await core.identity.resolve(ctx.actor);
+    core.hub.forget(options.analysis);
     await retryAnalysis(core.database.db, options.analysis, who.workspaceId);
     const view = await loadAnalysisView(core.database.db, options.analysis, who.reviewerId);
     const followUp = core.backend ? core.hub.waitForAnalysis(options.analysis) : undefined;

@@ -18,13 +18,27 @@ export class EventHub implements ConfabEvents {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Results of the last few analyses, so a follow-up registered just after the analysis
+   * finished (the dispatcher can be that fast) still gets its result instead of waiting forever.
+   */
+  private readonly recent = new Map<number, View>();
+  private static readonly RECENT = 256;
+
   /** The view to show once analysis `analysisId` finishes in this process. */
   waitForAnalysis(analysisId: number): Promise<View> {
+    const done = this.recent.get(analysisId);
+    if (done) return Promise.resolve(done);
     return new Promise<View>((resolve) => {
       const list = this.waiters.get(analysisId) ?? [];
       list.push(resolve);
       this.waiters.set(analysisId, list);
     });
+  }
+
+  /** Drops a remembered result: the analysis runs again (/retry). */
+  forget(analysisId: number): void {
+    this.recent.delete(analysisId);
   }
 
   hasWaiter(analysisId: number): boolean {
@@ -34,6 +48,8 @@ export class EventHub implements ConfabEvents {
   async emitAnalysisFinished(event: AnalysisFinishedEvent): Promise<void> {
     const waiting = this.waiters.get(event.analysisId) ?? [];
     this.waiters.delete(event.analysisId);
+    this.recent.set(event.analysisId, event.view);
+    if (this.recent.size > EventHub.RECENT) this.recent.delete(this.recent.keys().next().value!);
     for (const resolve of waiting) resolve(event.view);
     for (const listener of [...this.listeners]) {
       try {

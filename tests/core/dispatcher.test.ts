@@ -94,9 +94,12 @@ for (const { kind, skip } of STORAGE_KINDS) {
       await first.close();
 
       const worker = new FixtureWorker();
+      const release = worker.hold();
       const second = await createServices(config(), { backend: worker, pollMs: 100, log: () => {} });
       try {
-        const event = await nextFinished(second, analysisId);
+        const finished = nextFinished(second, analysisId);
+        release();
+        const event = await finished;
         expect(event).toMatchObject({ analysisId, platform: 'terminal', workspaceId: 'local', channelId: 'main', followUpPending: false });
         expect((event.view as AnalysisView).status).toBe('done');
       } finally {
@@ -115,9 +118,13 @@ for (const { kind, skip } of STORAGE_KINDS) {
       // The channel waiting on the follow-up is told, not left hanging.
       expect(await pending.followUp!).toMatchObject({ kind: 'message', tone: 'warning' });
 
-      const second = await createServices(config(), { backend: new FixtureWorker(), pollMs: 100, log: () => {} });
+      const resumed = new FixtureWorker();
+      const release = resumed.hold();
+      const second = await createServices(config(), { backend: resumed, pollMs: 100, log: () => {} });
       try {
-        const event = await nextFinished(second, analysisId);
+        const finished = nextFinished(second, analysisId);
+        release();
+        const event = await finished;
         expect((event.view as AnalysisView).status).toBe('done');
         expect((await statusOf(second, analysisId)).attempts).toBe(1);
       } finally {
@@ -134,9 +141,13 @@ for (const { kind, skip } of STORAGE_KINDS) {
         sql`update analyses set status = 'running', attempts = 1, claimed_by = 'dead-process', lease_until = now() - interval '1 second' where id = ${analysisId}`,
       );
       await first.close();
-      const second = await createServices(config(), { backend: new FixtureWorker(), pollMs: 100, log: () => {} });
+      const resumed = new FixtureWorker();
+      const release = resumed.hold();
+      const second = await createServices(config(), { backend: resumed, pollMs: 100, log: () => {} });
       try {
-        const event = await nextFinished(second, analysisId);
+        const finished = nextFinished(second, analysisId);
+        release();
+        const event = await finished;
         expect((event.view as AnalysisView).status).toBe('done');
         expect((await statusOf(second, analysisId)).attempts).toBe(2);
       } finally {
@@ -164,7 +175,8 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
     await producer.close();
 
     const workers = [new FixtureWorker(), new FixtureWorker()];
-    for (const w of workers) w.state.delayMs = 20;
+    // Both hold their first claims until both are listening, so each process gets work.
+    const releases = workers.map((w) => w.hold());
     const finished = new Map<number, number>();
     const processes = await Promise.all(workers.map((backend) => createServices(config, { backend, concurrency: 3, pollMs: 50, log: () => {} })));
     try {
@@ -175,6 +187,7 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
             if (ids.every((id) => finished.has(id))) resolve();
           }),
         );
+        releases.forEach((release) => release());
       });
       expect([...finished.values()].every((count) => count === 1)).toBe(true);
       expect(workers[0].requests.length + workers[1].requests.length).toBe(16);

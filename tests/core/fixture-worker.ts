@@ -46,8 +46,21 @@ export class FixtureWorker implements AnalysisBackend {
   readonly requests: AnalyzeRequestInput[] = [];
   closed = false;
 
+  private gate: Promise<void> | null = null;
+
+  /** Holds every answer until the returned function is called (so a test can subscribe first). */
+  hold(): () => void {
+    let release!: () => void;
+    this.gate = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.gate = null;
+      release();
+    };
+  }
+
   async analyze(input: AnalyzeRequestInput, signal?: AbortSignal): Promise<AnalyzeResponse> {
     this.requests.push(input);
+    if (this.gate) await this.gate;
     if (this.state.mode === 'down') {
       throw new AnalysisBackendError('connect ECONNREFUSED 127.0.0.1:8477', { status: 503, code: 'worker_unavailable', retryable: true, detail: 'connect ECONNREFUSED 127.0.0.1:8477' });
     }
