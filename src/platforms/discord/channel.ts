@@ -57,7 +57,7 @@ export interface DiscordChannelLog {
 export interface DiscordChannelOptions {
   services: Services;
   config: DiscordConfig;
-  commands: readonly CommandDefinition<any>[];
+  commands: readonly CommandDefinition[];
   invoke: InvokeCommand;
   log: DiscordChannelLog;
 }
@@ -329,8 +329,13 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     try {
       await message.edit(toReply(closed));
     } catch (error) {
-      // The vote is stored either way; only the public tally is missing, which /review shows.
-      log.warn(`discord: could not show the closed tally on message ${message.id}: ${describe(error)}`);
+      // The channel route needs the bot to see the channel; the application's webhook does not.
+      try {
+        await interaction.webhook.editMessage(message.id, toReply(closed));
+      } catch {
+        // The vote is stored either way; only the public tally is missing, which /stats shows.
+        log.warn(`discord: could not show the closed tally on message ${message.id}: ${describe(error)}`);
+      }
     }
   }
 

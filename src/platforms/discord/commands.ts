@@ -54,7 +54,7 @@ function optionJSON(option: OptionSpec) {
 }
 
 /** The body of the bulk overwrite: one chat-input command per definition. */
-export function slashCommandsJSON(definitions: readonly CommandDefinition<any>[]): RESTPutAPIApplicationCommandsJSONBody {
+export function slashCommandsJSON(definitions: readonly CommandDefinition[]): RESTPutAPIApplicationCommandsJSONBody {
   return definitions
     .filter((d) => !NOT_SLASH_COMMANDS.has(d.name))
     .map((definition) => ({
@@ -86,7 +86,7 @@ export interface RegisterResult {
  */
 export async function registerDiscordCommands(
   config: DiscordConfig,
-  options: { guildId?: string; commands?: readonly CommandDefinition<any>[] } = {},
+  options: { guildId?: string; commands?: readonly CommandDefinition[] } = {},
 ): Promise<RegisterResult> {
   const definitions = options.commands ?? (await import('../../../commands/index')).allCommands;
   const body = slashCommandsJSON(definitions);

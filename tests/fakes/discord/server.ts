@@ -116,6 +116,8 @@ export class FakeDiscord extends EventEmitter {
   readonly gatewayReceived: any[] = [];
   tokenLifetimeMs: number;
   attachmentSizeLimit = DEFAULT_ATTACHMENT_LIMIT;
+  /** Refuse message edits through the channel route (403 Missing Access), as in a channel the bot cannot see. */
+  denyChannelEdits = false;
 
   private readonly http: http.Server;
   private readonly wss: WebSocketServer;
@@ -582,7 +584,8 @@ export class FakeDiscord extends EventEmitter {
         } else if (messageId && this.messages.has(messageId)) {
           const message = this.messages.get(messageId)!;
           if (record.method === 'PATCH') {
-            if (message.flags & 64) send(404, { message: 'Unknown Message', code: 10008 });
+            if (this.denyChannelEdits) send(403, { message: 'Missing Access', code: 50001 });
+            else if (message.flags & 64) send(404, { message: 'Unknown Message', code: 10008 });
             else send(200, this.messagePayload(this.storeMessage(channelId, body, files, undefined, message)));
           } else if (record.method === 'GET') send(200, this.messagePayload(message));
           else if (record.method === 'DELETE') {

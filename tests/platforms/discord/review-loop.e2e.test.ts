@@ -80,6 +80,24 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop (embedded worker on t
     expect(row.components.every((c: any) => c.disabled)).toBe(true);
   });
 
+  it('3b. the closed tally still reaches the message when the channel route is refused', async () => {
+    const { message } = await explain('Closing without channel access');
+    const [[faithful]] = buttonIds(message);
+    h.fake.denyChannelEdits = true;
+    try {
+      let last = h.fake.button(faithful, message.id, MEMBERS.bo);
+      for (const member of [MEMBERS.cy, MEMBERS.dee]) {
+        await h.fake.waitForWebhook(last);
+        last = h.fake.button(faithful, message.id, member);
+      }
+      const edit = await h.fake.waitForRequest((r) => r.method === 'PATCH' && r.path === `/webhooks/${h.fake.applicationId}/${last.token}/messages/${message.id}`);
+      expect(edit.status).toBe(200);
+      expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).toContain('✅ Faithful 3');
+    } finally {
+      h.fake.denyChannelEdits = false;
+    }
+  });
+
   it('4. a duplicate click is idempotent, a changed vote is recorded, and the note modal marks claims', async () => {
     const { message } = await explain('Dime con quién andas');
     const [[faithful, confabulated, , note]] = buttonIds(message);
@@ -180,7 +198,7 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop (embedded worker on t
   it('/feature and /stats render from the real core', async () => {
     const stats = h.fake.slash('stats', {}, MEMBERS.bo);
     const statsReply = await h.fake.waitForWebhook(stats);
-    expect(statsReply.body.embeds[0].fields.find((f: any) => f.name === 'Closed items').value).toBe('1');
+    expect(statsReply.body.embeds[0].fields.find((f: any) => f.name === 'Closed items').value).toBe('2'); // closed in 3 and 3b
     const feature = h.fake.slash('feature', { index: 10 }, MEMBERS.bo);
     const featureReply = await h.fake.waitForWebhook(feature);
     expectWithinDiscordLimits(featureReply.body);
