@@ -59,7 +59,7 @@ describe('reference stack: golden outputs', () => {
   it('SAE: top features at the saved position, same indices, same order, activations within 1e-4', async () => {
     const g = golden('sae');
     const { hidden } = await engine.forward([g.input_ids]);
-    const [block] = engine.sae.analyze(hidden, [g.position], g.top_features.length, engine.manifest.stats);
+    const [block] = await engine.sae.analyze(hidden, [g.position], g.top_features.length, engine.manifest.stats);
     expect(block.features.map((f) => f.index)).toEqual(g.top_features.map((f: { index: number }) => f.index));
     block.features.forEach((f, i) => expect(Math.abs(f.activation - g.top_features[i].activation)).toBeLessThan(1e-4));
     expect(block.l0).toBeLessThanOrEqual(engine.manifest.sae.cfg.k!);

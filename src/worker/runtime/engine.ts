@@ -80,7 +80,7 @@ export class RuntimeEngine implements Engine {
     const tokenizer = Tokenizer.fromFile(manifest.subject.tokenizer);
     const subject = await createSession(manifest.subject.onnx, provider);
     requireNames(subject, manifest.subject.onnx, [manifest.subject.inputName], [manifest.subject.hiddenOutput]);
-    const sae = Sae.load(manifest.sae.cfg, manifest.sae.weights, manifest.sae.labels);
+    const sae = await Sae.load(manifest.sae.cfg, manifest.sae.weights, manifest.sae.labels, provider);
     let nla: RuntimeEngine['nla'] = null;
     if (manifest.nla) {
       const { av: avSpec, ar: arSpec } = manifest.nla;
@@ -241,10 +241,12 @@ export class RuntimeEngine implements Engine {
     const rows: Array<{ live: number; position: number }> = live.flatMap((l, li) => l.positions.map((position) => ({ live: li, position })));
     const xs = new Float32Array(rows.length * d);
     rows.forEach((r, i) => xs.set(hidden.subarray((r.live * T + r.position) * d, (r.live * T + r.position + 1) * d), i * d));
-    const saeBlocks = rows.map((r, i) => {
-      const req = requests[live[r.live].slot];
-      return this.sae.analyze(xs, [i], req.top_k, this.manifest.stats)[0];
-    });
+    const saeBlocks = await this.sae.analyze(
+      xs,
+      rows.map((_, i) => i),
+      rows.map((r) => requests[live[r.live].slot].top_k),
+      this.manifest.stats,
+    );
     const tSae = now();
 
     // 4-5. AV generation and AR scoring for all positions that asked for explanations.
@@ -298,16 +300,12 @@ export class RuntimeEngine implements Engine {
     const { hidden } = await this.forward([tok.ids]);
     const first = ignoreBos && this.manifest.subject.bosTokenId !== null ? 1 : 0;
     const positions = Array.from({ length: tok.ids.length - first }, (_, i) => i + first);
-    const acts = new Float32Array(this.sae.dSae);
-    const norm = { scale: 1, mean: 0 };
-    const results = positions.map((p) => {
-      this.sae.encodeRow(hidden, p, acts, norm);
-      return {
-        token_position: p,
-        token: tok.tokens[p].text,
-        top_features: this.sae.topFeatures(acts, topK).map((f) => ({ feature_index: f.index, activation_value: f.activation })),
-      };
-    });
+    const codes = await this.sae.encode(hidden, positions);
+    const results = positions.map((p, r) => ({
+      token_position: p,
+      token: tok.tokens[p].text,
+      top_features: this.sae.topFeatures(codes, r, topK).map((f) => ({ feature_index: f.index, activation_value: f.activation })),
+    }));
     return { tokens: tok.tokens.map((t) => t.text), results };
   }
 
@@ -316,6 +314,7 @@ export class RuntimeEngine implements Engine {
       await this.nla.av.close();
       await this.nla.ar.close();
     }
+    await this.sae.close();
     await this.subject.release();
   }
 }

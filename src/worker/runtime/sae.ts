@@ -1,7 +1,8 @@
 /**
- * A sparse autoencoder in SAELens's conventions, evaluated with plain loops on Float32Array
- * (1024 x 128 is ~130k multiply-adds a position; a 16k x 3840 Gemma Scope SAE is ~63M, still
- * fine per position on a CPU next to a GPU model).
+ * A sparse autoencoder in SAELens's conventions. The encoder's dense matmul runs in
+ * onnxruntime, all requested positions in one run (a 16k x 3840 Gemma Scope SAE is 63M
+ * multiply-adds a position); the activation function and the decoder, which only touches the
+ * active features, are plain loops.
  *
  * encode:  x' = norm_in(x);  x' -= b_dec (if apply_b_dec_to_input);  pre = x' W_enc + b_enc
  *          standard: relu(pre);  jumprelu: relu(pre) where pre > threshold;
@@ -9,7 +10,10 @@
  * decode:  r = f W_dec + b_dec (f /= ||W_dec_j|| first when rescaled), then norm_out(r)
  */
 import { readFileSync } from 'node:fs';
+import type * as ortTypes from 'onnxruntime-node';
 import type { SaeBlock, SaeFeature } from '../api/analyze';
+import { assertProviderInstalled, ort, type ExecutionProvider } from './execution';
+import { linearOnnx } from './linear-graph';
 import type { ModelStats, SaeConfig } from './manifest';
 import { ManifestError } from './manifest';
 import { cosine, fveNrmFromMse, mseNrmFromCosine } from './metrics';
@@ -28,36 +32,51 @@ export interface SaePositionResult extends SaeBlock {
   reconstruction: Float32Array;
 }
 
+export interface SaeCodes {
+  /** Dense feature activations [rows, dSae] (post activation function; zeros where inactive). */
+  acts: Float32Array;
+  /** Non-zero features per row. */
+  l0: number[];
+  /** Per-row normalization state, needed to decode back into the input's space. */
+  norms: NormState[];
+}
+
 export class Sae {
   readonly dIn: number;
   readonly dSae: number;
   private readonly decNorm: Float32Array | null;
-  // Scratch buffers reused across positions: one encode allocates nothing but its result.
-  private readonly xin: Float32Array;
-  private readonly pre: Float32Array;
   private readonly idx: Int32Array;
+  private readonly keep: Uint8Array;
 
-  constructor(
+  private constructor(
     readonly cfg: SaeConfig,
     private readonly w: SaeWeights,
-    private readonly labels: Map<number, string> = new Map(),
+    private readonly encoder: ortTypes.InferenceSession,
+    private readonly labels: Map<number, string>,
   ) {
     this.dIn = cfg.dIn;
     this.dSae = cfg.dSae;
-    this.xin = new Float32Array(cfg.dIn);
-    this.pre = new Float32Array(cfg.dSae);
     this.idx = new Int32Array(cfg.dSae);
+    this.keep = new Uint8Array(cfg.dSae);
     if (cfg.architecture === 'topk' && cfg.rescaleActsByDecoderNorm) {
       this.decNorm = new Float32Array(cfg.dSae);
       for (let j = 0; j < cfg.dSae; j++) {
-        let s = 0;
-        for (let i = 0; i < cfg.dIn; i++) s += w.wDec[j * cfg.dIn + i] ** 2;
-        this.decNorm[j] = Math.sqrt(s);
+        let sum = 0;
+        for (let i = 0; i < cfg.dIn; i++) sum += w.wDec[j * cfg.dIn + i] ** 2;
+        this.decNorm[j] = Math.sqrt(sum);
       }
     } else this.decNorm = null;
   }
 
-  static load(cfg: SaeConfig, weightsFile: string, labelsFile: string | null): Sae {
+  /** The encoder's dense matmul runs in onnxruntime (see linear-graph.ts); the rest is sparse. */
+  static async create(cfg: SaeConfig, w: SaeWeights, labels: Map<number, string> = new Map(), provider: ExecutionProvider = 'cpu'): Promise<Sae> {
+    assertProviderInstalled(provider);
+    const graph = linearOnnx(w.wEnc, w.bEnc, cfg.dIn, cfg.dSae, { input: 'x', output: 'pre' });
+    const encoder = await ort.InferenceSession.create(graph, { executionProviders: [provider], logSeverityLevel: 3, intraOpNumThreads: 1, interOpNumThreads: 1 });
+    return new Sae(cfg, w, encoder, labels);
+  }
+
+  static async load(cfg: SaeConfig, weightsFile: string, labelsFile: string | null, provider: ExecutionProvider = 'cpu'): Promise<Sae> {
     const names = cfg.tensorNames;
     const want = [names.wEnc, names.bEnc, names.wDec, names.bDec, ...(names.threshold ? [names.threshold] : [])];
     const t = readTensors(weightsFile, want);
@@ -70,65 +89,69 @@ export class Sae {
     };
     if (w.bEnc.length !== cfg.dSae) throw new ManifestError(weightsFile, names.bEnc, `has ${w.bEnc.length} values; d_sae is ${cfg.dSae}`);
     if (w.bDec.length !== cfg.dIn) throw new ManifestError(weightsFile, names.bDec, `has ${w.bDec.length} values; d_in is ${cfg.dIn}`);
-    return new Sae(cfg, w, labelsFile ? loadLabels(labelsFile) : new Map());
+    if (w.threshold && w.threshold.length !== cfg.dSae) throw new ManifestError(weightsFile, names.threshold!, `has ${w.threshold.length} values; d_sae is ${cfg.dSae}`);
+    return Sae.create(cfg, w, labelsFile ? loadLabels(labelsFile) : new Map(), provider);
   }
 
   label(index: number): string {
     return this.labels.get(index) ?? '';
   }
 
-  /**
-   * Encode one position (x = row `row` of `xs`, [n, dIn]) into `acts` (dense [dSae]). Returns
-   * the number of non-zero features. The normalization state needed to decode goes into `norm`.
-   */
-  encodeRow(xs: Float32Array, row: number, acts: Float32Array, norm: NormState): number {
-    const { dIn, dSae, xin, pre, w, cfg } = this;
-    const off = row * dIn;
-    for (let i = 0; i < dIn; i++) xin[i] = xs[off + i];
-    applyNormIn(cfg, xin, norm);
-    if (cfg.applyBDecToInput) for (let i = 0; i < dIn; i++) xin[i] -= w.bDec[i];
-    pre.set(w.bEnc);
-    for (let i = 0; i < dIn; i++) {
-      const xi = xin[i];
-      if (xi === 0) continue;
-      const base = i * dSae;
-      for (let j = 0; j < dSae; j++) pre[j] += xi * w.wEnc[base + j];
-    }
-    acts.fill(0);
+  /** Encode rows `rows` of `xs` ([n, dIn]) in one encoder run. */
+  async encode(xs: Float32Array, rows: number[]): Promise<SaeCodes> {
+    const { dIn, dSae, w, cfg } = this;
+    const N = rows.length;
+    const xin = new Float32Array(N * dIn);
+    const norms: NormState[] = [];
+    rows.forEach((row, r) => {
+      const x = xin.subarray(r * dIn, (r + 1) * dIn);
+      x.set(xs.subarray(row * dIn, (row + 1) * dIn));
+      const norm: NormState = { scale: 1, mean: 0 };
+      applyNormIn(cfg, x, norm);
+      if (cfg.applyBDecToInput) for (let i = 0; i < dIn; i++) x[i] -= w.bDec[i];
+      norms.push(norm);
+    });
+    const out = await this.encoder.run({ x: new ort.Tensor('float32', xin, [N, dIn]) });
+    const acts = out.pre.data as Float32Array;
+    const l0 = rows.map((_, r) => this.activate(acts.subarray(r * dSae, (r + 1) * dSae)));
+    return { acts, l0, norms };
+  }
+
+  /** The activation function, in place on one row of pre-activations; returns l0. */
+  private activate(pre: Float32Array): number {
+    const { dSae, cfg, w } = this;
     let l0 = 0;
     if (cfg.architecture === 'standard') {
       for (let j = 0; j < dSae; j++) {
-        if (pre[j] > 0) {
-          acts[j] = pre[j];
-          l0++;
-        }
+        if (pre[j] > 0) l0++;
+        else pre[j] = 0;
       }
     } else if (cfg.architecture === 'jumprelu') {
       const th = w.threshold!;
       for (let j = 0; j < dSae; j++) {
-        if (pre[j] > th[j] && pre[j] > 0) {
-          acts[j] = pre[j];
-          l0++;
-        }
+        if (pre[j] > th[j] && pre[j] > 0) l0++;
+        else pre[j] = 0;
       }
     } else {
       if (this.decNorm) for (let j = 0; j < dSae; j++) pre[j] *= this.decNorm[j];
-      const k = cfg.k!;
-      const top = topIndices(pre, k, this.idx);
+      const top = topIndices(pre, cfg.k!, this.idx);
+      this.keep.fill(0);
       for (let t = 0; t < top; t++) {
         const j = this.idx[t];
         if (pre[j] > 0) {
-          acts[j] = pre[j];
+          this.keep[j] = 1;
           l0++;
         }
       }
+      for (let j = 0; j < dSae; j++) if (!this.keep[j]) pre[j] = 0;
     }
     return l0;
   }
 
-  /** r = f W_dec + b_dec, then the inverse normalization; written into `out` [dIn]. */
-  decode(acts: Float32Array, norm: NormState, out: Float32Array): void {
+  /** r = f W_dec + b_dec, then the inverse normalization; f is row `r` of `codes.acts`. */
+  decode(codes: SaeCodes, r: number, out: Float32Array): void {
     const { dIn, dSae, w } = this;
+    const acts = codes.acts.subarray(r * dSae, (r + 1) * dSae);
     out.set(w.bDec);
     for (let j = 0; j < dSae; j++) {
       let a = acts[j];
@@ -137,37 +160,36 @@ export class Sae {
       const base = j * dIn;
       for (let i = 0; i < dIn; i++) out[i] += a * w.wDec[base + i];
     }
-    applyNormOut(this.cfg, out, norm);
+    applyNormOut(this.cfg, out, codes.norms[r]);
   }
 
   /**
-   * Top features, l0, explained variance and fve_nrm for positions `rows` of `xs` [n, dIn].
-   * explained_variance = 1 - ||x - r||^2 / raw_total_variance (SAELens's definition, per
-   * position); fve_nrm = 1 - 2(1 - cos(r, x)) / B.
+   * Top features, l0, explained variance and fve_nrm for rows `rows` of `xs` [n, dIn], in one
+   * encoder run. `topK` may differ per row. explained_variance = 1 - ||x - r||^2 /
+   * raw_total_variance (SAELens's definition, per position); fve_nrm = 1 - 2(1 - cos(r, x)) / B.
    */
-  analyze(xs: Float32Array, rows: number[], topK: number, stats: Pick<ModelStats, 'B' | 'rawTotalVariance'>): SaePositionResult[] {
-    const acts = new Float32Array(this.dSae);
-    const norm: NormState = { scale: 1, mean: 0 };
-    return rows.map((row) => {
-      const l0 = this.encodeRow(xs, row, acts, norm);
-      const r = new Float32Array(this.dIn);
-      this.decode(acts, norm, r);
+  async analyze(xs: Float32Array, rows: number[], topK: number | number[], stats: Pick<ModelStats, 'B' | 'rawTotalVariance'>): Promise<SaePositionResult[]> {
+    const codes = await this.encode(xs, rows);
+    return rows.map((row, r) => {
+      const recon = new Float32Array(this.dIn);
+      this.decode(codes, r, recon);
       let err = 0;
       const off = row * this.dIn;
-      for (let i = 0; i < this.dIn; i++) err += (xs[off + i] - r[i]) ** 2;
-      const cos = cosine(r, xs, this.dIn, 0, off);
+      for (let i = 0; i < this.dIn; i++) err += (xs[off + i] - recon[i]) ** 2;
+      const cos = cosine(recon, xs, this.dIn, 0, off);
       return {
-        features: this.topFeatures(acts, topK),
-        l0,
+        features: this.topFeatures(codes, r, Array.isArray(topK) ? topK[r] : topK),
+        l0: codes.l0[r],
         explained_variance: 1 - err / stats.rawTotalVariance,
         fve_nrm: fveNrmFromMse(mseNrmFromCosine(cos), stats.B),
-        reconstruction: r,
+        reconstruction: recon,
       };
     });
   }
 
-  /** Top-k non-zero features of dense `acts`, strongest first (ties: lower index first). */
-  topFeatures(acts: Float32Array, topK: number): SaeFeature[] {
+  /** Top-k non-zero features of row `r`, strongest first (ties: lower index first). */
+  topFeatures(codes: SaeCodes, r: number, topK: number): SaeFeature[] {
+    const acts = codes.acts.subarray(r * this.dSae, (r + 1) * this.dSae);
     const n = topIndices(acts, topK, this.idx);
     const out: SaeFeature[] = [];
     for (let t = 0; t < n; t++) {
@@ -176,6 +198,10 @@ export class Sae {
       out.push({ index: j, activation: acts[j], label: this.label(j) });
     }
     return out;
+  }
+
+  async close(): Promise<void> {
+    await this.encoder.release();
   }
 }
 
