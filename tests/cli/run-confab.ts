@@ -41,7 +41,12 @@ export interface ConfabProcess {
 }
 
 export function startConfab(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ConfabProcess {
-  const child = spawn(process.execPath, [CONFAB_BIN, ...args], {
+  return startProcess(process.execPath, [CONFAB_BIN, ...args], options);
+}
+
+/** Any command, with the same clean environment and output capture (e.g. confab under `script`). */
+export function startProcess(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ConfabProcess {
+  const child = spawn(command, args, {
     cwd: options.cwd ?? tempDir(),
     env: cleanEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],

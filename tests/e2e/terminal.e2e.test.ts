@@ -2,11 +2,11 @@
  * End to end: sessions piped into the real `confab start --local`, with the real embedded worker
  * on the reference model stack and a fresh PGlite database per test.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runConfab, startConfab, tempDir } from '../cli/run-confab';
+import { CONFAB_BIN, runConfab, startConfab, startProcess, tempDir } from '../cli/run-confab';
 
 const E2E_TIMEOUT = 240_000;
 
@@ -156,6 +156,44 @@ describe('confab start --local, piped', () => {
       expect(lines, run.stderr).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^confab start: The database at postgres://confab:\\*\\*\\*@127\\.0\\.0\\.1:${port}/confab is unavailable: .*ECONNREFUSED`));
       expect(run.stderr).not.toContain('secret-pw');
+    },
+    E2E_TIMEOUT,
+  );
+});
+
+/** util-linux `script` gives the child a real pseudo-terminal, as a person typing would. */
+const SCRIPT = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+
+describe.skipIf(!SCRIPT)('confab start --local, on a terminal', () => {
+  function onTty(env: Record<string, string>) {
+    const command = [process.execPath, CONFAB_BIN, 'start', '--local', '--as', 'alice'].map((a) => `'${a}'`).join(' ');
+    return startProcess(SCRIPT!, ['-qfec', command, '/dev/null'], { env: { TERM: 'xterm-256color', ...env } });
+  }
+
+  it(
+    'prompts, colours the result and highlights the selected token; NO_COLOR turns colour off',
+    async () => {
+      const data = tempDir('confab-e2e-tty-');
+      const tty = onTty({ CONFAB_DATA_DIR: data });
+      await tty.waitForOutput('confab (alice)> ', 120_000);
+      tty.child.stdin!.write('/explain Hola mundo\r');
+      await tty.waitForOutput(/Analysis 1\x1b\[22m · \x1b\[32mdone/, 120_000);
+      expect(tty.stdout()).toContain('Prompt: Hola mund\x1b[1m\x1b[7mo\x1b[27m\x1b[22m');
+      expect(tty.stdout()).toMatch(/\x1b\[35m[█▏▎▍▌▋▊▉░]{12}\x1b\[39m/);
+      tty.child.stdin!.write('/quit\r');
+      const done = await tty.done;
+      expect(done.code, done.stderr).toBe(0);
+
+      const plain = onTty({ CONFAB_DATA_DIR: data, NO_COLOR: '1' });
+      await plain.waitForOutput('confab (alice)> ', 120_000);
+      plain.child.stdin!.write('/help\r');
+      await plain.waitForOutput('/quit', 60_000);
+      plain.child.stdin!.write('/quit\r');
+      const plainDone = await plain.done;
+      expect(plainDone.code, plainDone.stderr).toBe(0);
+      // readline still moves the cursor, but no text is styled.
+      expect(plainDone.stdout).toContain('Commands');
+      expect(plainDone.stdout).not.toMatch(/\x1b\[\d+m/);
     },
     E2E_TIMEOUT,
   );
