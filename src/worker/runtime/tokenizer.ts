@@ -587,7 +587,8 @@ function preTokenize(piece: Piece, p: PreTokenizerStep, atTextStart: boolean): P
   }
   if (p.kind === 'bytelevel') {
     let pc = piece;
-    if (p.addPrefixSpace && atTextStart && !/^\s/.test(pc.text)) {
+    // As in HF tokenizers: every split that reaches ByteLevel gets the space, not only the first.
+    if (p.addPrefixSpace && !pc.text.startsWith(' ')) {
       const src = fullMap(pc);
       const at = src[0]?.[0] ?? pc.start;
       pc = { text: ' ' + pc.text, start: pc.start, map: [[at, at], ...src] };

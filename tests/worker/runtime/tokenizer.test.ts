@@ -68,6 +68,17 @@ describe('tokenizer: BPE merges and pre-tokenizers', () => {
     expect(tok.decode(enc.ids)).toBe('hello world');
   });
 
+  it('ByteLevel add_prefix_space puts a sourceless space before each segment, as RoBERTa does', () => {
+    const json = byteTokenizerJson();
+    json.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: true, use_regex: true };
+    const tok = Tokenizer.fromJSON(json);
+    const enc = tok.encode('hi<|eos|>yo', { allowSpecial: true });
+    expect(enc.ids).toEqual([32, 104, 105, 257, 32, 121, 111]);
+    expect(enc.offsets[0]).toEqual([0, 0]);
+    expect(enc.offsets[4]).toEqual([9, 9]);
+    expect(tok.encode(' x', { allowSpecial: false }).ids).toEqual([32, 120]);
+  });
+
   it('reads a Qwen2/Llama-3 style Split regex with (?i:...) groups', () => {
     const json = byteTokenizerJson({
       preTokenizer: {
