@@ -145,6 +145,12 @@ export async function invokeCommand(
     return command.ephemeral && result.ephemeral === undefined ? { ...result, ephemeral: true } : result;
   } catch (e) {
     if (e instanceof DomainError) return errorResult(e);
+    if (isConnectionLoss(e)) {
+      core.log('warn', `/${command.name} by ${actor.platform}:${actor.userId}: the database is unreachable: ${(e as Error).message}`);
+      return errorResult(
+        new DomainError('database_unavailable', 'The database is unavailable right now, so nothing was saved. Try again in a moment.'),
+      );
+    }
     const ref = `${Date.now().toString(36)}`;
     core.log(
       'error',
@@ -155,4 +161,18 @@ export async function invokeCommand(
       ephemeral: true,
     };
   }
+}
+
+/**
+ * A lost or refused database connection (a PostgreSQL restart, a network cut): the user is
+ * told nothing was saved, instead of a generic failure. Codes: node's socket errors and
+ * PostgreSQL's class 08 (connection exception) and 57P (operator intervention: shutdown).
+ */
+function isConnectionLoss(e: unknown): boolean {
+  for (let err = e as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; err && depth < 4; err = err.cause as typeof err, depth++) {
+    const code = typeof err.code === 'string' ? err.code : '';
+    if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(code) || /^08|^57P/.test(code)) return true;
+    if (typeof err.message === 'string' && /Connection terminated|Client has encountered a connection error|pool after calling end/.test(err.message)) return true;
+  }
+  return false;
 }
