@@ -159,6 +159,7 @@ export class Tokenizer {
   private readonly mergeRanks = new Map<string, number>();
   private readonly added: AddedToken[] = [];
   private readonly addedById = new Map<number, AddedToken>();
+  private readonly addedByFirstChar = new Map<string, AddedToken[]>();
   private readonly normalizers: NormalizerStep[] = [];
   private readonly preTokenizers: PreTokenizerStep[] = [];
   private readonly decoders: DecoderStep[] = [];
@@ -194,6 +195,12 @@ export class Tokenizer {
     }
     // Longest first, so "<|im_start|>" wins over a shorter added token that prefixes it.
     this.added.sort((a, b) => b.content.length - a.content.length);
+    // Indexed by first character: Llama-3 has 256 reserved added tokens to try at each position.
+    for (const tok of this.added) {
+      if (!tok.content) continue;
+      const first = tok.content[0];
+      this.addedByFirstChar.set(first, [...(this.addedByFirstChar.get(first) ?? []), tok]);
+    }
 
     this.parseNormalizer(json.normalizer);
     this.parsePreTokenizer(json.pre_tokenizer);
@@ -298,11 +305,12 @@ export class Tokenizer {
       let segEnd = cursor;
       if (hit.token.lstrip) while (segEnd > segStart && /\s/.test(text[segEnd - 1])) segEnd--;
       this.encodeSegment(text, segStart, segEnd, out);
-      out.ids.push(hit.token.id);
-      out.offsets.push([cursor, cursor + hit.token.content.length]);
-      out.special.push(hit.token.special);
       cursor += hit.token.content.length;
       if (hit.token.rstrip) while (cursor < text.length && /\s/.test(text[cursor])) cursor++;
+      // lstrip/rstrip whitespace belongs to the added token, offsets included (as in HF).
+      out.ids.push(hit.token.id);
+      out.offsets.push([segEnd, cursor]);
+      out.special.push(hit.token.special);
       segStart = cursor;
     }
     this.encodeSegment(text, segStart, text.length, out);
@@ -310,7 +318,7 @@ export class Tokenizer {
   }
 
   private matchAdded(text: string, at: number, allowSpecial: boolean): { token: AddedToken } | null {
-    for (const token of this.added) {
+    for (const token of this.addedByFirstChar.get(text[at]) ?? []) {
       if (token.special && !allowSpecial) continue;
       if (text.startsWith(token.content, at)) return { token };
     }

@@ -39,6 +39,15 @@ describe('tokenizer: the reference byte-level tokenizer', () => {
     expect(tok.decode(template.ids, { skipSpecial: false })).toBe(text);
   });
 
+  it('added tokens with lstrip/rstrip absorb the whitespace beside them', () => {
+    const json = byteTokenizerJson();
+    json.added_tokens!.push({ id: 260, content: '<mask>', special: true, lstrip: true, rstrip: true });
+    const tok = Tokenizer.fromJSON(json);
+    const enc = tok.encode('a  <mask> b', { allowSpecial: true });
+    expect(enc.ids).toEqual([97, 260, 98]);
+    expect(enc.offsets).toEqual([[0, 1], [1, 10], [10, 11]]);
+  });
+
   it('exposes each token as raw bytes for stop-string checks', () => {
     expect(Array.from(tok.tokenBytes(0x3c))).toEqual([0x3c]);
     expect(Buffer.from(tok.tokenBytes(259)).toString('utf8')).toBe('㈎');
