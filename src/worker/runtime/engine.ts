@@ -256,6 +256,7 @@ export class RuntimeEngine implements Engine {
       signal,
     );
 
+    // Stage times are the shared passes' times; each response gets its own copy (the HTTP layer sets queue).
     const timings = {
       tokenize: round(tTok - tStart),
       subject: round(tSubject - tTok),
@@ -276,7 +277,7 @@ export class RuntimeEngine implements Engine {
         if (req.return_activations) result.activation = encodeActivation(xs.subarray(i * d, (i + 1) * d));
         positions.push(result);
       });
-      results[l.slot] = { model: m.name, layer: m.subject.layer, d_model: m.subject.dModel, tokens: l.tok.tokens, positions, timings_ms: timings };
+      results[l.slot] = { model: m.name, layer: m.subject.layer, d_model: m.subject.dModel, tokens: l.tok.tokens, positions, timings_ms: { ...timings } };
     });
     return results;
   }
