@@ -1,12 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Readable, Writable } from 'node:stream';
 import { CLI_COMMANDS, main } from '../../src/cli/main';
 import { allCommands } from '../../commands';
 import { FakeDiscord } from '../fakes/discord/server';
-import { runConfab, tempDir } from './run-confab';
+import { runConfab, removeTempDirs, tempDir } from './run-confab';
+
+afterAll(removeTempDirs);
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {

@@ -2,13 +2,32 @@
  * End to end: sessions piped into the real `confab start --local`, with the real embedded worker
  * on the reference model stack and a fresh PGlite database per test.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { CONFAB_BIN, runConfab, startConfab, startProcess, tempDir } from '../cli/run-confab';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFAB_BIN, runConfab, startConfab, startProcess, removeTempDirs, tempDir } from '../cli/run-confab';
+
+afterAll(removeTempDirs);
 
 const E2E_TIMEOUT = 240_000;
+
+/**
+ * Creating a PGlite database runs initdb in WebAssembly (seconds); every test starts from a copy
+ * of one that `confab migrate` prepared, which is what a second `confab start` would find.
+ */
+let template = '';
+beforeAll(async () => {
+  template = tempDir('confab-e2e-template-');
+  const migrated = await runConfab(['migrate'], { env: { CONFAB_DATA_DIR: template } });
+  expect(migrated.code, migrated.stderr).toBe(0);
+}, E2E_TIMEOUT);
+
+function freshDataDir(): string {
+  const dir = tempDir('confab-e2e-');
+  cpSync(template, dir, { recursive: true });
+  return dir;
+}
 
 /** Stdout must be plain text when piped: no escape sequence of any kind. */
 function expectPlain(stdout: string): void {
@@ -45,7 +64,7 @@ describe('confab start --local, piped', () => {
         // A prompt that tries to clear the screen is refused, and not echoed raw.
         '/explain bad\x1b[2Jprompt',
       ].join('\n');
-      const data = tempDir('confab-e2e-');
+      const data = freshDataDir();
       const run = await runConfab(['start', '--local', '--as', 'alice'], { env: { CONFAB_DATA_DIR: data }, input: `${session}\n` });
       expect(run.code, run.stderr).toBe(0);
       expectPlain(run.stdout);
@@ -99,7 +118,7 @@ describe('confab start --local, piped', () => {
   it(
     'resumes an analysis that was in progress when Confab stopped, and shows its result after the restart',
     async () => {
-      const data = tempDir('confab-e2e-restart-');
+      const data = freshDataDir();
       // A worker that accepts connections and never answers: the analysis stays in progress.
       const sockets = new Set<Socket>();
       const stalled: Server = createServer((socket) => sockets.add(socket));
@@ -140,6 +159,31 @@ describe('confab start --local, piped', () => {
   );
 
   it(
+    'marks an analysis failed with the reason when the worker is down, and retries it on /retry',
+    async () => {
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const down = `http://127.0.0.1:${(probe.address() as { port: number }).port}`;
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      const run = await runConfab(['start', '--local', '--as', 'alice'], {
+        env: { CONFAB_DATA_DIR: freshDataDir(), WORKER_URLS: down },
+        input: '/explain Hola mundo\n/retry 1\n/stats\n',
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expectPlain(run.stdout);
+      expectInOrder(run.stdout, [
+        'Analysis 1 · failed · asked by alice',
+        /Failed: The inference worker is unavailable \(.*\)\. Try \/retry in a moment\./,
+        'Retry with: /retry 1',
+        '> /retry 1',
+        'Analysis 1 · failed',
+        /Analyses +1\n/,
+      ]);
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
     'says in one line that the database is unavailable, and exits 1',
     async () => {
       const probe = createServer();
@@ -173,7 +217,7 @@ describe.skipIf(!SCRIPT)('confab start --local, on a terminal', () => {
   it(
     'prompts, colours the result and highlights the selected token; NO_COLOR turns colour off',
     async () => {
-      const data = tempDir('confab-e2e-tty-');
+      const data = freshDataDir();
       const tty = onTty({ CONFAB_DATA_DIR: data });
       await tty.waitForOutput('confab (alice)> ', 120_000);
       tty.child.stdin!.write('/explain Hola mundo\r');
