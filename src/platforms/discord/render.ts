@@ -443,7 +443,7 @@ function featureMessage(card: FeatureCardView): DiscordMessage {
 
 function settingsMessage(settings: SettingsView): DiscordMessage {
   const fields = Object.entries(settings.settings).map(([key, value]) =>
-    field(`${settings.changed.includes(key) ? '✏️ ' : ''}${key}`, value === null ? 'not set' : fitUserText(String(value), 500), true),
+    field(`${settings.changed.includes(key) ? '✏️ ' : ''}${fitUserText(key, 200)}`, value === null ? 'not set' : fitUserText(String(value), 500), true),
   );
   return fitMessage({
     embeds: [

@@ -442,7 +442,7 @@ export class FakeDiscord extends EventEmitter {
   // ------------------------------------------------------------ waiting
 
   /** Resolve with the first recorded request (past or future) that matches. */
-  waitForRequest(match: (r: RecordedRequest) => boolean, timeoutMs = 10_000): Promise<RecordedRequest> {
+  waitForRequest(match: (r: RecordedRequest) => boolean, timeoutMs = 30_000): Promise<RecordedRequest> {
     const found = this.requests.find(match);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {

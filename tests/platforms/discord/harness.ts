@@ -39,10 +39,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A backend whose answers can be held back, to play an analysis slower than a token's life. */
+/** The reference worker, with two switches a test can throw. */
 export interface GatedBackend extends AnalysisBackend {
   /** While set, every analysis waits for this promise before it reaches the worker. */
   gate: Promise<void> | null;
+  /** While true, analyses go to a worker address nothing listens on (a real connection refused). */
+  down: boolean;
 }
 
 /** The embedded worker on the reference stack (real ONNX, real HTTP on loopback). */
@@ -50,13 +52,18 @@ export async function referenceBackend(): Promise<GatedBackend> {
   const { createEngine } = await import('../../../src/worker/runtime/engine');
   const engine = await createEngine(REFERENCE_MODELS);
   const worker = await createEmbeddedInferenceClient({ engine, timeoutMs: 30_000 });
+  const dead = deadWorkerBackend();
   const gated: GatedBackend = {
     gate: null,
+    down: false,
     async analyze(request, signal) {
       if (gated.gate) await gated.gate;
-      return worker.analyze(request, signal);
+      return (gated.down ? dead : worker).analyze(request, signal);
     },
-    close: () => worker.close(),
+    async close() {
+      await dead.close?.();
+      await worker.close();
+    },
   };
   return gated;
 }

@@ -1,9 +1,11 @@
 /**
- * The review loop in a Discord server, end to end: a real discord.js Client against the local
- * Discord-compatible server, the real core on PGlite, and an inference backend (the embedded
- * worker on the reference stack when it is present).
+ * The Discord channel end to end: a real discord.js Client against the local Discord-compatible
+ * server, the real core on PGlite, and the embedded worker on the reference stack (which a test
+ * can take down, or slow past a token's life). The numbered tests are the issue's scenarios.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allCommands } from '../../../commands';
+import { slashCommandsJSON } from '../../../src/platforms/discord';
 import type { RecordedRequest } from '../../fakes/discord/server';
 import { buttonIds, HAS_REFERENCE_STACK, MEMBERS, referenceBackend, startHarness, type GatedBackend, type Harness } from './harness';
 import { expectWithinDiscordLimits, HOSTILE_TEXT } from './limits';
@@ -33,7 +35,93 @@ function description(r: RecordedRequest, embed = 0): string {
   return r.body.embeds[embed].description;
 }
 
-describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop (embedded worker on the reference stack)', () => {
+describe.skipIf(!HAS_REFERENCE_STACK)('Discord channel: connection, input errors, worker down, permissions', () => {
+  it('1. logs in with Guilds only and registers the commands generated from commands/', async () => {
+    const identify = h.fake.gatewayReceived.find((p) => p.op === 2);
+    expect(identify.d.intents).toBe(1); // GatewayIntentBits.Guilds
+    const put = await h.fake.waitForRequest((r) => r.method === 'PUT' && r.path.endsWith('/commands'));
+    expect(put.path).toBe(`/applications/${h.fake.applicationId}/guilds/${h.fake.guildId}/commands`);
+    expect(put.headers.authorization).toBe(`Bot ${h.fake.token}`);
+    const names = (put.body as Array<{ name: string }>).map((c) => c.name);
+    expect(names).toEqual(slashCommandsJSON(allCommands).map((c) => c.name));
+    expect(names).toContain('explain');
+    expect(names).toContain('confab-settings');
+    const explain = (put.body as any[]).find((c) => c.name === 'explain');
+    expect(explain.options[0]).toMatchObject({ name: 'prompt', type: 3, required: true });
+    expect(explain.options.find((o: any) => o.name === 'samples')).toMatchObject({ type: 4, min_value: 1, max_value: 8 });
+    const settings = (put.body as any[]).find((c) => c.name === 'confab-settings');
+    expect(settings.default_member_permissions).toBe('32');
+  });
+
+  it('6. an oversized prompt gets a clear private error, and no public message remains', async () => {
+    const interaction = h.fake.slash('explain', { prompt: 'x'.repeat(2400) }, MEMBERS.bo);
+    const callback = await h.fake.waitForCallback(interaction);
+    expect(callback.body.type).toBe(5);
+    const followUp = await h.fake.waitForWebhook(interaction, 'POST');
+    expect(followUp.body.flags & 64).toBe(64);
+    expect(followUp.body.embeds[0].description).toBe('Prompt is 2,400 characters; the limit is 2,000.');
+    expectWithinDiscordLimits(followUp.body);
+    await h.fake.waitForWebhook(interaction, 'DELETE');
+  });
+
+  it('7. with the worker down, the analysis fails with a clear reason; Retry runs it once the worker is back', async () => {
+    worker.down = true;
+    const interaction = h.fake.slash('explain', { prompt: 'The quick brown fox' }, MEMBERS.bo);
+    await h.fake.waitForCallback(interaction);
+    const pending = await h.fake.waitForWebhook(interaction, 'PATCH');
+    expect(pending.body.embeds[0].title).toMatch(/^Analysis #\d+ · (queued|running)$/);
+    const final = await h.fake.waitForWebhook(interaction, 'PATCH', 30_000, 1);
+    worker.down = false;
+    expectWithinDiscordLimits(final.body);
+    expect(final.body.embeds[0].title).toMatch(/· failed$/);
+    const reason = final.body.embeds[0].fields.find((f: any) => f.name === 'Failed').value;
+    expect(reason).toMatch(/unavailable[\s\S]*retr/i);
+    const retry = final.body.components[0].components[0];
+    expect(retry).toMatchObject({ custom_id: expect.stringMatching(/^r:\d+$/), label: 'Retry' });
+
+    const message = h.fake.channelMessages().find((m) => m.interactionId === interaction.id)!;
+    const click = h.fake.button(retry.custom_id, message.id, MEMBERS.bo);
+    expect((await h.fake.waitForCallback(click)).body.type).toBe(5);
+    const done = await h.fake.waitForWebhook(click, 'PATCH', 30_000, 1);
+    expectWithinDiscordLimits(done.body);
+    expect(done.body.embeds[0].title).toBe(final.body.embeds[0].title.replace(' · failed', ''));
+    expect(done.body.components[0].components.map((c: any) => c.custom_id)).toContainEqual(expect.stringMatching(/^v:\d+:f$/));
+  });
+
+  it('10. a member without Manage Server is refused /confab-settings; an admin may change them', async () => {
+    const refused = h.fake.slash('confab-settings', { votes_to_close: 5 }, MEMBERS.bo);
+    expect((await h.fake.waitForCallback(refused)).body).toEqual({ type: 5, data: { flags: 64 } });
+    const reply = await h.fake.waitForWebhook(refused, 'PATCH');
+    expect(reply.body.embeds[0].description).toMatch(/admins only/);
+    expectWithinDiscordLimits(reply.body);
+
+    for (const value of [5, 3]) {
+      const admin = h.fake.slash('confab-settings', { votes_to_close: value }, MEMBERS.ana);
+      const changed = await h.fake.waitForWebhook(admin, 'PATCH');
+      expect(changed.body.embeds[0].title).toBe('Settings updated');
+      expect(changed.body.embeds[0].fields.find((f: any) => f.name === '✏️ votes\\_to\\_close').value).toBe(String(value));
+    }
+  });
+
+  it('answers an unknown explanation id with a clear private error', async () => {
+    const vote = h.fake.slash('vote', { explanation: 999999, label: 'faithful' }, MEMBERS.bo);
+    const err = await h.fake.waitForWebhook(vote, 'PATCH');
+    expect(err.body.embeds[0].title).toBe('Sorry, that did not work');
+    expect(err.body.embeds[0].description).toMatch(/999999/);
+  });
+
+  it('survives a 429 on the interaction callback by retrying after Retry-After', async () => {
+    h.fake.rateLimit('POST', /^\/interactions\/\d+\/[^/]+\/callback$/, { times: 1, retryAfterMs: 300 });
+    const interaction = h.fake.slash('stats', {}, MEMBERS.cy);
+    const reply = await h.fake.waitForWebhook(interaction, 'PATCH');
+    expect(reply.status).toBe(200);
+    const callbacks = h.fake.requests.filter((r) => r.path.startsWith(`/interactions/${interaction.id}/`));
+    expect(callbacks.map((r) => r.status)).toEqual([429, 204]);
+    expect(callbacks[1].at - callbacks[0].at).toBeGreaterThanOrEqual(250);
+  });
+});
+
+describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop', () => {
   let analysisMessageId: string;
   let firstExplanation: number;
 
