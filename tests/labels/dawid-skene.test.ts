@@ -144,12 +144,14 @@ describe('Dawid–Skene on synthetic crowds with known reviewer accuracy', () =>
       reviewerKeys: crowd.reviewers.map((_, j) => j),
       classes: ['faithful', 'confabulated'],
     };
-    const started = performance.now();
+    // CPU time, not wall time: on shared CI cores wall time measures the neighbours. The
+    // benchmark (npm run bench:dataset) records both.
+    const started = process.cpuUsage();
     const ds = dawidSkene(table);
-    const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(started);
+    const cpuSeconds = (used.user + used.system) / 1e6;
     expect(table.length).toBe(1_000_000);
-    // Generous here (shared CI cores); the benchmark records the real figure.
-    expect(seconds).toBeLessThan(5);
+    expect(cpuSeconds).toBeLessThan(5);
     expect(accuracy(ds.label, crowd.truth)).toBeGreaterThan(accuracy(majorityVote(table).label, crowd.truth));
   });
 });

@@ -18,7 +18,7 @@ import type { Queryable } from '../../../db';
 import { signalValue } from '../labels/signals';
 import { columnsFor, type DatasetRow } from './columns';
 import { computeDatasetLabels, type DatasetLabels } from './labels';
-import { activationsOfPositions, explanationPage, featuresOfPositions, votesOfExplanationRange, type ExportScope } from './queries';
+import { activationsOfPositions, explanationPage, featuresOfPositions, reviewerPseudonyms, votesOfExplanationRange, type ExportScope } from './queries';
 import { JsonlSink, ParquetSink, type RowSink } from './sinks';
 import { promptHash, splitOfHash, type Split } from './split';
 import { datasetCard } from './card';
@@ -36,7 +36,11 @@ export interface ExportOptions extends ExportScope {
   since?: Date;
   /** Explanations per database round trip. Default 2000. */
   chunkRows?: number;
-  /** Parquet rows per row group. Default 10,000. */
+  /**
+   * Parquet rows per row group. Default 5,000, or 1,000 with activations: hyparquet-writer
+   * encodes a whole row group in memory, and 1,000 activations of d = 4096 are already 16 MB
+   * as float32 (and several times that as JS numbers while encoding).
+   */
   rowGroupRows?: number;
   /** Clock for the card (tests). */
   now?: Date;
@@ -92,11 +96,12 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
   const partial = `${out}.partial`;
 
   const labels = await computeDatasetLabels(db, { workspaceId: options.workspaceId });
+  const pseudonyms = await reviewerPseudonyms(db);
 
   const sink: RowSink =
     options.format === 'jsonl'
       ? new JsonlSink(partial, columns)
-      : new ParquetSink(partial, columns, options.rowGroupRows ?? 10_000, [{ key: 'confab.dataset', value: 'one row per NLA explanation; see README.md' }]);
+      : new ParquetSink(partial, columns, options.rowGroupRows ?? (includeActivations ? 1_000 : 5_000), [{ key: 'confab.dataset', value: 'one row per NLA explanation; see README.md' }]);
 
   const summary: Omit<ExportSummary, 'seconds' | 'path' | 'cardPath' | 'format' | 'labels' | 'models' | 'reviewersInRows'> = {
     rows: 0,
@@ -141,6 +146,8 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
           if (!list) votesByExplanation.set(v.explanationId, (list = []));
           list.push(v);
         }
+        // Each explanation's votes in the order they were cast (then by reviewer, for ties).
+        for (const list of votesByExplanation.values()) if (list.length > 1) list.sort((a, b) => a.votedAt.getTime() - b.votedAt.getTime());
         const vectorByPosition = new Map(vectors.map((a) => [a.positionId, decodeActivation(a.vector)]));
         if (hashCache.size > 50_000) hashCache = new Map();
 
@@ -156,9 +163,13 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
           const v = votesByExplanation.get(e.id) ?? [];
           const l = labels.of(e.id);
           let unsure = 0;
+          const reviewerIds: string[] = [];
           for (const vote of v) {
             if (vote.label === 'unsure') unsure++;
-            reviewersSeen.add(vote.pseudonym);
+            const pseudonym = pseudonyms.get(vote.reviewerId);
+            if (pseudonym === undefined) throw new DatasetExportError(`Vote on explanation ${vote.explanationId} names reviewer ${vote.reviewerId}, who is not in the reviewers table.`);
+            reviewerIds.push(pseudonym);
+            reviewersSeen.add(pseudonym);
           }
           rows.push({
             explanation_id: e.id,
@@ -186,7 +197,7 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             signal_feature_overlap: signalValue('feature_overlap', e),
             signal_judge: signalValue('judge', e),
             votes: v.map((x) => x.label),
-            reviewer_ids: v.map((x) => x.pseudonym),
+            reviewer_ids: reviewerIds,
             vote_timestamps: v.map((x) => x.votedAt),
             majority_label: l.majority,
             ds_label: l.dsLabel,

