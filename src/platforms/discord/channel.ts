@@ -353,10 +353,19 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
 
   // ------------------------------------------------------------ lifecycle
 
-  await new Promise<void>((resolve, reject) => {
-    client.once(Events.ClientReady, () => resolve());
-    client.login(config.token).catch(reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once(Events.ClientReady, () => resolve());
+      client.login(config.token).catch(reject);
+    });
+  } catch (error) {
+    unsubscribe();
+    await client.destroy();
+    if ((error as { code?: string }).code === 'TokenInvalid') {
+      throw new Error('Discord refused DISCORD_TOKEN (401 at login). Copy the token again from the Bot page of your application.');
+    }
+    throw error;
+  }
   log.info(`discord: connected as ${client.user?.tag ?? 'unknown'} in ${client.guilds.cache.size} server(s).`);
   if (config.registerOnStart) {
     const registered = await registerDiscordCommands(config, { commands: options.commands });

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCommands } from '../../../commands';
-import { slashCommandsJSON } from '../../../src/platforms/discord';
+import { slashCommandsJSON, startDiscordChannel } from '../../../src/platforms/discord';
 import type { RecordedRequest } from '../../fakes/discord/server';
 import { buttonIds, HAS_REFERENCE_STACK, MEMBERS, referenceBackend, startHarness, type GatedBackend, type Harness } from './harness';
 import { expectWithinDiscordLimits, HOSTILE_TEXT } from './limits';
@@ -51,6 +51,11 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord channel: connection, input errors
     expect(explain.options.find((o: any) => o.name === 'samples')).toMatchObject({ type: 4, min_value: 1, max_value: 8 });
     const settings = (put.body as any[]).find((c) => c.name === 'confab-settings');
     expect(settings.default_member_permissions).toBe('32');
+  });
+
+  it('a wrong token stops the start with a message that names DISCORD_TOKEN', async () => {
+    await expect(startDiscordChannel(h.services, { ...h.config.discord!, token: 'wrong' })).rejects.toThrow(/Discord refused DISCORD_TOKEN/);
+    expect(h.fake.requests.some((r) => r.path === '/gateway/bot' && r.status === 401)).toBe(true);
   });
 
   it('6. an oversized prompt gets a clear private error, and no public message remains', async () => {

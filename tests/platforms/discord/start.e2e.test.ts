@@ -3,7 +3,8 @@
  * to the local Discord-compatible server (DISCORD_API_BASE), registers its commands
  * (DISCORD_REGISTER_ON_START), answers a command, and exits cleanly on SIGTERM.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FakeDiscord } from '../../fakes/discord/server';
 import { HAS_REFERENCE_STACK, MEMBERS } from './harness';
 
+const CONFAB = path.resolve(import.meta.dirname, '../../../bin/confab.mjs');
 const cleanup: Array<() => Promise<void>> = [];
 afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
@@ -22,7 +24,7 @@ describe.skipIf(!HAS_REFERENCE_STACK)('confab start with Discord configured', ()
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'confab-discord-start-'));
     cleanup.push(() => fake.close(), () => rm(dataDir, { recursive: true, force: true }));
     let stderr = '';
-    const bot = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../../bin/confab.mjs'), 'start'], {
+    const bot = spawn(process.execPath, [CONFAB, 'start'], {
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
@@ -57,4 +59,22 @@ describe.skipIf(!HAS_REFERENCE_STACK)('confab start with Discord configured', ()
     expect(fake.connectedClients).toBe(0);
     expect(stderr).not.toMatch(/Error|at .*\.ts:\d+/);
   }, 120_000);
+});
+
+describe('confab discord register', () => {
+  it('bulk-overwrites guild commands, and names a refused token', async () => {
+    const fake = await FakeDiscord.start();
+    cleanup.push(() => fake.close());
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase };
+    const run = promisify(execFile);
+    const ok = await run(process.execPath, [CONFAB, 'discord', 'register', '--guild', fake.guildId], { env: { ...env, DISCORD_TOKEN: fake.token } });
+    expect(ok.stdout).toMatch(new RegExp(`^Registered \\d+ commands in guild ${fake.guildId}: .*/explain.*/confab-settings`));
+    const put = await fake.waitForRequest((r) => r.method === 'PUT');
+    expect(put.path).toBe(`/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`);
+
+    const refused = await run(process.execPath, [CONFAB, 'discord', 'register'], { env: { ...env, DISCORD_TOKEN: 'not-the-token' } }).catch((e) => e);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('Discord refused DISCORD_TOKEN (401)');
+    expect(fake.requests.filter((r) => r.method === 'PUT' && r.status === 401).map((r) => r.path)).toEqual([`/applications/${fake.applicationId}/commands`]);
+  }, 60_000);
 });
