@@ -1,6 +1,7 @@
 /** Workspace statistics for /stats. */
 import { sql } from 'drizzle-orm';
 import { queryRows, type Queryable } from '../../db';
+import { krippendorffAlphaFromCounts } from './labels/agreement';
 import { wilsonInterval } from './labels/intervals';
 import type { StatsView } from './view';
 
@@ -32,6 +33,28 @@ export async function workspaceStats(db: Queryable, workspaceId: number, scope: 
     openItems: Number(r.open_items),
     closedItems: Number(r.closed_items),
     confabulationRate: wilsonInterval(confabulated, n),
-    extra: [],
+    extra: [await agreementLine(db, workspaceId)],
   };
+}
+
+/**
+ * Krippendorff's alpha (nominal) over the decisive votes, from each item's vote counters: only
+ * items with two or more decisive votes can show agreement or disagreement.
+ */
+async function agreementLine(db: Queryable, workspaceId: number): Promise<{ label: string; value: string }> {
+  const rows = await queryRows<{ f: number; c: number }>(
+    db,
+    sql`select faithful_votes as f, confabulated_votes as c from explanations where workspace_id = ${workspaceId} and decisive_votes >= 2`,
+  );
+  const counts = new Int32Array(rows.length * 2);
+  rows.forEach((r, i) => {
+    counts[2 * i] = Number(r.f);
+    counts[2 * i + 1] = Number(r.c);
+  });
+  const { alpha, pairableItems } = krippendorffAlphaFromCounts(counts, 2);
+  const label = "Agreement (Krippendorff's alpha)";
+  if (alpha === null) {
+    return { label, value: pairableItems === 0 ? 'not yet: no item has two decisive votes' : `undefined: all ${pairableItems} items got one label` };
+  }
+  return { label, value: `${alpha.toFixed(2)} over ${pairableItems} item${pairableItems === 1 ? '' : 's'}` };
 }

@@ -203,6 +203,10 @@ for (const { kind, skip } of STORAGE_KINDS) {
       expect(stats.reviewers).toBeGreaterThanOrEqual(3);
       expect(stats.confabulationRate).toMatchObject({ rate: 1, n: 1 });
       expect(stats.confabulationRate!.low).toBeGreaterThan(0);
+      // One item has two or more decisive votes so far: 1 faithful, 2 confabulated. Alpha's
+      // observed disagreement 2·1·2/(3−1) = 2 against expected 3² − 1² − 2² = 4 over n − 1 = 2
+      // gives 1 − 2·2/4 = 0.
+      expect(stats.extra).toContainEqual({ label: "Agreement (Krippendorff's alpha)", value: '0.00 over 1 item' });
 
       const [{ feature_index: index, fired }] = await queryRows<{ feature_index: number; fired: number }>(
         services.database.db,
