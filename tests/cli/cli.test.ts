@@ -6,7 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { CLI_COMMANDS, main } from '../../src/cli/main';
 import { allCommands } from '../../commands';
 import { FakeDiscord } from '../fakes/discord/server';
-import { runConfab, removeTempDirs, tempDir } from './run-confab';
+import { removeTempDirs, runConfab, startConfab, tempDir } from './run-confab';
 
 afterAll(removeTempDirs);
 
@@ -204,4 +204,23 @@ describe('confab discord register', () => {
       await fake.close();
     }
   });
+});
+
+describe('confab worker', () => {
+  it('serves the reference stack until SIGTERM, with the secret required beyond /health', async () => {
+    const worker = startConfab(['worker', '--port', '0'], { env: { CONFAB_WORKER_SECRET: 'a-shared-secret' } });
+    try {
+      await worker.waitForOutput(/listening on http:\/\/127\.0\.0\.1:\d+/, 120_000);
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(worker.stdout())![1];
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect((await fetch(`${url}/v1/capabilities`)).status).toBe(401);
+      const caps = await fetch(`${url}/v1/capabilities`, { headers: { 'x-secret-key': 'a-shared-secret' } });
+      expect(caps.status).toBe(200);
+      expect(await caps.json()).toMatchObject({ model: 'confab-reference-v1', d_model: 128 });
+    } finally {
+      worker.child.kill('SIGTERM');
+    }
+    const done = await worker.done;
+    expect(done.code, done.stderr).toBe(0);
+  }, 180_000);
 });
