@@ -6,4 +6,8 @@ import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv.slice(2));
-if (typeof code === 'number') process.exitCode = code;
+process.exitCode = typeof code === 'number' ? code : 0;
+// Every command has finished and closed what it opened when main returns. Should a library
+// still hold a handle (a socket in a keep-alive pool, a timer), exit anyway rather than hang a
+// script; the timer is unref'd, so a clean run exits at once without waiting for it.
+setTimeout(() => process.exit(process.exitCode), 3000).unref();

@@ -3,8 +3,9 @@
  * embedded inference worker (unless WORKER_URLS names external ones) and the channels the
  * configuration enables, or the terminal channel when none is (or with --local).
  *
- * Start order: the inference backend, then services (the dispatcher resumes interrupted analyses at once and
- * needs a worker to send them to), then channels. Shutdown runs it backwards.
+ * Start order: the inference backend, then services (the dispatcher resumes interrupted
+ * analyses at once and needs a worker to send them to), then channels. Shutdown runs it
+ * backwards, except that the terminal stops last so that results still print.
  */
 import { userInfo } from 'node:os';
 import { loadConfig, loadDotEnv, type Config } from '../config';
