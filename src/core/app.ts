@@ -69,6 +69,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       concurrency: options.concurrency,
       pollMs: options.pollMs,
       onFinished: finished,
+      watched: () => hub.waitingIds(),
       log,
     });
 

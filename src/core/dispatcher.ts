@@ -22,8 +22,13 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** How often to look for work queued by other processes, and for expired leases. */
   pollMs?: number;
-  /** Called after an analysis reached done or failed (by this process). */
+  /** Called after an analysis reached done or failed (by this process, or one it waits for). */
   onFinished(analysisId: number): Promise<void>;
+  /**
+   * Analyses a command in this process is waiting for. Another process sharing the database
+   * may run them; the poll notices when they finish and reports them here too.
+   */
+  watched?: () => number[];
   log?: (level: 'warn' | 'error', message: string) => void;
 }
 
@@ -103,6 +108,7 @@ export class Dispatcher {
           });
           this.inFlight.set(claimed.id, { controller, done });
         }
+        await this.reportFinishedElsewhere();
         if (Date.now() - lastSweep > this.pollMs * 5) {
           lastSweep = Date.now();
           await this.requeueInterrupted(false);
@@ -134,6 +140,19 @@ export class Dispatcher {
       returning id, prompt, selection, nla_samples, top_k, attempts
     `);
     return rows[0] ?? null;
+  }
+
+  private async reportFinishedElsewhere(): Promise<void> {
+    const ids = (this.options.watched?.() ?? []).filter((id) => !this.inFlight.has(id));
+    if (ids.length === 0) return;
+    const rows = await queryRows<{ id: number }>(
+      this.database.db,
+      sql`select id from analyses where id in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)}) and status in ('done', 'failed')`,
+    );
+    for (const { id } of rows) {
+      if (this.inFlight.has(id)) continue;
+      await this.options.onFinished(id).catch((e: unknown) => this.log('error', `dispatcher: reporting analysis ${id} failed: ${(e as Error).message}`));
+    }
   }
 
   private async requeueInterrupted(all: boolean): Promise<number> {

@@ -41,6 +41,11 @@ export class EventHub implements ConfabEvents {
     this.recent.delete(analysisId);
   }
 
+  /** Analyses some follow-up in this process is waiting for. */
+  waitingIds(): number[] {
+    return [...this.waiters.keys()];
+  }
+
   hasWaiter(analysisId: number): boolean {
     return (this.waiters.get(analysisId)?.length ?? 0) > 0;
   }

@@ -200,6 +200,32 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
     }
   });
 
+  it("answers a command's follow-up when another process ran its analysis", async () => {
+    const config = testConfig(database.target);
+    const busyWorker = new FixtureWorker();
+    const releaseBusy = busyWorker.hold();
+    const a = await createServices(config, { backend: busyWorker, concurrency: 1, pollMs: 50, log: () => {} });
+    let c: CoreServices | undefined;
+    try {
+      // A is busy with one analysis (its worker holds it), so it cannot take the next.
+      const first = await run(a, actor('alice'), 'explain', { prompt: 'Keeps A busy' });
+      const firstId = (first.view as AnalysisView).analysisId;
+      while ((await statusOf(a, firstId)).status !== 'running') await new Promise((r) => setTimeout(r, 20));
+      const second = await run(a, actor('alice'), 'explain', { prompt: 'Run by another process' });
+      const secondId = (second.view as AnalysisView).analysisId;
+      // Another process with a free worker takes it.
+      c = await createServices(config, { backend: new FixtureWorker(), pollMs: 50, log: () => {} });
+      const view = (await second.followUp!) as AnalysisView;
+      expect(view).toMatchObject({ analysisId: secondId, status: 'done' });
+      expect(busyWorker.requests.map((r) => r.prompt)).toEqual(['Keeps A busy']);
+      releaseBusy();
+      expect(((await first.followUp!) as AnalysisView).status).toBe('done');
+    } finally {
+      releaseBusy();
+      await Promise.all([a.close(), c?.close()]);
+    }
+  });
+
   it('applies migrations once when processes start together', async () => {
     const opened = await Promise.all([openDatabase(database.target), openDatabase(database.target), openDatabase(database.target)]);
     const [{ n }] = await queryRows<{ n: number }>(opened[0].db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
