@@ -19,13 +19,14 @@ import {
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
+  type Message,
   type ModalSubmitInteraction,
   type RepliableInteraction,
   type SendableChannels,
 } from 'discord.js';
 import type { Actor, CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
 import type { AnalysisFinishedEvent, Services } from '../../core/services';
-import type { View } from '../../core/view';
+import type { View, VoteAckView } from '../../core/view';
 import { coreNameOf, registerDiscordCommands, type DiscordConfig } from './commands';
 import {
   claimsFromMessage,
@@ -93,6 +94,26 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   /** Analyses whose result this process delivers through a follow-up (not the finished event). */
   const awaitingFollowUp = new Set<number>();
   let stopping = false;
+  /**
+   * Where this process showed each explanation publicly, so a vote that closes it from elsewhere
+   * (/review, /vote) can still reveal the tally there. In memory only: after a restart, closing
+   * from the public message's own buttons still works, closing from elsewhere does not.
+   */
+  const publicMessages = new Map<number, { channelId: string; messageId: string }>();
+  const rememberPublic = (view: View, sent: { id: string; channelId: string } | null | undefined) => {
+    if (!sent || view.kind !== 'analysis') return;
+    for (const position of view.positions) {
+      for (const explanation of position.explanations) {
+        publicMessages.delete(explanation.explanationId);
+        publicMessages.set(explanation.explanationId, { channelId: sent.channelId, messageId: sent.id });
+      }
+    }
+    // Oldest first in a Map: keep the index bounded.
+    for (const key of publicMessages.keys()) {
+      if (publicMessages.size <= 10_000) break;
+      publicMessages.delete(key);
+    }
+  };
 
   const track = <T>(work: Promise<T>): Promise<T> => {
     inFlight.add(work);
@@ -192,13 +213,15 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       await interaction.followUp({ ...toReply(message), flags: MessageFlags.Ephemeral });
     } else {
       try {
-        await editWithFileFallback(interaction, result.view, message);
+        const sent = await editWithFileFallback(interaction, result.view, message);
+        if (!deferredEphemeral) rememberPublic(result.view, sent);
       } catch (error) {
         // The pending view is lost, but the analysis is not: it is still delivered below.
         if (!result.followUp || !isExpiredToken(error)) throw error;
         log.info(`discord: interaction ${interaction.id} expired before its pending reply was shown.`);
       }
     }
+    if (result.view.kind === 'vote-ack' && result.view.closedNow) await revealClosedTally(result.view, null);
     if (result.followUp) {
       const analysisId = result.view.kind === 'analysis' ? result.view.analysisId : null;
       if (analysisId !== null) awaitingFollowUp.add(analysisId);
@@ -214,13 +237,12 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   }
 
   /** Attach a file when it fits; when Discord refuses it anyway (413 / 40005), say where it is. */
-  async function editWithFileFallback(interaction: RepliableInteraction, view: View, message: DiscordMessage): Promise<void> {
+  async function editWithFileFallback(interaction: RepliableInteraction, view: View, message: DiscordMessage): Promise<Message> {
     try {
-      await interaction.editReply(toReply(message));
+      return await interaction.editReply(toReply(message));
     } catch (error) {
       if (view.kind === 'file' && message.files && (isApiError(error, 40005) || (error as { status?: number }).status === 413)) {
-        await interaction.editReply(toReply(renderView(view, { attachmentSizeLimit: 0 })));
-        return;
+        return interaction.editReply(toReply(renderView(view, { attachmentSizeLimit: 0 })));
       }
       throw error;
     }
@@ -233,14 +255,15 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     const expiresAt = interaction.createdTimestamp + TOKEN_LIFETIME_MS - TOKEN_MARGIN_MS;
     if (Date.now() < expiresAt) {
       try {
-        await interaction.editReply(toReply(message));
+        const sent = await interaction.editReply(toReply(message));
+        if (!interaction.ephemeral) rememberPublic(view, sent);
         return;
       } catch (error) {
         if (!isExpiredToken(error)) throw error;
         log.info(`discord: interaction ${interaction.id} expired before its analysis finished; posting a new message.`);
       }
     }
-    if (interaction.channelId) await postToChannel(interaction.channelId, message);
+    if (interaction.channelId) rememberPublic(view, await postToChannel(interaction.channelId, message));
   }
 
   /**
@@ -251,16 +274,16 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     if (stopping || event.platform !== 'discord') return;
     if (awaitingFollowUp.has(event.analysisId) || (event as { followUpPending?: boolean }).followUpPending) return;
     if (!client.isReady()) return;
-    await postToChannel(event.channelId, renderView(event.view));
+    rememberPublic(event.view, await postToChannel(event.channelId, renderView(event.view)));
   }
 
-  async function postToChannel(channelId: string, message: DiscordMessage): Promise<void> {
+  async function postToChannel(channelId: string, message: DiscordMessage): Promise<Message | null> {
     const channel = client.channels.cache.get(channelId) ?? (await client.channels.fetch(channelId).catch(() => null));
     if (!channel || !channel.isSendable()) {
       log.warn(`discord: cannot post to channel ${channelId} (not visible to the bot or not a text channel).`);
-      return;
+      return null;
     }
-    await (channel as SendableChannels).send(toReply(message));
+    return (channel as SendableChannels).send(toReply(message));
   }
 
   // ------------------------------------------------------------ buttons
@@ -319,9 +342,22 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   /** Show the private acknowledgement; when this vote closed the item, reveal the tally publicly. */
   async function afterVote(interaction: ButtonInteraction | ModalSubmitInteraction, result: CommandResult): Promise<void> {
     await interaction.editReply(toReply(renderView(result.view)));
-    const ack = result.view;
-    const message = interaction.message;
-    if (ack.kind !== 'vote-ack' || !ack.closedNow || !message || message.flags.has(MessageFlags.Ephemeral)) return;
+    if (result.view.kind === 'vote-ack' && result.view.closedNow) await revealClosedTally(result.view, interaction);
+  }
+
+  /**
+   * An item closed: show its tally on the public message. That is the message the vote came
+   * from when it is public, else the one this process remembers showing the explanation on.
+   */
+  async function revealClosedTally(ack: VoteAckView, interaction: ButtonInteraction | ModalSubmitInteraction | null): Promise<void> {
+    let message: Message | null = interaction?.message && !interaction.message.flags.has(MessageFlags.Ephemeral) ? interaction.message : null;
+    if (!message) {
+      const where = publicMessages.get(ack.explanationId);
+      const channel = where ? client.channels.cache.get(where.channelId) : undefined;
+      if (!where || !channel || !channel.isTextBased()) return;
+      message = await channel.messages.fetch(where.messageId).catch(() => null);
+      if (!message) return;
+    }
     const closed = closeExplanationOnMessage(
       { embeds: message.embeds.map((e) => e.toJSON()), components: message.components.map((c) => c.toJSON()) as never },
       ack,
@@ -331,6 +367,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     } catch (error) {
       // The channel route needs the bot to see the channel; the application's webhook does not.
       try {
+        if (!interaction) throw error;
         await interaction.webhook.editMessage(message.id, toReply(closed));
       } catch {
         // The vote is stored either way; only the public tally is missing, which /stats shows.

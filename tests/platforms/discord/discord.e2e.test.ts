@@ -191,6 +191,19 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop', () => {
     }
   });
 
+  it('3c. an item closed from elsewhere (/vote) also reveals its tally on the public message', async () => {
+    const { message } = await explain('Closed from a slash command');
+    const [[faithful]] = buttonIds(message);
+    const explanationId = Number(faithful.split(':')[1]);
+    for (const member of [MEMBERS.bo, MEMBERS.cy]) await h.fake.waitForWebhook(h.fake.button(faithful, message.id, member));
+    expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).not.toContain('Votes (closed)');
+    const vote = h.fake.slash('vote', { explanation: explanationId, label: 'faithful' }, MEMBERS.dee);
+    expect(description(await h.fake.waitForWebhook(vote))).toContain('closed this item');
+    const edit = await h.fake.waitForRequest((r) => r.method === 'PATCH' && r.path === `/channels/${h.fake.channelId}/messages/${message.id}`);
+    expectWithinDiscordLimits(edit.body);
+    expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).toContain('✅ Faithful 3');
+  });
+
   it('4. a duplicate click is idempotent, a changed vote is recorded, and the note modal marks claims', async () => {
     const { message } = await explain('Dime con quién andas');
     const [[faithful, confabulated, , note]] = buttonIds(message);
@@ -291,7 +304,7 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop', () => {
   it('/feature and /stats render from the real core', async () => {
     const stats = h.fake.slash('stats', {}, MEMBERS.bo);
     const statsReply = await h.fake.waitForWebhook(stats);
-    expect(statsReply.body.embeds[0].fields.find((f: any) => f.name === 'Closed items').value).toBe('2'); // closed in 3 and 3b
+    expect(statsReply.body.embeds[0].fields.find((f: any) => f.name === 'Closed items').value).toBe('3'); // closed in 3, 3b and 3c
     const feature = h.fake.slash('feature', { index: 10 }, MEMBERS.bo);
     const featureReply = await h.fake.waitForWebhook(feature);
     expectWithinDiscordLimits(featureReply.body);
