@@ -40,10 +40,12 @@ export const doctorCommand: CliCommand = {
     out('Channels that `confab start` would start');
     const chat = enabledChatChannels(config);
     if (chat.length === 0) out('  terminal (no chat channel is configured)');
-    for (const channel of chat) out(`  ${channel.name}: ${channel.describe(config)}`);
+    for (const channel of chat) {
+      out(channel.load ? `  ${channel.name}: ${channel.describe(config)}` : `  FAIL ${channel.name}: configured, but this build has no src/platforms/${channel.name}/ channel yet.`);
+    }
     out('  (`confab start --local` starts only the terminal)');
 
-    const ok = database.ok && workers.every((check) => check.ok);
+    const ok = database.ok && workers.every((check) => check.ok) && chat.every((channel) => channel.load !== undefined);
     out('');
     out(ok ? 'All checks passed.' : 'Some checks failed; see the lines marked FAIL.');
     return ok ? 0 : 1;

@@ -6,9 +6,10 @@
  *
  *     export async function startChannel(services: Services, log: ChannelLog): Promise<RunningChannel>
  *
- * and one entry in `CHAT_CHANNELS` below. The folder is imported only when its channel is
- * enabled, so a terminal session never loads discord.js or Bolt. The terminal channel is not
- * listed: `confab start` runs it when no chat channel is enabled, or with `--local`.
+ * and one entry in `CHAT_CHANNELS` below, whose `load` imports that folder. It is imported only
+ * when its channel is enabled, so a terminal session never loads discord.js or Bolt. The
+ * terminal channel is not listed: `confab start` runs it when no chat channel is enabled, or
+ * with `--local`.
  */
 import type { Config } from '../config';
 import type { Services } from '../core/services';
@@ -39,6 +40,8 @@ export interface ChatChannelEntry {
   enabled(config: Config): boolean;
   /** One line for `confab doctor`: how it would connect. Never includes a secret. */
   describe(config: Config): string;
+  /** Imports the channel's folder; absent while the folder is not written yet. */
+  load?: () => Promise<{ startChannel: StartChannel }>;
 }
 
 export const CHAT_CHANNELS: readonly ChatChannelEntry[] = [
@@ -49,6 +52,7 @@ export const CHAT_CHANNELS: readonly ChatChannelEntry[] = [
       `Discord application ${config.discord?.applicationId}` +
       (config.discord?.guildId ? `, guild ${config.discord.guildId}` : ', all guilds') +
       (config.discord?.apiBase ? `, API ${config.discord.apiBase}` : ''),
+    load: () => import('./discord'),
   },
   {
     name: 'slack',
@@ -57,6 +61,7 @@ export const CHAT_CHANNELS: readonly ChatChannelEntry[] = [
       config.slack?.appToken
         ? 'Slack, Socket Mode'
         : `Slack, HTTP mode on port ${config.slack?.port} (POST /slack/events)`,
+    // load: () => import('./slack'), once src/platforms/slack/ exists.
   },
 ];
 
@@ -67,21 +72,10 @@ export function enabledChatChannels(config: Config): ChatChannelEntry[] {
 
 /** Import a chat channel's folder and start it. */
 export async function startChatChannel(entry: ChatChannelEntry, services: Services, log: ChannelLog): Promise<RunningChannel> {
-  let module: { startChannel?: StartChannel };
-  try {
-    // A computed specifier keeps unused SDKs out of the process and lets a build without a
-    // channel folder still start the others.
-    module = (await import(`./${entry.name}/index`)) as { startChannel?: StartChannel };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(`platforms/${entry.name}/index`)) {
-      throw new ChannelUnavailableError(`${entry.name} is configured, but this build has no src/platforms/${entry.name}/ channel.`);
-    }
-    throw error;
+  if (!entry.load) {
+    throw new ChannelUnavailableError(`${entry.name} is configured, but this build has no src/platforms/${entry.name}/ channel yet.`);
   }
-  if (typeof module.startChannel !== 'function') {
-    throw new ChannelUnavailableError(`src/platforms/${entry.name}/index.ts does not export startChannel(services, log).`);
-  }
+  const module = await entry.load();
   return module.startChannel(services, log);
 }
 
