@@ -9,6 +9,7 @@ import { explanations, votes } from '../../db/schema';
 import { exportDataset, type ExportSummary } from '../../src/core/dataset/export';
 import { splitOf } from '../../src/core/dataset/split';
 import { COLUMNS } from '../../src/core/dataset/columns';
+import { loadLabelStatsLines } from '../../src/core/labels/stats-extra';
 import { readParquetWithArrowRs } from './arrow-ffi';
 import { GUILD, GUILD_NAME, PEOPLE, seedReviewHistory, type Seeded } from './seed';
 
@@ -200,6 +201,14 @@ describe('dataset export (PGlite)', () => {
     expect(recent.rows).toBe(9);
     await expect(exportDataset(database.db, { format: 'csv' as 'jsonl', out: path.join(dir, 'x', 'd') })).rejects.toThrow('Format "csv" is not supported; use jsonl or parquet.');
     await expect(exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'x', 'd'), minVotes: -1 })).rejects.toThrow('--min-votes must be a whole number ≥ 0');
+  });
+
+  it('gives /stats its agreement, decoy and AUROC lines from the same database', async () => {
+    const lines = Object.fromEntries((await loadLabelStatsLines(database.db, seeded.workspaceId)).map((l) => [l.label, l.value]));
+    expect(lines['Decoys caught']).toMatch(/^25% of 4 votes \(95% CI \d+–\d+%\)$/);
+    expect(lines["Fleiss' kappa"]).toMatch(/^n\/a/);
+    expect(lines['AUROC, AR round trip (fve_nrm)']).toMatch(/^\d\.\d\d \(95% CI .*Hanley–McNeil; \d+ faithful vs \d+ confabulated\)$/);
+    expect(lines['AUROC, LLM judge']).toBe('n/a (no labelled item has this signal)');
   });
 
   it('scopes to one workspace', async () => {

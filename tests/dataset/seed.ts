@@ -3,6 +3,7 @@
  * and distinct prompts, SAE features, activations, NLA explanations, one decoy, and votes by
  * reviewers whose platform ids and names must never appear in an export.
  */
+import { sql } from 'drizzle-orm';
 import type { Db } from '../../db';
 import { activations, analyses, channels, explanations, positions, reviewers, saeFeatures, votes, workspaces } from '../../db/schema';
 import { pseudonymFor } from '../../src/core/identity';
@@ -155,5 +156,12 @@ export async function seedReviewHistory(db: Db, tag = 'a', platformPrefix = ''):
     const at = new Date((t += 60_000));
     await db.insert(votes).values({ explanationId: decoy.id, reviewerId: seeded.reviewerIds[r], label, createdAt: at, updatedAt: at });
   }
+  // The counters the vote transaction keeps on each explanation (votes were inserted directly).
+  await db.execute(sql`update explanations e set
+      faithful_votes = (select count(*) from votes v where v.explanation_id = e.id and v.label = 'faithful'),
+      confabulated_votes = (select count(*) from votes v where v.explanation_id = e.id and v.label = 'confabulated'),
+      unsure_votes = (select count(*) from votes v where v.explanation_id = e.id and v.label = 'unsure'),
+      decisive_votes = (select count(*) from votes v where v.explanation_id = e.id and v.label <> 'unsure')
+    where e.workspace_id = ${ws.id}`);
   return seeded;
 }
