@@ -10,4 +10,6 @@ import { stats } from './stats';
 import type { CommandDefinition } from './types';
 import { vote } from './vote';
 
+// Each command types its own options; invokeCommand validates raw input against the declared
+// OptionSpecs before `run` sees it, which is what makes the widening to ParsedOptions safe.
 export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen] as unknown as CommandDefinition[];
