@@ -233,3 +233,37 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
     await Promise.all(opened.map((d) => d.close()));
   });
 });
+
+describe('pending analyses and message references', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('counts what is still pending per platform, and reports the remembered message', async () => {
+    const { countPendingAnalyses, rememberAnalysisMessage } = await import('../../src/core/pending');
+    const config = testConfig(database.target);
+    const first = await createServices(config, { backend: null, log: () => {} });
+    const queued = await run(first, actor('alice'), 'explain', { prompt: 'Pending here' });
+    const analysisId = (queued.view as AnalysisView).analysisId;
+    expect(await countPendingAnalyses(first, 'terminal')).toBe(1);
+    expect(await countPendingAnalyses(first, 'discord')).toBe(0);
+    await rememberAnalysisMessage(first, analysisId, 'msg-123');
+    await first.close();
+
+    const worker = new FixtureWorker();
+    const release = worker.hold();
+    const second = await createServices(config, { backend: worker, pollMs: 50, log: () => {} });
+    try {
+      const finished = nextFinished(second, analysisId);
+      release();
+      expect((await finished).messageRef).toBe('msg-123');
+      expect(await countPendingAnalyses(second, 'terminal')).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+});
