@@ -12,12 +12,17 @@ export const CONFAB_BIN = path.resolve(import.meta.dirname, '../../bin/confab.mj
 
 const CONFAB_PREFIXES = ['CONFAB_', 'DATABASE_URL', 'WORKER_URLS', 'DISCORD_', 'SLACK_', 'OPENAI_', 'NO_COLOR'];
 
-export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+/** The test process's environment without Confab's variables, plus `extra`; `null` removes one. */
+export function cleanEnv(extra: Record<string, string | null> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !CONFAB_PREFIXES.some((p) => key.startsWith(p))) env[key] = value;
   }
-  return { ...env, ...extra };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === null) delete env[key];
+    else env[key] = value;
+  }
+  return env;
 }
 
 const created: string[] = [];
@@ -49,12 +54,12 @@ export interface ConfabProcess {
   done: Promise<ConfabRun>;
 }
 
-export function startConfab(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ConfabProcess {
+export function startConfab(args: string[], options: { env?: Record<string, string | null>; cwd?: string } = {}): ConfabProcess {
   return startProcess(process.execPath, [CONFAB_BIN, ...args], options);
 }
 
 /** Any command, with the same clean environment and output capture (e.g. confab under `script`). */
-export function startProcess(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ConfabProcess {
+export function startProcess(command: string, args: string[], options: { env?: Record<string, string | null>; cwd?: string } = {}): ConfabProcess {
   const child = spawn(command, args, {
     cwd: options.cwd ?? tempDir(),
     env: cleanEnv(options.env),
@@ -96,7 +101,7 @@ export function startProcess(command: string, args: string[], options: { env?: R
 }
 
 /** Runs confab to completion with `input` on stdin. */
-export async function runConfab(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<ConfabRun> {
+export async function runConfab(args: string[], options: { env?: Record<string, string | null>; cwd?: string; input?: string } = {}): Promise<ConfabRun> {
   const run = startConfab(args, options);
   run.child.stdin!.end(options.input ?? '');
   return run.done;

@@ -209,9 +209,11 @@ describe('confab start --local, piped', () => {
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
 
 describe.skipIf(!SCRIPT)('confab start --local, on a terminal', () => {
-  function onTty(env: Record<string, string>) {
+  function onTty(env: Record<string, string | null>) {
     const command = [process.execPath, CONFAB_BIN, 'start', '--local', '--as', 'alice'].map((a) => `'${a}'`).join(' ');
-    return startProcess(SCRIPT!, ['-qfec', command, '/dev/null'], { env: { TERM: 'xterm-256color', ...env } });
+    // Node reports no colours under CI=… (unless FORCE_COLOR), as a CI log is not a terminal;
+    // this test is about a person's terminal.
+    return startProcess(SCRIPT!, ['-qfec', command, '/dev/null'], { env: { TERM: 'xterm-256color', CI: null, FORCE_COLOR: null, ...env } });
   }
 
   it(
@@ -222,6 +224,7 @@ describe.skipIf(!SCRIPT)('confab start --local, on a terminal', () => {
       await tty.waitForOutput('confab (alice)> ', 120_000);
       tty.child.stdin!.write('/explain Hola mundo\r');
       await tty.waitForOutput(/Analysis 1\x1b\[22m · \x1b\[32mdone/, 120_000);
+      await tty.waitForOutput('vote: /vote #1 faithful|confabulated|unsure [note]', 30_000);
       expect(tty.stdout()).toContain('Prompt: Hola mund\x1b[1m\x1b[7mo\x1b[27m\x1b[22m');
       expect(tty.stdout()).toMatch(/\x1b\[35m[█▏▎▍▌▋▊▉░]{12}\x1b\[39m/);
       tty.child.stdin!.write('/quit\r');
