@@ -18,7 +18,17 @@ import type { Queryable } from '../../../db';
 import { signalValue } from '../labels/signals';
 import { columnsFor, type DatasetRow } from './columns';
 import { computeDatasetLabels, type DatasetLabels } from './labels';
-import { activationsOfPositions, explanationPage, featuresOfPositions, reviewerPseudonyms, votesOfExplanationRange, type ExportScope } from './queries';
+import {
+  activationsOfPositions,
+  explanationPage,
+  featuresOfPositions,
+  LABEL_CODES,
+  reviewerPseudonyms,
+  votesOfExplanationRange,
+  type ExportScope,
+} from './queries';
+
+const LABEL_NAMES = ['faithful', 'confabulated', 'unsure'] as const;
 import { JsonlSink, ParquetSink, type RowSink } from './sinks';
 import { promptHash, splitOfHash, type Split } from './split';
 import { datasetCard } from './card';
@@ -140,14 +150,8 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
           if (!list) featuresByPosition.set(f.positionId, (list = []));
           list.push(f);
         }
-        const votesByExplanation = new Map<number, typeof voteRows>();
-        for (const v of voteRows) {
-          let list = votesByExplanation.get(v.explanationId);
-          if (!list) votesByExplanation.set(v.explanationId, (list = []));
-          list.push(v);
-        }
-        // Each explanation's votes in the order they were cast (then by reviewer, for ties).
-        for (const list of votesByExplanation.values()) if (list.length > 1) list.sort((a, b) => a.votedAt.getTime() - b.votedAt.getTime());
+        // voteRows are ordered by explanation id, as `kept` is: walk both together.
+        let vote = 0;
         const vectorByPosition = new Map(vectors.map((a) => [a.positionId, decodeActivation(a.vector)]));
         if (hashCache.size > 50_000) hashCache = new Map();
 
@@ -160,16 +164,27 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             hashCache.set(e.analysisId, h);
           }
           const f = featuresByPosition.get(e.positionId) ?? [];
-          const v = votesByExplanation.get(e.id) ?? [];
+          while (vote < voteRows.count && voteRows.explanationId[vote] < e.id) vote++;
+          const firstVote = vote;
+          while (vote < voteRows.count && voteRows.explanationId[vote] === e.id) vote++;
+          // This explanation's votes in the order they were cast (reviewer order for ties).
+          const order: number[] = [];
+          for (let k = firstVote; k < vote; k++) order.push(k);
+          if (order.length > 1) order.sort((a, b) => voteRows.votedAt[a] - voteRows.votedAt[b] || a - b);
           const l = labels.of(e.id);
           let unsure = 0;
+          const voteLabels: string[] = [];
           const reviewerIds: string[] = [];
-          for (const vote of v) {
-            if (vote.label === 'unsure') unsure++;
-            const pseudonym = pseudonyms.get(vote.reviewerId);
-            if (pseudonym === undefined) throw new DatasetExportError(`Vote on explanation ${vote.explanationId} names reviewer ${vote.reviewerId}, who is not in the reviewers table.`);
+          const votedAt: Date[] = [];
+          for (const k of order) {
+            const code = voteRows.label[k];
+            if (code === LABEL_CODES.unsure) unsure++;
+            voteLabels.push(LABEL_NAMES[code]);
+            const pseudonym = pseudonyms.get(voteRows.reviewerId[k]);
+            if (pseudonym === undefined) throw new DatasetExportError(`Vote on explanation ${e.id} names reviewer ${voteRows.reviewerId[k]}, who is not in the reviewers table.`);
             reviewerIds.push(pseudonym);
             reviewersSeen.add(pseudonym);
+            votedAt.push(new Date(voteRows.votedAt[k]));
           }
           rows.push({
             explanation_id: e.id,
@@ -196,9 +211,9 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             ar_fve_nrm: e.arFveNrm,
             signal_feature_overlap: signalValue('feature_overlap', e),
             signal_judge: signalValue('judge', e),
-            votes: v.map((x) => x.label),
+            votes: voteLabels,
             reviewer_ids: reviewerIds,
-            vote_timestamps: v.map((x) => x.votedAt),
+            vote_timestamps: votedAt,
             majority_label: l.majority,
             ds_label: l.dsLabel,
             ds_posterior: l.dsPosterior,
@@ -212,7 +227,7 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             ...(includeActivations ? { activation: vectorByPosition.get(e.positionId) ?? null } : {}),
           });
           summary.rows++;
-          summary.votes += v.length;
+          summary.votes += order.length;
           summary.splits[h.split]++;
           summary.majority[l.majority ?? 'undecided']++;
           summary.dawidSkene[l.dsLabel ?? 'undecided']++;
