@@ -222,7 +222,8 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       if (opts.whenIdle) await opts.whenIdle();
       await inFlight;
     } else if (pending.size > 0) {
-      opts.output.write(`${pending.size} analysis(es) still running; they resume the next time Confab starts.\n`);
+      const running = pending.size === 1 ? 'One analysis is still running; it resumes' : `${pending.size} analyses are still running; they resume`;
+      opts.output.write(`${running} the next time Confab starts.\n`);
     }
     unsubscribe();
   })();
