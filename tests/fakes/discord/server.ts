@@ -190,6 +190,11 @@ export class FakeDiscord extends EventEmitter {
 
   // ---------------------------------------------------------------- gateway
 
+  /** Cut every gateway connection abruptly (as a network failure would); clients reconnect. */
+  dropGatewayConnections(): void {
+    for (const s of this.sockets) s.ws.terminate();
+  }
+
   get connectedClients(): number {
     return [...this.sockets].filter((s) => s.identified).length;
   }
@@ -221,8 +226,16 @@ export class FakeDiscord extends EventEmitter {
         this.emit('identify', payload.d);
       }
       if (payload.op === 6) {
-        // We keep no session state; make the client identify again.
-        ws.send(JSON.stringify({ op: 9, d: false }));
+        // RESUME after a dropped connection: accept it if the token is right. Dispatches sent
+        // while the client was away are not replayed (tests send none then).
+        if (payload.d?.token !== this.token && payload.d?.token !== `Bot ${this.token}`) {
+          ws.send(JSON.stringify({ op: 9, d: false }));
+          return;
+        }
+        session.identified = true;
+        session.seq = Number(payload.d?.seq ?? 0);
+        this.sendDispatch(session, 'RESUMED', {});
+        this.emit('resume', payload.d);
       }
     });
     ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs } }));

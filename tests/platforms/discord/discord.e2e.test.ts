@@ -108,6 +108,15 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord channel: connection, input errors
     }
   });
 
+  it('reconnects and resumes after the gateway connection drops', async () => {
+    const resumed = new Promise((resolve) => h.fake.once('resume', resolve));
+    h.fake.dropGatewayConnections();
+    await resumed;
+    expect(h.fake.connectedClients).toBe(1);
+    const stats = h.fake.slash('stats', {}, MEMBERS.cy);
+    expect((await h.fake.waitForWebhook(stats)).body.embeds[0].title).toMatch(/^Stats/);
+  });
+
   it('answers an unknown explanation id with a clear private error', async () => {
     const vote = h.fake.slash('vote', { explanation: 999999, label: 'faithful' }, MEMBERS.bo);
     const err = await h.fake.waitForWebhook(vote, 'PATCH');
