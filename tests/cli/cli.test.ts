@@ -104,6 +104,12 @@ describe('confab usage mistakes exit 2 with a clear message', () => {
     expect(expectOneClearLine(extra.stderr)).toMatch(/Unexpected argument 'now'/);
   });
 
+  it('a reviewer name that is not a name', async () => {
+    const run = await runMain(['start', '--local', '--as', 'eve; rm -rf /']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('Reviewer name "eve; rm -rf /" is not allowed; use 1 to 64 letters, digits, ".", "_" or "-".');
+  });
+
   it('bad export options', async () => {
     const run = await runMain(['dataset', 'export', '--format', 'csv']);
     expect(run.code).toBe(2);
