@@ -305,9 +305,15 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
         await interaction.reply({ ...toReply(errorMessage('Retrying is not available in this version of Confab.')), flags: MessageFlags.Ephemeral });
         return;
       }
-      await acks.send(() => interaction.deferReply());
+      // Retry turns the failed message itself back into the analysis: a deferred update makes
+      // that message the one `editReply` changes, so no stale Retry button stays behind.
+      await acks.send(() => interaction.deferUpdate());
       await acks.settled();
       const result = await options.invoke(services, actorOf(interaction), RETRY.command, { [RETRY.analysis]: parsed.analysisId }, replyRefOf(interaction));
+      if (result.ephemeral || result.view.kind === 'error') {
+        await interaction.followUp({ ...toReply(renderView(result.view)), flags: MessageFlags.Ephemeral });
+        return;
+      }
       await showResult(interaction, result, false);
       return;
     }

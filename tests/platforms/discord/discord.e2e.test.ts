@@ -84,13 +84,23 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord channel: connection, input errors
     const retry = final.body.components[0].components[0];
     expect(retry).toMatchObject({ custom_id: expect.stringMatching(/^r:\d+$/), label: 'Retry' });
 
+    // The same message turns back into the analysis (a deferred update, then edits of it).
     const message = h.fake.channelMessages().find((m) => m.interactionId === interaction.id)!;
     const click = h.fake.button(retry.custom_id, message.id, MEMBERS.bo);
-    expect((await h.fake.waitForCallback(click)).body.type).toBe(5);
+    expect((await h.fake.waitForCallback(click)).body).toEqual({ type: 6 });
     const done = await h.fake.waitForWebhook(click, 'PATCH', 30_000, 1);
     expectWithinDiscordLimits(done.body);
     expect(done.body.embeds[0].title).toBe(final.body.embeds[0].title.replace(' · failed', ''));
-    expect(done.body.components[0].components.map((c: any) => c.custom_id)).toContainEqual(expect.stringMatching(/^v:\d+:f$/));
+    const shown = h.fake.messages.get(message.id)!;
+    expect(shown.embeds[0].title).toBe(done.body.embeds[0].title);
+    expect(buttonIds(shown)[0]).toContainEqual(expect.stringMatching(/^v:\d+:f$/));
+    expect(buttonIds(shown).flat()).not.toContainEqual(retry.custom_id);
+
+    // A second press on a stale Retry (the analysis is no longer failed) answers privately.
+    const stale = h.fake.button(retry.custom_id, message.id, MEMBERS.cy);
+    const privately = await h.fake.waitForWebhook(stale, 'POST');
+    expect(privately.body.flags & 64).toBe(64);
+    expect(h.fake.messages.get(message.id)!.embeds[0].title).toBe(done.body.embeds[0].title);
   });
 
   it('10. a member without Manage Server is refused /confab-settings; an admin may change them', async () => {
