@@ -88,10 +88,12 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    for (const { controller } of this.inFlight.values()) controller.abort(new Error('Confab is stopping'));
-    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+    // The loop first: a claim it made just now becomes in-flight work only when the claim's
+    // query returns, and that work must be aborted and queued again too.
     await this.loop?.catch(() => {});
     this.loop = null;
+    for (const { controller } of this.inFlight.values()) controller.abort(new Error('Confab is stopping'));
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
   }
 
   private async run(): Promise<void> {
