@@ -275,7 +275,8 @@ function explanationEmbed(position: PositionView, explanation: ExplanationView):
       field(
         'Claims',
         truncateLines(
-          explanation.claims.map((c, i) => `${i + 1}. ${fitUserText(c, 300)}`),
+          // One line per claim (line breaks folded), so the Note form can read them back by line.
+          explanation.claims.map((c, i) => `${i + 1}. ${fitUserText(c.replace(/\s+/g, ' ').trim(), 300)}`),
           LIMITS.fieldValue,
         ),
       ),

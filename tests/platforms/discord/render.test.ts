@@ -165,11 +165,13 @@ describe('closing a public message from its own contents', () => {
 
 describe('note modal', () => {
   it('offers the claims read back from the message, within modal limits', () => {
-    const claims = ['It is *Spanish*.', '<@&1> @everyone is next', ...Array.from({ length: 30 }, (_, i) => `c${i} ${'y'.repeat(200)}`)];
+    const claims = ['It is *Spanish*.', '<@&1> @everyone\n2. is next', ...Array.from({ length: 30 }, (_, i) => `c${i} ${'y'.repeat(200)}`)];
     const message = renderView(analysis('ab', [position(1, 'b', [explanation(31, 1, 'text', claims)])]));
     const readBack = claimsFromMessage(message.embeds, 31);
     expect(readBack[0]).toBe('It is *Spanish*.');
-    expect(readBack[1]).toBe('<@&1> @everyone is next');
+    // A line break inside a claim cannot forge a claim line of its own.
+    expect(readBack[1]).toBe('<@&1> @everyone 2. is next');
+    expect(readBack[2]).toMatch(/^c0 y+/);
     const modal = renderNoteModal(31, readBack);
     expect(modal.custom_id).toBe('m:31');
     expect(modal.title.length).toBeLessThanOrEqual(LIMITS.modalTitle);
