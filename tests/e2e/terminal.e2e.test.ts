@@ -6,6 +6,8 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../db';
+import { analyses } from '../../db/schema';
 import { CONFAB_BIN, runConfab, startConfab, startProcess, removeTempDirs, tempDir } from '../cli/run-confab';
 
 afterAll(removeTempDirs);
@@ -115,45 +117,80 @@ describe('confab start --local, piped', () => {
     E2E_TIMEOUT,
   );
 
+  /**
+   * Starts Confab against a worker that accepts connections and never answers, asks for an
+   * analysis, waits until the dispatcher is talking to that worker, then sends `signal`.
+   */
+  async function stopDuringAnalysis(data: string, signal: NodeJS.Signals) {
+    const sockets = new Set<Socket>();
+    const stalled: Server = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const stalledUrl = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
+    try {
+      const first = startConfab(['start', '--local', '--as', 'alice'], {
+        env: { CONFAB_DATA_DIR: data, WORKER_URLS: stalledUrl, CONFAB_WORKER_TIMEOUT_MS: '600000' },
+      });
+      first.child.stdin!.write('/explain Más vale tarde que nunca\n');
+      await first.waitForOutput('Analysis 1 · queued', 120_000);
+      const deadline = Date.now() + 60_000;
+      while (sockets.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(sockets.size).toBeGreaterThan(0);
+      first.child.kill(signal);
+      return await first.done;
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => stalled.close(() => resolve()));
+    }
+  }
+
+  async function analysisRows(data: string) {
+    const database = await openDatabase({ kind: 'pglite', dir: path.join(data, 'pglite') });
+    try {
+      return await database.db.select({ status: analyses.status, prompt: analyses.prompt }).from(analyses);
+    } finally {
+      await database.close();
+    }
+  }
+
+  /** A restart on the same data directory with the embedded worker and no input at all. */
+  async function expectResumedAfterRestart(data: string) {
+    const second = await runConfab(['start', '--local', '--as', 'alice'], { env: { CONFAB_DATA_DIR: data }, input: '' });
+    expect(second.code, second.stderr).toBe(0);
+    expectPlain(second.stdout);
+    expectInOrder(second.stdout, [/Analysis 1 · done · confab-reference-v1 layer \d+ · asked by alice/, 'Prompt: Más vale tarde que nunc⟦a⟧', /1\. #1 {2}"/]);
+    expect(await analysisRows(data)).toEqual([{ status: 'done', prompt: 'Más vale tarde que nunca' }]);
+  }
+
   it(
     'resumes an analysis that was in progress when Confab stopped, and shows its result after the restart',
     async () => {
       const data = freshDataDir();
-      // A worker that accepts connections and never answers: the analysis stays in progress.
-      const sockets = new Set<Socket>();
-      const stalled: Server = createServer((socket) => sockets.add(socket));
-      await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
-      const stalledUrl = `http://127.0.0.1:${(stalled.address() as { port: number }).port}`;
-      try {
-        const first = startConfab(['start', '--local', '--as', 'alice'], {
-          env: { CONFAB_DATA_DIR: data, WORKER_URLS: stalledUrl, CONFAB_WORKER_TIMEOUT_MS: '600000' },
-        });
-        first.child.stdin!.write('/explain Más vale tarde que nunca\n');
-        await first.waitForOutput('Analysis 1 · queued', 120_000);
-        // Wait until the dispatcher is actually talking to the worker.
-        const deadline = Date.now() + 60_000;
-        while (sockets.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        expect(sockets.size).toBeGreaterThan(0);
-        first.child.kill('SIGTERM');
-        const stopped = await first.done;
-        expect(stopped.code, stopped.stderr).toBe(0);
-        expect(stopped.stdout).toContain('Analysis #1 is saved and will finish after the restart.');
-        expect(stopped.stdout).not.toContain('Analysis 1 · done');
-      } finally {
-        for (const socket of sockets) socket.destroy();
-        await new Promise<void>((resolve) => stalled.close(() => resolve()));
-      }
+      const stopped = await stopDuringAnalysis(data, 'SIGTERM');
+      expect(stopped.code, stopped.stderr).toBe(0);
+      expect(stopped.stdout).toContain('Analysis #1 is saved and will finish after the restart.');
+      expect(stopped.stdout).not.toContain('Analysis 1 · done');
+      // A clean stop puts the analysis back in the queue.
+      expect(await analysisRows(data)).toEqual([{ status: 'queued', prompt: 'Más vale tarde que nunca' }]);
 
-      // Same data directory, the embedded worker, and no input at all: the session waits for the
-      // resumed analysis, prints it, and exits.
-      const second = await runConfab(['start', '--local', '--as', 'alice'], { env: { CONFAB_DATA_DIR: data }, input: '' });
-      expect(second.code, second.stderr).toBe(0);
-      expectPlain(second.stdout);
-      expectInOrder(second.stdout, [/Analysis 1 · done · confab-reference-v1 layer \d+ · asked by alice/, 'Prompt: Más vale tarde que nunc⟦a⟧', /1\. #1 {2}"/]);
-
+      // The session waits for the resumed analysis, prints it, and exits; its ids work after.
+      await expectResumedAfterRestart(data);
       const third = await runConfab(['start', '--local', '--as', 'bob'], { env: { CONFAB_DATA_DIR: data }, input: '/vote #1 faithful\n' });
       expect(third.code, third.stderr).toBe(0);
       expect(third.stdout).toContain('Vote recorded on #1: faithful.');
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'resumes an analysis after a crash (SIGKILL), taking over the stale database lock',
+    async () => {
+      const data = freshDataDir();
+      const killed = await stopDuringAnalysis(data, 'SIGKILL');
+      expect(killed.signal).toBe('SIGKILL');
+      // Nothing could tidy up: the dead process's lock file remains (and its analysis is still
+      // marked running). The restart must take both over.
+      expect(existsSync(path.join(data, 'pglite.lock'))).toBe(true);
+      await expectResumedAfterRestart(data);
     },
     E2E_TIMEOUT,
   );
