@@ -6,9 +6,9 @@ import { Readable, Writable } from 'node:stream';
 import { CLI_COMMANDS, main } from '../../src/cli/main';
 import { allCommands } from '../../commands';
 import { FakeDiscord } from '../fakes/discord/server';
-import { removeTempDirs, runConfab, startConfab, tempDir } from './run-confab';
+import { cleanUp, runConfab, startConfab, tempDir } from './run-confab';
 
-afterAll(removeTempDirs);
+afterAll(cleanUp);
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {

@@ -33,8 +33,15 @@ export function tempDir(prefix = 'confab-cli-'): string {
   return dir;
 }
 
-/** Removes every directory tempDir made in this test file (call from afterAll). */
-export function removeTempDirs(): void {
+const started = new Set<ChildProcess>();
+
+/**
+ * For afterAll: kills any process this file started that is still running (a test that failed
+ * half-way must not leave Confab behind), then removes every directory tempDir made.
+ */
+export function cleanUp(): void {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -65,6 +72,7 @@ export function startProcess(command: string, args: string[], options: { env?: R
     env: cleanEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  started.add(child);
   let stdout = '';
   let stderr = '';
   const watchers = new Set<() => void>();

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../db';
 import { analyses } from '../../db/schema';
-import { CONFAB_BIN, runConfab, startConfab, startProcess, removeTempDirs, tempDir } from '../cli/run-confab';
+import { CONFAB_BIN, runConfab, startConfab, startProcess, cleanUp, tempDir } from '../cli/run-confab';
 
-afterAll(removeTempDirs);
+afterAll(cleanUp);
 
 const E2E_TIMEOUT = 240_000;
 
