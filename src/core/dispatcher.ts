@@ -76,8 +76,12 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** Wakes the loop: a new analysis was queued in this process. */
+  /** Set by notify() while the loop is busy, so that a wake-up is not lost between two sleeps. */
+  private woken = false;
+
+  /** Wakes the loop: a new analysis was queued in this process, or a slot came free. */
   notify(): void {
+    this.woken = true;
     this.wake?.();
   }
 
@@ -99,6 +103,7 @@ export class Dispatcher {
   private async run(): Promise<void> {
     let lastSweep = Date.now();
     while (this.running) {
+      this.woken = false;
       try {
         while (this.running && this.inFlight.size < this.concurrency) {
           const claimed = await this.claim();
@@ -106,7 +111,7 @@ export class Dispatcher {
           const controller = new AbortController();
           const done = this.process(claimed, controller.signal).finally(() => {
             this.inFlight.delete(claimed.id);
-            this.wake?.();
+            this.notify();
           });
           this.inFlight.set(claimed.id, { controller, done });
         }
@@ -119,6 +124,7 @@ export class Dispatcher {
         this.log('error', `dispatcher: claiming work failed: ${(e as Error).message}`);
       }
       if (!this.running) break;
+      if (this.woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.pollMs);
         this.wake = () => {
