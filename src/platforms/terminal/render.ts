@@ -178,6 +178,10 @@ function renderExplanation(explanation: ExplanationView, p: Painter): string[] {
   const id = p.paint(`#${explanation.explanationId}`, 'bold', 'cyan');
   const unparsed = explanation.parsed ? '' : p.paint(' (no <explanation> tags; raw output)', 'yellow');
   const lines = [`    ${explanation.number}. ${id}  "${e(explanation.text)}"${unparsed}`];
+  // Numbered so a reviewer can mark wrong ones: /vote --claims 1,3 #12 confabulated.
+  if (explanation.claims.length > 1) {
+    explanation.claims.forEach((claim, i) => lines.push(p.paint(`       claim ${i + 1}: ${e(claim)}`, 'dim')));
+  }
   const scores = explanation.ar
     ? `AR round trip: cosine ${formatScore(explanation.ar.cosine)} · mse_nrm ${formatScore(explanation.ar.mseNrm)} · fve_nrm ${formatScore(explanation.ar.fveNrm)}`
     : 'AR round trip: n/a';

@@ -174,14 +174,15 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       if (definition) {
         const lines = [definition.description, `Usage: ${usageLine(definition)}`];
         const positional = new Set(positionalOptions(definition));
-        for (const option of definition.options) {
-          const shown = positional.has(option) ? `<${option.name}>` : flagName(option);
+        const shown = definition.options.map((option) => (positional.has(option) ? `<${option.name}>` : flagName(option)));
+        const width = Math.max(0, ...shown.map((name) => name.length));
+        definition.options.forEach((option, i) => {
           const limits: string[] = [];
           if (option.choices) limits.push(`one of ${option.choices.join(', ')}`);
           if (option.min !== undefined || option.max !== undefined) limits.push(`${option.min ?? '…'} to ${option.max ?? '…'}`);
           if (option.required) limits.push('required');
-          lines.push(`  ${shown}  ${option.description}${limits.length ? ` (${limits.join('; ')})` : ''}`);
-        }
+          lines.push(`  ${shown[i].padEnd(width)}  ${option.description}${limits.length ? ` (${limits.join('; ')})` : ''}`);
+        });
         if (definition.adminOnly) lines.push('Admin only: start the session with --admin.');
         return { kind: 'message', title: `/${definition.name}`, lines };
       }

@@ -36,6 +36,14 @@ describe('renderView, plain (piped)', () => {
     expect(out).toContain('vote: /vote #12 faithful|confabulated|unsure [note]');
   });
 
+  it('numbers the claims of a several-sentence explanation, for marking wrong ones', () => {
+    const analysis = doneAnalysis();
+    analysis.positions[0].explanations = [explanation({ text: 'Spanish. A saying.', claims: ['Spanish.', 'A saying.'] })];
+    const out = renderView(analysis, plain);
+    expect(out).toContain('       claim 1: Spanish.\n       claim 2: A saying.');
+    expect(renderView(doneAnalysis(), plain)).not.toContain('claim 1:');
+  });
+
   it('shows the tally and outcome once visible, and no vote hint on a closed item', () => {
     const analysis = doneAnalysis();
     analysis.positions[0].explanations = [
