@@ -5,6 +5,7 @@
  * database unreachable, models missing), printed as plain lines without a stack trace;
  * 2 a usage mistake (unknown command or option).
  */
+import { escapeTerminal } from '../platforms/terminal/escape';
 import { commandHelp, parseCommandArgs, UsageError, type CliCommand, type CliIo } from './spec';
 import { startCommand } from './start';
 import { workerCommand } from './worker';
@@ -99,7 +100,7 @@ function unknownCommand(name: string, io: CliIo): number {
     return 2;
   }
   const known = CLI_COMMANDS.map((c) => c.name).join(', ');
-  io.stderr.write(`confab: unknown command "${name}". Commands: ${known}. Run \`confab --help\`.\n`);
+  io.stderr.write(`confab: unknown command "${escapeTerminal(name)}". Commands: ${known}. Run \`confab --help\`.\n`);
   return 2;
 }
 
