@@ -76,25 +76,32 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** PGlite directories open in this process (a lock file naming our own pid may be stale). */
+const openHere = new Set<string>();
+
 function takePgliteLock(dir: string): () => void {
   const file = lockPath(dir);
+  if (openHere.has(file)) throw new DatabaseUnavailableError(dir, 'it is already open in this process.');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
       writeFileSync(fd, String(process.pid));
       closeSync(fd);
-      return () => rmSync(file, { force: true });
+      openHere.add(file);
+      return () => {
+        openHere.delete(file);
+        rmSync(file, { force: true });
+      };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number(readFileSync(file, 'utf8').trim());
+      // Our own pid in the file is a lock left by an earlier run that had the same pid (PID 1
+      // in a restarted container), not a live holder.
       if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new DatabaseUnavailableError(
           dir,
           `it is in use by another Confab process (pid ${pid}). Stop that process, or set CONFAB_DATA_DIR to another directory.`,
         );
-      }
-      if (pid === process.pid) {
-        throw new DatabaseUnavailableError(dir, 'it is already open in this process.');
       }
       // A stale lock from a process that died: take it over.
       rmSync(file, { force: true });

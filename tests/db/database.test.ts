@@ -137,6 +137,22 @@ describe('database unavailable at start', () => {
     expect(e.message).toContain('CONFAB_DATA_DIR');
   });
 
+  it('takes over a lock left by a dead process, or by an earlier run with our own pid', async () => {
+    const dir = path.join(scratch, 'stale');
+    for (const pid of [2 ** 22 + 12345, process.pid]) {
+      writeFileSync(`${dir}.lock`, String(pid));
+      const database = await openDatabase({ kind: 'pglite', dir });
+      // While it is open, a second open in this process is refused.
+      const second = await openDatabase({ kind: 'pglite', dir }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(second).toBeInstanceOf(DatabaseUnavailableError);
+      expect((second as Error).message).toContain('already open in this process');
+      await database.close();
+    }
+  }, 60_000);
+
   it('explains a corrupt PGlite directory', async () => {
     const dir = path.join(scratch, 'corrupt');
     mkdirSync(dir);
