@@ -115,7 +115,7 @@ def hf_tokenizer_json():
         'decoder': {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True, 'use_regex': False},
         'model': {'type': 'BPE', 'dropout': None, 'unk_token': None, 'continuing_subword_prefix': None,
                   'end_of_word_suffix': None, 'fuse_unk': False, 'byte_fallback': False,
-                  'ignore_merges': False, 'vocab': vocab, 'merges': []},
+                  'vocab': vocab, 'merges': []},
     }
 
 

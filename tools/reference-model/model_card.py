@@ -4,7 +4,10 @@ import os
 import subprocess
 
 from common import AV_TEMPLATE, AR_TEMPLATE, CTX, D_MODEL, LAYER, N_HEAD, N_LAYER, QUICK, out, work
-from train_sae import D_SAE, K
+from train_lm import LR, MIN_LR, WEIGHT_DECAY
+from train_sae import AUX_COEF, D_SAE, DEAD_AFTER, K, K_AUX, PER_DOC_TRAIN, TOP_CONTEXTS
+from train_sae import LR as SAE_LR
+from train_nla import AR_LR, AV_LR
 
 LICENCES = {
     'dict-jargon': ('The Jargon File 4.4.7 (Eric S. Raymond et al.), Debian package dict-jargon 4.4.7-3.1',
@@ -48,7 +51,8 @@ def main():
     rows = '\n'.join(f'| {s} | {LICENCES[s][0]} | {c["docs"]} | {c["bytes"]:,} | {c["test_docs"]} | {LICENCES[s][1]} |'
                      for s, c in corpus.items())
     claims = '\n'.join(f'| {k} | {v["true"]} / {v["total"]} | {v["rate"]:.3f} |' for k, v in ev['claim_accuracy'].items())
-    ex = '\n'.join(f'| `{e["explanation"]}` | `{e["facts"]}` |' for e in ev['examples'][:8])
+    cell = lambda t: '`' + t.replace('|', '\\|').replace('`', "'") + '`'  # keep the table intact
+    ex = '\n'.join(f'| {cell(e["explanation"])} | {cell(e["facts"])} |' for e in ev['examples'][:8])
     rt, dc, orc, sa = ev['round_trip'], ev['decoy'], ev['oracle_description'], ev['sae']
     card = f"""# confab-reference-v1: model card
 
@@ -80,7 +84,7 @@ Byte-level GPT (pre-LayerNorm, GELU MLP, learned positions, tied embeddings): {N
 d_model {D_MODEL}, {N_HEAD} heads, context {CTX}, vocab 260 (bytes 0..255, `<|bos|>` 256, `<|eos|>` 257,
 `<|pad|>` 258, injection token `㈎` 259), {lm['params']:,} parameters. Trained {lm['steps']} steps x
 {lm['batch']} x {CTX} tokens ({lm['tokens_seen']:,} tokens, {lm['tokens_seen'] / lm['train_bytes']:.2f} epochs) with AdamW
-(lr 3e-3 cosine to 3e-4, wd 0.05) on the documents as `<|bos|> text <|eos|>`, windows starting at a
+(lr {LR:g} cosine to {MIN_LR:g}, weight decay {WEIGHT_DECAY:g}) on the documents as `<|bos|> text <|eos|>`, windows starting at a
 document start half of the time. Prompts are tokenized as BOS + UTF-8 bytes.
 
 | held-out ({lm['heldout_docs']} docs, BOS + first 127 bytes) | bits per byte |
@@ -96,9 +100,9 @@ full-model `logits`.
 
 TopK SAE, SAELens format (`sae/cfg.json`, `sae/sae_weights.safetensors`), d_in {D_MODEL}, d_sae {D_SAE},
 k {K}, `apply_b_dec_to_input: true`, no activation normalization, hook `blocks.{LAYER}.hook_resid_post`.
-Trained {sae['steps']} steps x {sae['batch']} on {sae['train_activations']:,} activations (up to 16
-random positions per training document, BOS excluded), Adam, unit-norm decoder rows, AuxK loss
-(k_aux 256) for latents silent for 500 steps.
+Trained {sae['steps']} steps x {sae['batch']} on {sae['train_activations']:,} activations (up to {PER_DOC_TRAIN}
+random positions per training document, BOS excluded), Adam lr {SAE_LR:g}, unit-norm decoder rows, AuxK loss
+(k_aux {K_AUX}, coefficient {AUX_COEF:g}) for latents silent for {DEAD_AFTER} steps.
 
 | figure | value |
 |---|---|
@@ -106,7 +110,7 @@ random positions per training document, BOS excluded), Adam, unit-norm decoder r
 | dead features (never active on the {sae['label_sample']:,}-token labelling sample) | {sae['dead_features']} of {D_SAE} |
 
 **Labels** (`sae/labels.json`, Neuronpedia shape `{{index, description, typeName}}`) are derived
-only from each feature's top {20} activating contexts on the training sample: the current token,
+only from each feature's top {TOP_CONTEXTS} activating contexts on the training sample: the current token,
 the current word and the source of each context are counted, and each is stated only when it holds
 for at least half of them, with the count (e.g. `token "e" (14/20); Italian saying (12/20)`),
 followed by how often the feature fires. When nothing holds for half, the three commonest tokens
@@ -118,7 +122,7 @@ is invented for them.
 Schema-2 sidecars `nla/av/nla_meta.yaml`, `nla/ar/nla_meta.yaml`; extraction layer {LAYER}.
 
 **AV** (`nla/av/decoder.onnx` + `model.safetensors` key `embed_tokens.weight`, embed_scale 1.0):
-the whole LM fine-tuned ({nla['av_steps']} steps x {nla['batch']}, AdamW lr 1e-3) on
+the whole LM fine-tuned ({nla['av_steps']} steps x {nla['batch']}, AdamW lr {AV_LR:g}) on
 {nla['train_pairs']:,} (activation, target) pairs from training documents.
 - Template `{AV_TEMPLATE}` -> ids `{nla['template_ids']}`; the injection site is position
   {nla['site']} (token 259 between `[` 91 and `]` 93: neighbour ids 91 / 93).
@@ -135,7 +139,7 @@ the whole LM fine-tuned ({nla['av_steps']} steps x {nla['batch']}, AdamW lr 1e-3
 
 **AR** (`nla/ar/ar.onnx`): blocks 0..{LAYER} of the LM (no final norm) plus a bias-free
 Linear({D_MODEL}, {D_MODEL}) read at the last non-pad token; input `{AR_TEMPLATE}` right-padded with
-`attention_mask`; trained {nla['ar_steps']} steps x {nla['batch']} with MSE against
+`attention_mask`; trained {nla['ar_steps']} steps x {nla['batch']} (AdamW lr {AR_LR:g}) with MSE against
 n(x) = sqrt(d) x/‖x‖ on the AV's targets.
 
 ## Held-out evaluation ({ev['n_eval']} activations from held-out documents)

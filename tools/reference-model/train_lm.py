@@ -17,9 +17,9 @@ from common import BOS, CTX, EOS, GPT, QUICK, n_params, set_seed, setup_threads,
 
 # ---- hyperparameters ----
 SEED = 1337
-STEPS = 60 if QUICK else 1600
+STEPS = 60 if QUICK else 650
 BATCH = 32
-LR, MIN_LR, WARMUP = 3e-3, 3e-4, 100
+LR, MIN_LR, WARMUP = 4e-3, 4e-4, 60
 WEIGHT_DECAY = 0.05
 EVAL_DOCS = 600
 

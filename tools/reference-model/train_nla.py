@@ -21,8 +21,8 @@ from common import (AV_TEMPLATE, BOS, CTX, D_MODEL, EOS, EXPL_CLOSE, INJ, INJECT
 from train_sae import D_SAE, K, TopKSAE
 
 SEED = 1339
-AV_STEPS = 80 if QUICK else 3000
-AR_STEPS = 80 if QUICK else 3000
+AV_STEPS = 80 if QUICK else 900
+AR_STEPS = 80 if QUICK else 1200
 BATCH = 32
 AV_LR, AR_LR = 1e-3, 1e-3
 N_TRAIN_PAIRS = 20000 if QUICK else 200000

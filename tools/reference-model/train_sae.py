@@ -15,12 +15,12 @@ from common import D_MODEL, QUICK, set_seed, setup_threads, work, write_json
 
 SEED = 1338
 D_SAE, K, K_AUX = 1024, 16, 256
-STEPS = 300 if QUICK else 6000
+STEPS = 300 if QUICK else 2500
 BATCH = 1024
 LR = 2e-3
 DEAD_AFTER = 500  # steps without firing before a latent counts as dead for the AuxK loss
 AUX_COEF = 1 / 32
-PER_DOC_TRAIN = 4 if QUICK else 16
+PER_DOC_TRAIN = 4 if QUICK else 10
 TOP_CONTEXTS = 20
 
 
