@@ -63,6 +63,7 @@ export class WorkQueue {
   private readonly recentBatchSizes: number[] = [];
   /** Moving average of a job's duration, for Retry-After. */
   private avgJobMs = 50;
+  private lastBatchEnd = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -141,10 +142,15 @@ export class WorkQueue {
 
   private schedule(): void {
     if (this.running > 0 || this.timer || this.waiting.length === 0) return;
-    // Jobs that arrived while a batch ran start at once; a lone request on an idle worker
-    // waits one window so that near-simultaneous requests share a forward pass.
-    const oldest = this.waiting[0].enqueuedAt;
-    const wait = Math.max(0, this.options.batchWindowMs - (performance.now() - oldest));
+    // A batch that is not full waits one window, counted from the later of its oldest
+    // request's arrival and the end of the previous batch. On an idle worker that lets
+    // near-simultaneous requests share a forward pass; under load it lets the clients just
+    // answered send their next request into this batch instead of the one after, so batches
+    // grow to maxBatch instead of alternating between two half-full groups.
+    const waitingAnalyses = this.waiting.filter((job) => job.kind === 'analyze').length;
+    const full = this.waiting[0].kind === 'task' || waitingAnalyses >= this.options.maxBatch;
+    const since = Math.max(this.waiting[0].enqueuedAt, this.lastBatchEnd);
+    const wait = full ? 0 : Math.max(0, this.options.batchWindowMs - (performance.now() - since));
     if (wait === 0) {
       // Still yield one turn of the event loop: requests whose bytes already arrived join
       // this batch at no measurable cost.
@@ -186,6 +192,7 @@ export class WorkQueue {
       const took = performance.now() - started;
       this.avgJobMs = 0.8 * this.avgJobMs + 0.2 * took;
       this.running = 0;
+      this.lastBatchEnd = performance.now();
       this.schedule();
     }
   }
