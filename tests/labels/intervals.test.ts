@@ -39,8 +39,14 @@ describe('AUROC (Mann–Whitney) with the Hanley–McNeil interval', () => {
     const scores: number[] = [];
     const positive: boolean[] = [];
     for (let rating = 1; rating <= 5; rating++) {
-      for (let t = 0; t < normal[rating - 1]; t++) (scores.push(rating), positive.push(false));
-      for (let t = 0; t < abnormal[rating - 1]; t++) (scores.push(rating), positive.push(true));
+      for (let t = 0; t < normal[rating - 1]; t++) {
+        scores.push(rating);
+        positive.push(false);
+      }
+      for (let t = 0; t < abnormal[rating - 1]; t++) {
+        scores.push(rating);
+        positive.push(true);
+      }
     }
     const r = auroc(scores, positive)!;
     expect(r.positives).toBe(51);
