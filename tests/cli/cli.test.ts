@@ -138,6 +138,12 @@ describe('confab operator errors exit 1 with one line and no stack trace', () =>
     expect(expectOneClearLine(run.stderr)).toContain('CONFAB_LOG_LEVEL="chatty" is not valid: expected debug, info, warn or error.');
   });
 
+  it('a model manifest that is not there', async () => {
+    const run = await runMainWith(['worker', '--port', '0', '--models', '/nonexistent/manifest.yaml'], {});
+    expect(run.code).toBe(1);
+    expect(expectOneClearLine(run.stderr)).toMatch(/^confab worker: \/nonexistent\/manifest\.yaml: .*ENOENT/);
+  });
+
   it('an unreachable database, with its password masked', async () => {
     const port = await closedPort();
     const run = await runConfab(['migrate'], { env: { DATABASE_URL: `postgres://confab:hunter2@127.0.0.1:${port}/confab` } });
