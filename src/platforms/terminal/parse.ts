@@ -160,13 +160,16 @@ export function parseLine(line: string, commands: ReadonlyMap<string, CommandDef
   return { kind: 'command', name, options };
 }
 
+/** How a value of each option type is shown in usage lines; types added later show as VALUE. */
+const VALUE_NAMES: Record<string, string> = { string: 'TEXT', integer: 'N', number: 'N', role: 'ROLE_ID', channel: 'CHANNEL_ID' };
+
 /** `/vote <explanation> <label> [note]`, built from the declaration. */
 export function usageLine(definition: CommandDefinition): string {
   const parts = [`/${definition.name}`];
   const positional = positionalOptions(definition);
   for (const option of definition.options) {
     if (option.position !== undefined) continue;
-    const value = option.type === 'boolean' ? '' : ` ${option.type === 'string' ? 'TEXT' : 'N'}`;
+    const value = option.type === 'boolean' ? '' : ` ${VALUE_NAMES[option.type] ?? 'VALUE'}`;
     parts.push(`[${flagName(option)}${value}]`);
   }
   for (const option of positional) {
