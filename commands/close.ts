@@ -11,7 +11,15 @@ export const close: CommandDefinition<{ explanation: number }> = {
   async run(ctx, options) {
     const core = coreOf(ctx.services);
     const who = await core.identity.resolve(ctx.actor);
-    await closeItem(core.database.db, who, options.explanation);
-    return { view: { kind: 'message', tone: 'success', lines: [`Explanation #${options.explanation} is closed; its votes stand as they are.`] } };
+    const item = await closeItem(core.database.db, who, options.explanation);
+    const t = item.tally;
+    return {
+      view: {
+        kind: 'message',
+        tone: 'success',
+        lines: [`Explanation #${options.explanation} is closed; its votes stand as they are.`, `Tally: ${t.faithful} faithful, ${t.confabulated} confabulated, ${t.unsure} unsure.`],
+        item,
+      },
+    };
   },
 };

@@ -1,5 +1,6 @@
 /** Every chat command, in the order help lists them. Channels register these with their platform. */
 import { close } from './close';
+import { dataset } from './dataset';
 import { explain } from './explain';
 import { feature } from './feature';
 import { reopen } from './reopen';
@@ -12,4 +13,4 @@ import { vote } from './vote';
 
 // Each command types its own options; invokeCommand validates raw input against the declared
 // OptionSpecs before `run` sees it, which is what makes the widening to ParsedOptions safe.
-export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen] as unknown as CommandDefinition[];
+export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset] as unknown as CommandDefinition[];

@@ -11,7 +11,15 @@ export const reopen: CommandDefinition<{ explanation: number }> = {
   async run(ctx, options) {
     const core = coreOf(ctx.services);
     const who = await core.identity.resolve(ctx.actor);
-    await reopenItem(core.database.db, who, options.explanation);
-    return { view: { kind: 'message', tone: 'success', lines: [`Explanation #${options.explanation} is open again for votes.`] } };
+    const item = await reopenItem(core.database.db, who, options.explanation);
+    const t = item.tally;
+    return {
+      view: {
+        kind: 'message',
+        tone: 'success',
+        lines: [`Explanation #${options.explanation} is open again for votes.`, `Tally: ${t.faithful} faithful, ${t.confabulated} confabulated, ${t.unsure} unsure.`],
+        item,
+      },
+    };
   },
 };

@@ -7,11 +7,15 @@ export const review: CommandDefinition<Record<string, never>> = {
   name: 'review',
   description: 'Show the next explanation that needs your vote.',
   ephemeral: true,
+  reviewerRole: true,
   options: [],
   async run(ctx) {
     const core = coreOf(ctx.services);
     const who = await core.identity.resolve(ctx.actor);
-    const item = await nextReviewItem(core.database.db, who);
+    const db = core.database.db;
+    const { votes_to_close } = await core.settingsStore.get(db, who.workspaceId);
+    const decoyRate = await core.settingsStore.decoyRate(db, who.workspaceId, who.channelId);
+    const item = await nextReviewItem(db, who, { votesToClose: votes_to_close, decoyRate, softLocks: core.softLocks });
     if (item) return { view: item, ephemeral: true };
     return {
       view: {

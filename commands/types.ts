@@ -6,7 +6,11 @@
 import type { View } from '../src/core/view';
 import type { Services } from '../src/core/services';
 
-export type OptionType = 'string' | 'integer' | 'number' | 'boolean';
+/**
+ * 'role' and 'channel' are a platform role or channel, passed to the core as the platform's id
+ * (Discord's role and channel pickers; typed as an id or mention in text channels).
+ */
+export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'role' | 'channel';
 
 export interface OptionSpec {
   name: string;
@@ -70,5 +74,10 @@ export interface CommandDefinition<O extends ParsedOptions = ParsedOptions> {
   rateLimited?: boolean;
   /** Reply privately by default. */
   ephemeral?: boolean;
+  /**
+   * Needs the workspace's reviewer role when one is set (`settings reviewer_role`); admins
+   * always pass. Checked by invokeCommand against `Actor.roles`.
+   */
+  reviewerRole?: boolean;
   run(ctx: CommandContext, options: O): Promise<CommandResult>;
 }

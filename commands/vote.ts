@@ -21,6 +21,7 @@ export const vote: CommandDefinition<{ explanation: number; label: string; note?
   name: 'vote',
   description: 'Vote on an explanation: faithful, confabulated or unsure.',
   ephemeral: true,
+  reviewerRole: true,
   options: [
     { name: 'explanation', description: 'Explanation id, shown as #<id>', type: 'integer', required: true, min: 1, position: 1 },
     { name: 'label', description: 'Your judgement', type: 'string', required: true, choices: [...VOTE_LABELS], position: 2 },

@@ -326,3 +326,27 @@ export const settings = pgTable(
   },
   (t) => [primaryKey({ columns: [t.workspaceId, t.key] })],
 );
+
+/**
+ * Every change of an item's state: closed by votes (posterior cleared, or the vote cap hit),
+ * closed or reopened by an admin. Appended by the vote function and by src/core/items.ts;
+ * never updated, so an item's lifecycle can be audited after a reopen.
+ */
+export const explanationStateChanges = pgTable(
+  'explanation_state_changes',
+  {
+    id: serial('id').primaryKey(),
+    explanationId: integer('explanation_id')
+      .notNull()
+      .references(() => explanations.id, { onDelete: 'cascade' }),
+    state: text('state').$type<'open' | 'closed'>().notNull(),
+    /** 'votes', 'max_votes' or 'admin'. */
+    reason: text('reason').notNull(),
+    /** The admin who closed or reopened it; null when votes closed it. */
+    changedBy: integer('changed_by').references(() => reviewers.id),
+    faithfulVotes: integer('faithful_votes').notNull(),
+    confabulatedVotes: integer('confabulated_votes').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [check('explanation_state_changes_state', sql`${t.state} in ('open', 'closed')`), index('explanation_state_changes_item').on(t.explanationId)],
+);

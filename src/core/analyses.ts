@@ -9,6 +9,7 @@ import { activations, analyses, explanations, positions, saeFeatures, tokens, ty
 import type { AnalyzeResponse } from '../worker/api/analyze';
 import type { ActorIds } from './identity';
 import { DomainError, formatCount, notFound } from './errors';
+import { featureOverlap, type ActiveFeature, type StoredSignals } from './labels/signals';
 import { characterCount } from './text';
 
 export interface AnalysisRequest {
@@ -120,8 +121,12 @@ export async function storeAnalysisResult(db: Db, analysisId: number, claimedBy:
     );
     if (features.length > 0) await tx.insert(saeFeatures).values(features);
 
+    // The automatic signals stored with each explanation (issue 5): the AR fve_nrm has its own
+    // column; the feature-label overlap is computed here, in the same transaction, from the
+    // position's SAE features. The optional judge runs after the commit (src/core/judge.ts).
     const items = result.positions.flatMap((p) =>
       p.explanations.map((e, sample) => ({
+        signals: overlapSignal(e.text, p.sae.features),
         positionId: idOf.get(p.position)!,
         analysisId,
         workspaceId: held.workspaceId,
@@ -146,6 +151,11 @@ export async function storeAnalysisResult(db: Db, analysisId: number, claimedBy:
     if (vectors.length > 0) await tx.insert(activations).values(vectors);
     return true;
   });
+}
+
+function overlapSignal(text: string, features: readonly ActiveFeature[]): StoredSignals & Record<string, unknown> {
+  const overlap = featureOverlap(text, features);
+  return { feature_overlap: { score: overlap.score, matched: overlap.matched, content_words: overlap.contentWords } };
 }
 
 export interface AnalysisFailure {

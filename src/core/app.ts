@@ -12,6 +12,9 @@ import type { CoreServices } from './context';
 import { Dispatcher } from './dispatcher';
 import { EventHub } from './events';
 import { Identity, loadInstallSecret } from './identity';
+import { judgeAnalysis } from './judge';
+import { SoftLocks } from './labels/queue-priority';
+import { createJudge } from './labels/signals';
 import { RateLimiter } from './rate-limit';
 import { SettingsStore } from './settings';
 import { loadAnalysisView } from './views';
@@ -45,6 +48,19 @@ export async function createServices(config: Config, options: CreateServicesOpti
     const secret = await loadInstallSecret(database.db, config.installSecret);
     const hub = new EventHub((error, event) => log('error', `analysis ${event.analysisId}: a finished-analysis listener failed: ${(error as Error)?.message ?? error}`));
     const backend = options.backend ?? null;
+    const judge = createJudge(config.judge);
+    // Judge runs in flight, so close() can stop and await them; they never block a result.
+    const judging = new Set<Promise<void>>();
+    const stopJudging = new AbortController();
+    const startJudge = (analysisId: number) => {
+      const run = judgeAnalysis(database.db, judge!, analysisId, stopJudging.signal)
+        .then(() => undefined)
+        .catch((e: unknown) => {
+          if (!stopJudging.signal.aborted) log('warn', `analysis ${analysisId}: the LLM judge failed: ${(e as Error)?.message ?? e}`);
+        })
+        .finally(() => judging.delete(run));
+      judging.add(run);
+    };
 
     const finished = async (analysisId: number) => {
       const [where] = await database.db
@@ -54,6 +70,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
         .innerJoin(channels, eq(channels.id, analyses.channelId))
         .where(eq(analyses.id, analysisId));
       const view = await loadAnalysisView(database.db, analysisId, null);
+      if (judge && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
       await hub.emitAnalysisFinished({
         analysisId,
         platform: where.platform as 'terminal' | 'discord' | 'slack',
@@ -84,6 +101,8 @@ export async function createServices(config: Config, options: CreateServicesOpti
       settingsStore: new SettingsStore(config),
       rateLimiter: new RateLimiter(config.limits.rateLimitPerMinute),
       hub,
+      softLocks: new SoftLocks(),
+      judge,
       log,
       close() {
         closing ??= (async () => {
@@ -93,6 +112,8 @@ export async function createServices(config: Config, options: CreateServicesOpti
             lines: [`Confab is stopping. Analysis #${analysisId} is saved and will finish after the restart.`],
           }));
           await dispatcher.stop();
+          stopJudging.abort();
+          await Promise.all([...judging]);
           await backend?.close?.().catch((e: unknown) => log('warn', `closing the inference backend failed: ${(e as Error).message}`));
           await database.close();
         })();

@@ -53,6 +53,13 @@ function parseOption(command: CommandDefinition, spec: OptionSpec, raw: unknown)
       else if (typeof raw === 'string' && /^(false|no|0|off)$/i.test(raw.trim())) value = false;
       else throw new DomainError('invalid_option', `${displayName(spec)} must be true or false; got ${JSON.stringify(raw)}.`);
       break;
+    case 'role':
+    case 'channel':
+      if (typeof raw !== 'string' && typeof raw !== 'number') {
+        throw new DomainError('invalid_option', `${displayName(spec)} must be a ${spec.type}; got ${typeof raw}.`);
+      }
+      value = String(raw).trim();
+      break;
     case 'string': {
       if (typeof raw !== 'string' && typeof raw !== 'number') {
         throw new DomainError('invalid_option', `${displayName(spec)} must be text; got ${typeof raw}.`);
@@ -131,6 +138,16 @@ export async function invokeCommand(
         'admin_only',
         `/${command.name} is for admins only (Manage Server on Discord, a workspace admin on Slack, --admin in the terminal).`,
       );
+    }
+    if (command.reviewerRole && !actor.isAdmin) {
+      const who = await core.identity.resolve(actor);
+      const { reviewer_role } = await core.settingsStore.get(core.database.db, who.workspaceId);
+      if (reviewer_role !== null && !(actor.roles ?? []).includes(reviewer_role)) {
+        throw new DomainError(
+          'reviewer_role_required',
+          `/${command.name} is for reviewers: it needs the reviewer role set by an admin (settings reviewer_role), which you do not have.`,
+        );
+      }
     }
     if (command.rateLimited) {
       const waitMs = core.rateLimiter.take(`${actor.platform}:${actor.workspaceId}:${actor.userId}`);

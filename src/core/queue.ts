@@ -1,39 +1,150 @@
 /**
- * The review queue: the open item most worth this reviewer's vote. Here: the fewest decisive
- * votes first, oldest first among equals, never one the reviewer has voted on.
+ * The review queue: the open item most worth this reviewer's vote (issue 5).
+ *
+ * Order: first the contested items — open although they reached the votes to close, because
+ * their posterior did not clear the threshold (see closePolicy in ./votes) — since one or two
+ * more votes settle them; then the fewest decisive votes; then the highest uncertainty
+ * (labels/queue-priority.ts `uncertainty`: 1 − |2p − 1| with p the Laplace-smoothed
+ * confabulated share); then the oldest. Never an item the reviewer voted on, never a decoy.
+ *
+ * A soft lock (labels/queue-priority.ts `SoftLocks`, held by this process) sends two reviewers
+ * working at once to different items when there are enough; it is advisory, so a vote is never
+ * refused for it.
+ *
+ * At the decoy rate, the chosen item's explanation is replaced by a decoy: the text of an
+ * explanation of a different activation, from another prompt, stored as an explanation row
+ * with source 'decoy' on the chosen position. The reviewer sees the same view shape, the same
+ * number, and an id of the same form; their vote measures their accuracy and never enters the
+ * labels (the dataset and the signal AUROCs leave decoys out).
  */
-import { and, asc, eq, notExists, sql } from 'drizzle-orm';
-import type { Queryable } from '../../db';
-import { analyses, explanations, votes } from '../../db/schema';
+import { and, eq, ne, sql } from 'drizzle-orm';
+import { queryRows, type Queryable } from '../../db';
+import { analyses, explanations, saeFeatures } from '../../db/schema';
 import type { ActorIds } from './identity';
-import { loadAnalysisView } from './views';
-import type { ReviewItemView } from './view';
+import { featureOverlap } from './labels/signals';
+import { pickDecoySource, shouldServeDecoy, type SoftLocks } from './labels/queue-priority';
+import { explanationView, loadAnalysisView } from './views';
+import type { PositionView, ReviewItemView } from './view';
 
-export async function nextReviewItem(db: Queryable, who: ActorIds): Promise<ReviewItemView | null> {
-  const [next] = await db
-    .select({ id: explanations.id, analysisId: explanations.analysisId })
+export interface ReviewQueueOptions {
+  /** Decisive votes at which an item may close (the workspace's votes_to_close). */
+  votesToClose: number;
+  /** Share of served items that are decoys, 0–1. */
+  decoyRate: number;
+  softLocks?: SoftLocks;
+  /** Injectable for tests. */
+  random?: () => number;
+}
+
+/** Candidates read per request: enough to step over items soft-locked by other reviewers. */
+const CANDIDATES = 25;
+
+interface Candidate {
+  id: number;
+  analysis_id: number;
+  position_id: number;
+}
+
+export async function nextReviewItem(db: Queryable, who: ActorIds, options: ReviewQueueOptions): Promise<ReviewItemView | null> {
+  const candidates = await queryRows<Candidate>(
+    db,
+    sql`select e.id, e.analysis_id, e.position_id
+        from explanations e join analyses a on a.id = e.analysis_id
+        where e.workspace_id = ${who.workspaceId} and e.state = 'open' and e.source = 'nla' and a.status = 'done'
+          and not exists (select 1 from votes v where v.explanation_id = e.id and v.reviewer_id = ${who.reviewerId})
+        order by (e.decisive_votes >= ${options.votesToClose}) desc,
+                 e.decisive_votes asc,
+                 1 - abs(2 * (e.confabulated_votes + 1)::float8 / (e.decisive_votes + 2) - 1) desc,
+                 e.id asc
+        limit ${CANDIDATES}`,
+  );
+  if (candidates.length === 0) return null;
+  const locks = options.softLocks;
+  const next = candidates.find((c) => !locks?.isLockedByOther(c.id, who.reviewerId)) ?? candidates[0];
+  locks?.take(next.id, who.reviewerId);
+
+  const random = options.random ?? Math.random;
+  const decoyId = shouldServeDecoy(options.decoyRate, random) ? await createDecoy(db, who, next, random) : null;
+
+  const analysis = await loadAnalysisView(db, next.analysis_id, who.reviewerId);
+  for (const position of analysis.positions) {
+    const real = position.explanations.find((e) => e.explanationId === next.id);
+    if (!real) continue;
+    if (decoyId === null) return { kind: 'review-item', analysis, position, explanation: real };
+    const [row] = await db.select().from(explanations).where(eq(explanations.id, decoyId));
+    // The decoy takes the real explanation's place and number, so the view has the same shape.
+    const explanation = explanationView(row, real.number, null);
+    const shown: PositionView = { ...position, explanations: position.explanations.map((e) => (e === real ? explanation : e)) };
+    analysis.positions = analysis.positions.map((p) => (p === position ? shown : p));
+    return { kind: 'review-item', analysis, position: shown, explanation };
+  }
+  return null;
+}
+
+/**
+ * Stores a decoy for `target`'s position: the text of an explanation from another analysis of
+ * a different prompt (labels/queue-priority.ts `pickDecoySource`). Its AR scores are the
+ * source's (a decoy showing none would give itself away); its feature overlap is computed
+ * against the features of the position it is shown on, like any explanation's.
+ * Null when the workspace has no other prompt to borrow from.
+ */
+async function createDecoy(db: Queryable, who: ActorIds, target: Candidate, random: () => number): Promise<number | null> {
+  const [shown] = await db
+    .select({ sample: explanations.sample, text: explanations.text, prompt: analyses.prompt, model: analyses.model, layer: analyses.layer })
+    .from(explanations)
+    .innerJoin(analyses, eq(analyses.id, explanations.analysisId))
+    .where(eq(explanations.id, target.id));
+  const pool = await db
+    .select({
+      explanationId: explanations.id,
+      analysisId: explanations.analysisId,
+      prompt: analyses.prompt,
+      model: analyses.model,
+      layer: analyses.layer,
+      text: explanations.text,
+      raw: explanations.raw,
+      parsed: explanations.parsed,
+      arCosine: explanations.arCosine,
+      arMseNrm: explanations.arMseNrm,
+      arFveNrm: explanations.arFveNrm,
+    })
     .from(explanations)
     .innerJoin(analyses, eq(analyses.id, explanations.analysisId))
     .where(
       and(
         eq(explanations.workspaceId, who.workspaceId),
-        eq(explanations.state, 'open'),
-        eq(analyses.status, 'done'),
-        notExists(
-          db
-            .select({ one: sql`1` })
-            .from(votes)
-            .where(and(eq(votes.explanationId, explanations.id), eq(votes.reviewerId, who.reviewerId))),
-        ),
+        eq(explanations.source, 'nla'),
+        eq(explanations.parsed, true),
+        ne(explanations.analysisId, target.analysis_id),
+        ne(analyses.prompt, shown.prompt),
       ),
     )
-    .orderBy(asc(explanations.decisiveVotes), asc(explanations.id))
-    .limit(1);
-  if (!next) return null;
-  const analysis = await loadAnalysisView(db, next.analysisId, who.reviewerId);
-  for (const position of analysis.positions) {
-    const explanation = position.explanations.find((e) => e.explanationId === next.id);
-    if (explanation) return { kind: 'review-item', analysis, position, explanation };
-  }
-  return null;
+    .orderBy(sql`random()`)
+    .limit(50);
+  const source = pickDecoySource({ analysisId: target.analysis_id, prompt: shown.prompt, model: shown.model, layer: shown.layer, text: shown.text }, pool, random);
+  if (!source) return null;
+  const features = await db
+    .select({ index: saeFeatures.featureIndex, activation: saeFeatures.activation, label: saeFeatures.label })
+    .from(saeFeatures)
+    .where(eq(saeFeatures.positionId, target.position_id));
+  const overlap = featureOverlap(source.text, features);
+  const [row] = await db
+    .insert(explanations)
+    .values({
+      positionId: target.position_id,
+      analysisId: target.analysis_id,
+      workspaceId: who.workspaceId,
+      sample: shown.sample,
+      source: 'decoy',
+      decoyOfExplanationId: source.explanationId,
+      text: source.text,
+      raw: source.raw,
+      parsed: source.parsed,
+      arCosine: source.arCosine,
+      arMseNrm: source.arMseNrm,
+      arFveNrm: source.arFveNrm,
+      signals: { feature_overlap: { score: overlap.score, matched: overlap.matched, content_words: overlap.contentWords } },
+    })
+    .returning({ id: explanations.id });
+  return row.id;
 }

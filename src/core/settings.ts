@@ -1,25 +1,39 @@
 /**
  * Admin settings per workspace. A key not set in the database takes its value from the
- * configuration (CONFAB_VOTES_TO_CLOSE, CONFAB_MAX_PROMPT_CHARS).
+ * configuration (CONFAB_VOTES_TO_CLOSE, CONFAB_MAX_PROMPT_CHARS, CONFAB_DECOY_RATE); the
+ * reviewer role and the digest have no configured default (unset = anyone may review, no
+ * digest).
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../../db';
-import { settings } from '../../db/schema';
+import { channels, settings } from '../../db/schema';
+import type { OptionType } from '../../commands/types';
 import type { Config } from '../config';
 import { DomainError, formatCount } from './errors';
+
+export type SettingValue = number | string | null;
 
 export interface SettingDefinition {
   key: string;
   description: string;
-  min: number;
-  max: number;
-  fromConfig(config: Config): number;
+  /** How the settings command takes it: a number, a platform role or channel, or text. */
+  type: OptionType;
+  min?: number;
+  max?: number;
+  choices?: string[];
+  fromConfig(config: Config): SettingValue;
 }
+
+/** Values that clear a role or channel setting (back to "not set"). */
+const CLEAR_WORDS = new Set(['none', 'off', 'unset', '-']);
+
+export const DIGEST_SCHEDULES = ['off', 'daily', 'weekly'] as const;
 
 export const SETTING_DEFINITIONS = {
   votes_to_close: {
     key: 'votes_to_close',
-    description: 'Decisive votes (faithful or confabulated) that close an item',
+    description: 'Decisive votes (faithful or confabulated) at which an item may close',
+    type: 'integer',
     min: 1,
     max: 50,
     fromConfig: (c: Config) => c.limits.votesToClose,
@@ -27,14 +41,81 @@ export const SETTING_DEFINITIONS = {
   max_prompt_chars: {
     key: 'max_prompt_chars',
     description: 'Longest prompt /explain accepts, in characters',
+    type: 'integer',
     min: 1,
     max: 100_000,
     fromConfig: (c: Config) => c.limits.maxPromptChars,
   },
+  decoy_rate: {
+    key: 'decoy_rate',
+    description: 'Share of /review items that are decoys (0 to 1, e.g. 0.1)',
+    type: 'number',
+    min: 0,
+    max: 1,
+    fromConfig: (c: Config) => c.limits.decoyRate,
+  },
+  reviewer_role: {
+    key: 'reviewer_role',
+    description: 'Role needed to vote and review ("none" lets anyone)',
+    type: 'role',
+    fromConfig: () => null,
+  },
+  digest_channel: {
+    key: 'digest_channel',
+    description: 'Channel the digest is posted in ("none" turns it off)',
+    type: 'channel',
+    fromConfig: () => null,
+  },
+  digest_schedule: {
+    key: 'digest_schedule',
+    description: 'How often the digest is posted',
+    type: 'string',
+    choices: [...DIGEST_SCHEDULES],
+    fromConfig: () => 'off',
+  },
 } satisfies Record<string, SettingDefinition>;
 
 export type SettingKey = keyof typeof SETTING_DEFINITIONS;
-export type WorkspaceSettings = Record<SettingKey, number>;
+export interface WorkspaceSettings {
+  votes_to_close: number;
+  max_prompt_chars: number;
+  decoy_rate: number;
+  reviewer_role: string | null;
+  digest_channel: string | null;
+  digest_schedule: string;
+}
+
+function storedValue(def: SettingDefinition, stored: unknown): SettingValue | undefined {
+  if (def.type === 'integer' || def.type === 'number') return typeof stored === 'number' ? stored : undefined;
+  return typeof stored === 'string' ? stored : undefined;
+}
+
+/** Checks one new value; returns what to store (null clears a role or channel). */
+function checkValue(def: SettingDefinition, value: unknown): SettingValue {
+  if (def.type === 'integer' || def.type === 'number') {
+    const n = typeof value === 'number' ? value : Number.NaN;
+    const whole = def.type === 'integer';
+    if (!Number.isFinite(n) || (whole && !Number.isInteger(n)) || n < def.min! || n > def.max!) {
+      throw new DomainError(
+        'invalid_setting',
+        `${def.key} must be ${whole ? 'a whole number' : 'a number'} from ${formatCount(def.min!)} to ${formatCount(def.max!)}; got ${String(value)}.`,
+      );
+    }
+    return n;
+  }
+  const text = String(value).trim();
+  if ((def.type === 'role' || def.type === 'channel') && (text === '' || CLEAR_WORDS.has(text.toLowerCase()))) return null;
+  if (def.choices && !def.choices.includes(text.toLowerCase())) {
+    throw new DomainError('invalid_setting', `${def.key} must be one of ${def.choices.join(', ')}; got ${JSON.stringify(text)}.`);
+  }
+  // Role and channel ids: a platform's opaque id, or a mention (<@&id>, <#id>) pasted as text.
+  const mention = /^<(?:@&|#)(\w+)>$/.exec(text);
+  const id = mention ? mention[1] : text;
+  if ((def.type === 'role' || def.type === 'channel') && !/^[\w.-]{1,100}$/.test(id)) {
+    throw new DomainError('invalid_setting', `${def.key} must be a ${def.type} (its id or mention), or "none"; got ${JSON.stringify(text.slice(0, 60))}.`);
+  }
+  return def.choices ? text.toLowerCase() : id;
+}
 
 /**
  * Reads settings with a short cache: every vote needs `votes_to_close`, and a change made by
@@ -52,25 +133,41 @@ export class SettingsStore {
     const hit = this.cache.get(workspaceId);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
     const rows = await db.select({ key: settings.key, value: settings.value }).from(settings).where(eq(settings.workspaceId, workspaceId));
-    const value = {} as WorkspaceSettings;
-    for (const def of Object.values(SETTING_DEFINITIONS)) {
-      const stored = rows.find((r) => r.key === def.key)?.value;
-      value[def.key as SettingKey] = typeof stored === 'number' ? stored : def.fromConfig(this.config);
+    const value: Record<string, SettingValue> = {};
+    for (const def of Object.values(SETTING_DEFINITIONS) as SettingDefinition[]) {
+      const row = rows.find((r) => r.key === def.key);
+      const stored = row ? storedValue(def, row.value) : undefined;
+      value[def.key] = stored !== undefined ? stored : def.fromConfig(this.config);
     }
-    this.cache.set(workspaceId, { at: Date.now(), value });
-    return value;
+    const typed = value as unknown as WorkspaceSettings;
+    this.cache.set(workspaceId, { at: Date.now(), value: typed });
+    return typed;
+  }
+
+  /**
+   * The decoy rate for /review in one channel: the channel's own `decoy_rate` (channels.settings)
+   * when set, else the workspace's setting.
+   */
+  async decoyRate(db: Queryable, workspaceId: number, channelId: number): Promise<number> {
+    const [channel] = await db.select({ settings: channels.settings }).from(channels).where(eq(channels.id, channelId));
+    const own = channel?.settings?.decoy_rate;
+    if (typeof own === 'number' && own >= 0 && own <= 1) return own;
+    return (await this.get(db, workspaceId)).decoy_rate;
   }
 
   /** Validates and stores changes; returns the keys whose value changed. */
-  async update(db: Queryable, workspaceId: number, reviewerId: number, changes: Partial<Record<SettingKey, number>>): Promise<SettingKey[]> {
+  async update(db: Queryable, workspaceId: number, reviewerId: number, changes: Partial<Record<SettingKey, unknown>>): Promise<SettingKey[]> {
     const current = await this.get(db, workspaceId);
-    const changed: SettingKey[] = [];
-    for (const [key, value] of Object.entries(changes) as Array<[SettingKey, number | undefined]>) {
+    const checked: Array<[SettingKey, SettingValue]> = [];
+    // Every value is checked before any is stored, so a bad one changes nothing.
+    for (const [key, value] of Object.entries(changes) as Array<[SettingKey, unknown]>) {
       if (value === undefined) continue;
-      const def = SETTING_DEFINITIONS[key];
-      if (!Number.isInteger(value) || value < def.min || value > def.max) {
-        throw new DomainError('invalid_setting', `${key} must be a whole number from ${formatCount(def.min)} to ${formatCount(def.max)}; got ${value}.`);
-      }
+      const def = SETTING_DEFINITIONS[key] as SettingDefinition | undefined;
+      if (!def) throw new DomainError('invalid_setting', `There is no setting "${key}". Settings: ${Object.keys(SETTING_DEFINITIONS).join(', ')}.`);
+      checked.push([key, checkValue(def, value)]);
+    }
+    const changed: SettingKey[] = [];
+    for (const [key, value] of checked) {
       if (current[key] === value) continue;
       await db
         .insert(settings)

@@ -88,9 +88,13 @@ export interface VoteAckView {
   change: 'recorded' | 'unchanged' | 'changed';
   previous?: VoteLabel;
   tally: TallyView;
-  /** True when this vote closed the item. */
+  /** True when this vote closed the item (or, from /close and /reopen, when an admin changed it). */
   closedNow: boolean;
   state: 'open' | 'closed';
+  /** Why the item closed, when `closedNow`: 'votes', 'max_votes' (contested, at the vote cap) or 'admin'. */
+  closedReason?: string;
+  /** Majority label of the decisive votes, once closed. */
+  outcome?: 'faithful' | 'confabulated' | 'undecided';
   note?: string;
   markedClaims?: string[];
 }
@@ -126,12 +130,26 @@ export interface SettingsView {
   changed: string[];
 }
 
+/** An item's state after an admin closed or reopened it: what a channel needs to update the public message. */
+export interface ItemStateView {
+  explanationId: number;
+  analysisId: number;
+  state: 'open' | 'closed';
+  /** 'admin' for /close; absent when open. */
+  closedReason?: string;
+  tally: TallyView;
+  /** Majority of the decisive votes, when closed. */
+  outcome?: 'faithful' | 'confabulated' | 'undecided';
+}
+
 /** A message with no structure: confirmations, help, empty queues. */
 export interface MessageView {
   kind: 'message';
   title?: string;
   lines: string[];
   tone?: 'info' | 'success' | 'warning';
+  /** From /close and /reopen: the item's new state and tally, so the public message can be updated. */
+  item?: ItemStateView;
 }
 
 /** A user-facing error: says what was wrong and what is allowed. */

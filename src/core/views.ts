@@ -70,7 +70,8 @@ export async function loadAnalysisView(db: Queryable, analysisId: number, viewer
   const [tokenRows, positionRows, explanationRows] = await Promise.all([
     db.select().from(tokens).where(eq(tokens.analysisId, a.id)).orderBy(asc(tokens.idx)),
     db.select().from(positions).where(eq(positions.analysisId, a.id)).orderBy(asc(positions.position)),
-    db.select().from(explanations).where(eq(explanations.analysisId, a.id)).orderBy(asc(explanations.positionId), asc(explanations.sample)),
+    // Decoys are attached to a position but shown only to the reviewer /review served them to.
+    db.select().from(explanations).where(and(eq(explanations.analysisId, a.id), eq(explanations.source, 'nla'))).orderBy(asc(explanations.positionId), asc(explanations.sample)),
   ]);
   view.tokens = tokenRows.map((t) => ({ text: t.text, start: t.start, end: t.end }));
   const positionIds = positionRows.map((p) => p.id);

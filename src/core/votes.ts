@@ -1,24 +1,40 @@
 /**
  * Votes: one per reviewer and explanation, changeable until the item closes, every change kept
  * in vote_history. `unsure` is recorded but is not decisive: an item closes when its faithful
- * plus confabulated votes reach the workspace's `votes_to_close`.
+ * plus confabulated votes reach the workspace's `votes_to_close` and the leading label's
+ * posterior clears the threshold (see closePolicy).
  */
 import { eq, sql } from 'drizzle-orm';
 import { queryRows, type Db } from '../../db';
 import { explanations, type MarkedClaim } from '../../db/schema';
 import { splitClaims } from './claims';
+import { leadPosterior, type ClosePolicy } from './labels/queue-priority';
 import { DomainError, notFound } from './errors';
 import type { ActorIds } from './identity';
 import type { SettingsStore } from './settings';
 import type { VoteAckView, VoteLabel } from './view';
 
-export interface VoteInput {
-  explanationId: number;
-  label: VoteLabel;
-  /** Undefined leaves an existing note as it is; '' clears it. */
-  note?: string;
-  /** 1-based claim numbers the reviewer marks as wrong; undefined leaves existing marks. */
-  markedClaims?: number[];
+export function majorityOutcome(faithful: number, confabulated: number): 'faithful' | 'confabulated' | 'undecided' {
+  return faithful > confabulated ? 'faithful' : confabulated > faithful ? 'confabulated' : 'undecided';
+}
+
+/** Posterior the leading label must reach for an item to close (issue 5; H5's default). */
+export const POSTERIOR_THRESHOLD = 0.8;
+
+/**
+ * The close policy the vote function applies (src/core/labels/queue-priority.ts defines it):
+ * close at `votesToClose` decisive votes when the leading label's posterior reaches 0.8
+ * (3–0 does, 2–1 does not); a contested item stays open, and closes anyway at
+ * 2 × votesToClose + 1 decisive votes. The threshold is lowered to what unanimity reaches at
+ * `votesToClose` when that is less (one vote: 0.75), so a workspace that sets votes_to_close
+ * to 1 gets what it asked for: a single vote closes.
+ */
+export function closePolicy(votesToClose: number): Required<ClosePolicy> {
+  return {
+    votesToClose,
+    posteriorThreshold: Math.min(POSTERIOR_THRESHOLD, leadPosterior(votesToClose, 0)),
+    maxVotes: 2 * votesToClose + 1,
+  };
 }
 
 function resolveClaims(explanationId: number, text: string, numbers: number[]): MarkedClaim[] {
@@ -41,6 +57,7 @@ interface CastVoteOutcome {
   state?: 'open' | 'closed';
   closed_now?: boolean;
   closed_reason?: string | null;
+  posterior?: number;
   faithful?: number;
   confabulated?: number;
   unsure?: number;
@@ -50,7 +67,7 @@ interface CastVoteOutcome {
 
 /**
  * Casts a vote. The transaction itself is the SQL function `confab_cast_vote`
- * (migrations/0001_cast_vote_function.sql): one round trip per vote, which is what a button
+ * (migrations/0003_close_policy.sql, first in 0001): one round trip per vote, which is what a button
  * click costs on PGlite. It locks the explanation row, so concurrent votes on one item (from
  * several bot processes too) are counted one after another and close the item exactly once.
  */
@@ -67,12 +84,13 @@ export async function castVote(db: Db, settingsStore: SettingsStore, who: ActorI
   }
   const note = input.note === undefined ? undefined : input.note.trim() === '' ? null : input.note.trim();
   const { votes_to_close } = await settingsStore.get(db, who.workspaceId);
+  const policy = closePolicy(votes_to_close);
 
   const [row] = await queryRows<{ result: CastVoteOutcome }>(
     db,
     sql`select confab_cast_vote(${input.explanationId}::int, ${who.workspaceId}::int, ${who.reviewerId}::int, ${input.label}::text,
           ${note ?? null}::text, ${note !== undefined}, ${JSON.stringify(marked ?? [])}::jsonb, ${marked !== undefined},
-          ${votes_to_close}::int) as result`,
+          ${policy.votesToClose}::int, ${policy.posteriorThreshold}::float8, ${policy.maxVotes}::int) as result`,
   );
   const r = typeof row.result === 'string' ? (JSON.parse(row.result) as CastVoteOutcome) : row.result;
   if (r.outcome === 'not_found') throw notFound('Explanation', input.explanationId);
@@ -90,6 +108,8 @@ export async function castVote(db: Db, settingsStore: SettingsStore, who: ActorI
     tally: { faithful: r.faithful ?? 0, confabulated: r.confabulated ?? 0, unsure: r.unsure ?? 0 },
     closedNow: r.closed_now === true,
     state: r.state ?? 'open',
+    ...(r.closed_now && r.closed_reason ? { closedReason: r.closed_reason } : {}),
+    ...(r.state === 'closed' ? { outcome: majorityOutcome(r.faithful ?? 0, r.confabulated ?? 0) } : {}),
     ...(r.note ? { note: r.note } : {}),
     ...(claims.length > 0 ? { markedClaims: claims.map((c) => c.text) } : {}),
   };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { queryRows } from '../../db';
-import { activations, analyses, positions, voteHistory, votes } from '../../db/schema';
+import { activations, analyses, explanationStateChanges, positions, voteHistory, votes } from '../../db/schema';
 import { createServices, type CoreServices } from '../../src/core/app';
 import type { ReviewItemView, SettingsView, StatsView, VoteAckView, FeatureCardView, AnalysisView } from '../../src/core/view';
 import { decodeActivation } from '../../src/worker/api/analyze';
@@ -23,7 +23,9 @@ for (const { kind, skip } of STORAGE_KINDS) {
 
     beforeAll(async () => {
       database = await createTestDatabase(kind);
-      services = await createServices(testConfig(database.target, { CONFAB_RATE_LIMIT_PER_MINUTE: '100' }), { backend: worker, pollMs: 200, log: () => {} });
+      // Decoys are random; this suite checks the queue's order, so it serves none
+      // (tests/core/lifecycle.test.ts covers decoys).
+      services = await createServices(testConfig(database.target, { CONFAB_RATE_LIMIT_PER_MINUTE: '100', CONFAB_DECOY_RATE: '0' }), { backend: worker, pollMs: 200, log: (l, m) => { if (l === 'error') console.error(m); } });
     });
     afterAll(async () => {
       await services?.close();
@@ -101,7 +103,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       expect(await runError(services, actor('alice'), 'retry', { analysis: 999_999 })).toMatchObject({ code: 'unknown_analysis' });
     });
 
-    it('counts votes, hides tallies until the reviewer voted, and closes after three decisive votes', async () => {
+    it('counts votes, hides tallies until the reviewer voted, and keeps a split item open until its posterior clears', async () => {
       const view = await explainAndWait(services, actor('alice'), { prompt: 'Gravity is a theory' });
       const [id] = explanationIds(view);
 
@@ -118,10 +120,15 @@ for (const { kind, skip } of STORAGE_KINDS) {
       const dup = (await run(services, actor('r1'), 'vote', { explanation: id, label: 'faithful' })).view as VoteAckView;
       expect(dup).toMatchObject({ change: 'unchanged', tally: { faithful: 1, confabulated: 1 } });
 
+      // Three decisive votes, split 1–2: the posterior of "confabulated" is 0.69 < 0.8, so the
+      // item stays open for more votes (low agreement).
       const third = (await run(services, actor('r3'), 'vote', { explanation: id, label: 'confabulated', claims: '2' })).view as VoteAckView;
-      expect(third).toMatchObject({ change: 'recorded', closedNow: true, state: 'closed', markedClaims: ['It sits in a computing jargon entry.'] });
+      expect(third).toMatchObject({ change: 'recorded', closedNow: false, state: 'open', markedClaims: ['It sits in a computing jargon entry.'] });
+      // 1–3: P(Beta(4, 2) > 1/2) = 26/32 = 0.81 clears the threshold, and the item closes.
+      const fourth = (await run(services, actor('r4'), 'vote', { explanation: id, label: 'confabulated' })).view as VoteAckView;
+      expect(fourth).toMatchObject({ closedNow: true, state: 'closed', closedReason: 'votes', outcome: 'confabulated', tally: { faithful: 1, confabulated: 3 } });
 
-      const refused = await runError(services, actor('r4'), 'vote', { explanation: id, label: 'faithful' });
+      const refused = await runError(services, actor('r5'), 'vote', { explanation: id, label: 'faithful' });
       expect(refused.code).toBe('item_closed');
       expect(refused.message).toContain(`#${id} is closed`);
       // A late second click on the same button after the close is still just "unchanged".
@@ -135,14 +142,17 @@ for (const { kind, skip } of STORAGE_KINDS) {
         ['unsure', null],
         ['confabulated', 'unsure'],
         ['confabulated', null],
+        ['confabulated', null],
       ]);
       const rows = await services.database.db.select().from(votes).where(eq(votes.explanationId, id));
-      expect(rows).toHaveLength(3);
+      expect(rows).toHaveLength(4);
+      const changes = await services.database.db.select().from(explanationStateChanges).where(eq(explanationStateChanges.explanationId, id));
+      expect(changes.map((c) => [c.state, c.reason, c.faithfulVotes, c.confabulatedVotes])).toEqual([['closed', 'votes', 1, 3]]);
 
       // Closed: the tally is visible to everyone, with the outcome.
       const { loadAnalysisView } = await import('../../src/core/views');
       const seen = await loadAnalysisView(services.database.db, view.analysisId, null);
-      expect(seen.positions[0].explanations[0]).toMatchObject({ state: 'closed', closedReason: 'votes', outcome: 'confabulated', tally: { faithful: 1, confabulated: 2 } });
+      expect(seen.positions[0].explanations[0]).toMatchObject({ state: 'closed', closedReason: 'votes', outcome: 'confabulated', tally: { faithful: 1, confabulated: 3 } });
     });
 
     it('answers unknown ids and bad vote options clearly', async () => {
@@ -188,7 +198,8 @@ for (const { kind, skip } of STORAGE_KINDS) {
       const next = (await run(services, actor(`queue2-${kind}`), 'review')).view as ReviewItemView;
       const ordered = await queryRows<{ id: number; d: number }>(
         services.database.db,
-        sql`select id, decisive_votes as d from explanations where state = 'open' order by decisive_votes, id limit 1`,
+        sql`select id, decisive_votes as d from explanations where state = 'open' and source = 'nla'
+            order by decisive_votes >= 3 desc, decisive_votes, 1 - abs(2 * (confabulated_votes + 1)::float8 / (decisive_votes + 2) - 1) desc, id limit 1`,
       );
       expect(next.explanation.explanationId).toBe(ordered[0].id);
       expect(next.explanation.explanationId).not.toBe(a);
@@ -203,10 +214,12 @@ for (const { kind, skip } of STORAGE_KINDS) {
       expect(stats.reviewers).toBeGreaterThanOrEqual(3);
       expect(stats.confabulationRate).toMatchObject({ rate: 1, n: 1 });
       expect(stats.confabulationRate!.low).toBeGreaterThan(0);
-      // One item has two or more decisive votes so far: 1 faithful, 2 confabulated. Alpha's
-      // observed disagreement 2·1·2/(3−1) = 2 against expected 3² − 1² − 2² = 4 over n − 1 = 2
-      // gives 1 − 2·2/4 = 0.
-      expect(stats.extra).toContainEqual({ label: "Agreement (Krippendorff's alpha)", value: '0.00 over 1 item' });
+      // One item has two or more decisive votes so far: 1 faithful, 3 confabulated. Alpha's
+      // observed disagreement (1/n)·2·1·3/(4−1) = 0.5 (n = 4 values) against the expected
+      // 2·1·3/(n(n−1)) = 0.5 gives 1 − 0.5/0.5 = 0.
+      expect(stats.extra).toContainEqual({ label: "Krippendorff's alpha", value: '0.00 over 1 items' });
+      expect(stats.extra.find((l) => l.label === 'Decoys caught')?.value).toBe('no votes on decoys yet');
+      expect(stats.extra.map((l) => l.label)).toEqual(expect.arrayContaining(['AUROC, AR round trip (fve_nrm)', 'AUROC, SAE feature-label overlap', 'AUROC, LLM judge']));
 
       const [{ feature_index: index, fired }] = await queryRows<{ feature_index: number; fired: number }>(
         services.database.db,
@@ -226,7 +239,14 @@ for (const { kind, skip } of STORAGE_KINDS) {
     it('lets only admins change settings, and applies them', async () => {
       expect(await runError(services, actor('bob'), 'settings', { votes_to_close: 1 })).toMatchObject({ code: 'admin_only' });
       const shown = (await run(services, admin, 'settings')).view as SettingsView;
-      expect(shown.settings).toEqual({ votes_to_close: 3, max_prompt_chars: 2000 });
+      expect(shown.settings).toEqual({
+        votes_to_close: 3,
+        max_prompt_chars: 2000,
+        decoy_rate: 0,
+        reviewer_role: null,
+        digest_channel: null,
+        digest_schedule: 'off',
+      });
       const set = (await run(services, admin, 'settings', { votes_to_close: 1, max_prompt_chars: 10 })).view as SettingsView;
       expect(set).toMatchObject({ settings: { votes_to_close: 1, max_prompt_chars: 10 }, changed: ['votes_to_close', 'max_prompt_chars'] });
       expect((await runError(services, actor('bob'), 'explain', { prompt: 'eleven char' })).message).toBe('Prompt is 11 characters; the limit is 10.');
@@ -247,12 +267,22 @@ for (const { kind, skip } of STORAGE_KINDS) {
       const view = await explainAndWait(services, actor('alice'), { prompt: 'Close me early' });
       const [id] = explanationIds(view);
       expect(await runError(services, actor('bob'), 'close', { explanation: id })).toMatchObject({ code: 'admin_only' });
-      expect((await run(services, admin, 'close', { explanation: id })).view).toMatchObject({ kind: 'message', tone: 'success' });
+      // The view carries the item's state and tally, so a channel can update the public message.
+      expect((await run(services, admin, 'close', { explanation: id })).view).toMatchObject({
+        kind: 'message',
+        tone: 'success',
+        item: { explanationId: id, analysisId: view.analysisId, state: 'closed', closedReason: 'admin', outcome: 'undecided', tally: { faithful: 0, confabulated: 0, unsure: 0 } },
+      });
       expect(await runError(services, admin, 'close', { explanation: id })).toMatchObject({ code: 'already_closed' });
       expect((await runError(services, actor('bob'), 'vote', { explanation: id, label: 'faithful' })).message).toContain('an admin closed it');
-      await run(services, admin, 'reopen', { explanation: id });
+      expect((await run(services, admin, 'reopen', { explanation: id })).view).toMatchObject({ kind: 'message', item: { explanationId: id, state: 'open' } });
       expect(((await run(services, actor('bob'), 'vote', { explanation: id, label: 'faithful' })).view as VoteAckView).change).toBe('recorded');
       expect(await runError(services, admin, 'reopen', { explanation: id })).toMatchObject({ code: 'already_open' });
+      const changes = await services.database.db.select().from(explanationStateChanges).where(eq(explanationStateChanges.explanationId, id));
+      expect(changes.map((c) => [c.state, c.reason, c.changedBy !== null])).toEqual([
+        ['closed', 'admin', true],
+        ['open', 'admin', true],
+      ]);
     });
 
     it('counts concurrent votes exactly and closes an item once', async () => {
@@ -263,12 +293,17 @@ for (const { kind, skip } of STORAGE_KINDS) {
       );
       const accepted = acks.filter((a) => a.view.kind === 'vote-ack') as Array<{ view: VoteAckView }>;
       const refused = acks.filter((a) => a.view.kind === 'error');
-      // Three decisive votes close the item; every later one is refused, none is lost or double counted.
-      expect(accepted).toHaveLength(3);
-      expect(accepted.filter((a) => a.view.closedNow)).toHaveLength(1);
-      expect(refused).toHaveLength(9);
+      // The item closes once: at three votes if they agree, later if split, at the latest at the
+      // cap of 2·3 + 1 = 7. Every vote after the close is refused; none is lost or double counted.
+      const closing = accepted.filter((a) => a.view.closedNow);
+      expect(closing).toHaveLength(1);
+      const atClose = closing[0].view.tally.faithful + closing[0].view.tally.confabulated;
+      expect(atClose).toBeGreaterThanOrEqual(3);
+      expect(atClose).toBeLessThanOrEqual(7);
+      expect(accepted).toHaveLength(atClose);
+      expect(refused).toHaveLength(12 - atClose);
       const rows = await services.database.db.select().from(votes).where(eq(votes.explanationId, id));
-      expect(rows).toHaveLength(3);
+      expect(rows).toHaveLength(atClose);
 
       // The same reviewer double-clicking many times at once: one vote, one history row.
       const view2 = await explainAndWait(services, actor('alice'), { prompt: 'Double clicks' });

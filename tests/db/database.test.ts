@@ -34,6 +34,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
         'activations',
         'analyses',
         'channels',
+        'explanation_state_changes',
         'explanations',
         'install',
         'positions',
