@@ -98,18 +98,20 @@ async function generate(db: Database['db'], explanations: number, votesPerItem: 
       'A Spanish proverb about rising early; sample ' || g, '<explanation>…</explanation>', true,
       0.9, 0.2, 0.7, jsonb_build_object('feature_overlap', jsonb_build_object('score', (g % 10) / 10.0)), ${votesPerItem}
     from generate_series(1, ${explanations}) g`);
-  // Votes with structure, as real reviews have: item g's true label is a fixed hash of g (35%
-  // confabulated; decoys, g ≡ 0 mod 20, are confabulated); item g gets reviewers (7g + 13k) mod 200 for k < votesPerItem (distinct since
-  // 13k < 200); reviewers with id ≡ 0 mod 10 answer at random (spammers), the others are right
-  // 85% of the time; 8% of votes are unsure. Pure noise would make Dawid–Skene run to its cap.
+  // Votes with structure, as real reviews have. Item g's true label and its panel of reviewers
+  // come from two independent hashes of g (truth 35% confabulated; decoys, g ≡ 0 mod 20, are
+  // confabulated); the panel is reviewers (h + 13k) mod 200 for k < votesPerItem, distinct since
+  // 13k < 200. Reviewers with id ≡ 0 mod 10 answer at random (spammers), the others are right 85%
+  // of the time; 8% of votes are unsure. (A first version derived truth and panel from g mod 100
+  // and g mod 200: every panel then saw a single class, which no aggregation can untangle.)
   await run(sql`insert into votes (explanation_id, reviewer_id, label, created_at, updated_at)
     select g, r,
       case when u < 0.08 then 'unsure'
            when r % 10 = 0 then (case when random() < 0.5 then 'faithful' else 'confabulated' end)
            when (random() < 0.85) = truth then 'confabulated' else 'faithful' end,
       now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval
-    from (select g, k, 1 + (g * 7 + k * 13) % ${reviewerCount} as r, random() as u,
-            g % 20 = 0 or ((g::bigint * 2654435761) % 100) < 35 as truth
+    from (select g, k, 1 + ((hashint4(g) & 65535) % ${reviewerCount} + k * 13) % ${reviewerCount} as r, random() as u,
+            g % 20 = 0 or (hashint4(g + 7919) & 1023) < 358 as truth
           from generate_series(1, ${explanations}) g, generate_series(0, ${votesPerItem - 1}) k) plan`);
   await run(sql`analyze`);
 }
