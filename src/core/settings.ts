@@ -85,9 +85,22 @@ export interface WorkspaceSettings {
   digest_schedule: string;
 }
 
+/**
+ * Role and channel ids are stored with a prefix ("role:123"): drizzle parses a jsonb string a
+ * second time when the driver already did, so a bare numeric string would come back as a
+ * number — and a Discord snowflake (up to 19 digits) would lose precision on the way.
+ */
+const isId = (def: SettingDefinition) => def.type === 'role' || def.type === 'channel';
+
+function toStored(def: SettingDefinition, value: SettingValue): SettingValue {
+  return isId(def) && typeof value === 'string' ? `${def.type}:${value}` : value;
+}
+
 function storedValue(def: SettingDefinition, stored: unknown): SettingValue | undefined {
   if (def.type === 'integer' || def.type === 'number') return typeof stored === 'number' ? stored : undefined;
-  return typeof stored === 'string' ? stored : undefined;
+  if (typeof stored !== 'string') return undefined;
+  if (isId(def)) return stored.startsWith(`${def.type}:`) ? stored.slice(def.type.length + 1) : undefined;
+  return stored;
 }
 
 /** Checks one new value; returns what to store (null clears a role or channel). */
@@ -169,10 +182,11 @@ export class SettingsStore {
     const changed: SettingKey[] = [];
     for (const [key, value] of checked) {
       if (current[key] === value) continue;
+      const stored = toStored(SETTING_DEFINITIONS[key] as SettingDefinition, value);
       await db
         .insert(settings)
-        .values({ workspaceId, key, value, updatedBy: reviewerId })
-        .onConflictDoUpdate({ target: [settings.workspaceId, settings.key], set: { value, updatedBy: reviewerId, updatedAt: sql`now()` } });
+        .values({ workspaceId, key, value: stored, updatedBy: reviewerId })
+        .onConflictDoUpdate({ target: [settings.workspaceId, settings.key], set: { value: stored, updatedBy: reviewerId, updatedAt: sql`now()` } });
       changed.push(key);
     }
     this.cache.delete(workspaceId);
