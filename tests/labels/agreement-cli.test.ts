@@ -27,7 +27,7 @@ describe('RFC 4180 CSV parsing', () => {
 
   it('reports an unclosed quote and a stray quote with their line', () => {
     expect(() => [...parseCsv('a,b\n1,"open\n')]).toThrow('Line 2: a quoted field is not closed');
-    expect(() => [...parseCsv('a,b\n1,x"y\n')]).toThrow(/Line 2: a quote \(") inside an unquoted field/);
+    expect(() => [...parseCsv('a,b\n1,x"y\n')]).toThrow(/Line 2: a quote \("\) inside an unquoted field/);
   });
 });
 
