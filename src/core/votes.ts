@@ -14,6 +14,15 @@ import type { ActorIds } from './identity';
 import type { SettingsStore } from './settings';
 import type { VoteAckView, VoteLabel } from './view';
 
+export interface VoteInput {
+  explanationId: number;
+  label: VoteLabel;
+  /** Undefined leaves an existing note as it is; '' clears it. */
+  note?: string;
+  /** 1-based claim numbers the reviewer marks as wrong; undefined leaves existing marks. */
+  markedClaims?: number[];
+}
+
 export function majorityOutcome(faithful: number, confabulated: number): 'faithful' | 'confabulated' | 'undecided' {
   return faithful > confabulated ? 'faithful' : confabulated > faithful ? 'confabulated' : 'undecided';
 }
