@@ -17,6 +17,7 @@ import { featureOverlap } from '../../src/core/labels/signals';
 import { loadAnalysisView } from '../../src/core/views';
 import type { FileView, ReviewItemView, SettingsView, StatsView, VoteAckView } from '../../src/core/view';
 import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai/server';
 import { FixtureWorker } from './fixture-worker';
 import { actor, explainAndWait, explanationIds, run, runError } from './helpers';
 
@@ -238,6 +239,55 @@ for (const { kind, skip } of STORAGE_KINDS) {
       };
       expect(result.rows).toHaveLength(pairs.length);
       for (const r of result.rows) expect(Number(r.p)).toBeCloseTo(leadPosterior(Number(r.f), Number(r.c)), 10);
+    });
+  });
+}
+
+for (const { kind, skip } of STORAGE_KINDS) {
+  describe.skipIf(skip)(`the optional LLM judge on ${kind}`, () => {
+    let database: TestDatabase;
+    let services: CoreServices;
+    let fake: FakeOpenAI;
+    const worker = new FixtureWorker();
+
+    beforeAll(async () => {
+      database = await createTestDatabase(kind);
+      fake = await startFakeOpenAI();
+      const config = testConfig(database.target, { CONFAB_JUDGE_MODEL: 'judge-1', OPENAI_BASE_URL: fake.baseUrl, OPENAI_API_KEY: 'sk-test' });
+      services = await createServices(config, { backend: worker, pollMs: 200, log: () => {} });
+    });
+    afterAll(async () => {
+      await services?.close();
+      await fake?.close();
+      await database?.drop();
+    });
+
+    async function signalsOf(analysisId: number, timeoutMs = 10_000): Promise<Array<Record<string, unknown>>> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const rows = await services.database.db.select().from(explanations).where(eq(explanations.analysisId, analysisId)).orderBy(explanations.id);
+        if (rows.every((r) => 'judge' in r.signals) || Date.now() > deadline) return rows.map((r) => r.signals);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+
+    it('judges each explanation after the result is stored, without delaying it, and records malformed answers', async () => {
+      // The first answer is slow: the result must still arrive before it.
+      fake.script({ content: '{"verdict": "confabulated", "confidence": 0.9}', delayMs: 1500 }, { content: 'I think it is fine.' });
+      const started = Date.now();
+      const view = await explainAndWait(services, actor('alice'), { prompt: 'Judge me', samples: 2 });
+      expect(Date.now() - started).toBeLessThan(1500);
+      const signals = await signalsOf(view.analysisId);
+      expect(signals[0].judge).toEqual({ score: expect.closeTo(0.1, 10), verdict: 'confabulated', confidence: 0.9, model: 'judge-1' });
+      expect(signals[1].judge).toEqual({ error: 'malformed', model: 'judge-1' });
+      // The overlap stored with the result is kept beside the judge's entry.
+      expect(signals[0].feature_overlap).toBeDefined();
+      expect(fake.requests).toHaveLength(2);
+      expect(fake.requests[0].body.model).toBe('judge-1');
+      expect(fake.requests[0].body.messages[1].content).toContain('Judge me');
+
+      const stats = (await run(services, actor('alice'), 'stats')).view as StatsView;
+      expect(stats.extra.find((l) => l.label === 'AUROC, LLM judge')?.value).toBe('n/a (no labelled item has this signal)');
     });
   });
 }
