@@ -10,11 +10,13 @@
  * request gives the same texts alone or batched with others (the sglang backend seeds the same
  * way).
  */
+import { readFile } from 'node:fs/promises';
 import type * as ortTypes from 'onnxruntime-node';
 import { EngineError } from '../engine';
 import type { AvBackend, BuiltPrompt, SamplingOptions } from './av-backend';
 import { createSession, ort, requireNames, type ExecutionProvider } from './execution';
 import { EXPLANATION_CLOSE } from './parse';
+import { kvInputName, kvOutputName, splitKvCache } from './graph-rewrite';
 import type { AvBackendContext } from './registry';
 import { RowReader } from './safetensors';
 import type { Tokenizer } from './tokenizer';
@@ -135,34 +137,44 @@ interface KvShape {
   nLayer: number;
   nHead: number;
   headDim: number;
+  /**
+   * `stacked`: the graph as exported, one `past`/`present` [n_layer, 2, B, n_head, P, head_dim].
+   * `split`: rewritten by splitKvCache, `past_key_{L}`/`past_value_{L}` [B, n_head, P, head_dim].
+   */
+  layout: 'stacked' | 'split';
 }
 
-function kvShapeOf(session: ortTypes.InferenceSession, file: string, options: Record<string, unknown>): KvShape {
-  const meta = session.inputMetadata.find((m) => m.name === 'past');
+function kvShapeOf(session: ortTypes.InferenceSession, file: string, options: Record<string, unknown>, split: { nLayer: number } | null): KvShape {
+  const meta = session.inputMetadata.find((m) => m.name === (split ? kvInputName(0, 0) : 'past'));
   const dims = meta && meta.isTensor ? meta.shape : [];
   const num = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined);
-  const nLayer = num(dims[0]) ?? num(options.n_layer);
-  const nHead = num(dims[3]) ?? num(options.n_head);
-  const headDim = num(dims[5]) ?? num(options.head_dim);
+  const nLayer = split ? split.nLayer : (num(dims[0]) ?? num(options.n_layer));
+  const nHead = num(dims[split ? 1 : 3]) ?? num(options.n_head);
+  const headDim = num(dims[split ? 3 : 5]) ?? num(options.head_dim);
   if (!nLayer || !nHead || !headDim) {
     throw new EngineError(500, 'bad_model', `${file}: the "past" input's n_layer/n_head/head_dim are symbolic; give n_layer, n_head and head_dim in the manifest's nla.av section.`);
   }
-  return { nLayer, nHead, headDim };
+  return { nLayer, nHead, headDim, layout: split ? 'split' : 'stacked' };
 }
 
-/** The cache [n_layer, 2, B, n_head, P, head_dim] restricted to batch rows `keep` (in order). */
-export function keepBatchRows(cache: ortTypes.Tensor, keep: number[]): ortTypes.Tensor {
-  const [nLayer, two, B, nHead, P, headDim] = cache.dims;
+/**
+ * A cache tensor restricted to batch rows `keep` (in order). The batch is axis 2 of the stacked
+ * cache [n_layer, 2, B, n_head, P, head_dim] and axis 0 of a per-layer one [B, n_head, P, head_dim].
+ */
+export function keepBatchRows(cache: ortTypes.Tensor, keep: number[], batchAxis = 2): ortTypes.Tensor {
+  const dims = cache.dims;
+  const outer = dims.slice(0, batchAxis).reduce((a, b) => a * b, 1);
+  const B = dims[batchAxis];
+  const block = dims.slice(batchAxis + 1).reduce((a, b) => a * b, 1);
   const src = cache.data as Float32Array;
-  const block = nHead * P * headDim;
-  const out = new Float32Array(nLayer * two * keep.length * block);
-  for (let lk = 0; lk < nLayer * two; lk++) {
+  const out = new Float32Array(outer * keep.length * block);
+  for (let o = 0; o < outer; o++) {
     for (let j = 0; j < keep.length; j++) {
-      const from = (lk * B + keep[j]) * block;
-      out.set(src.subarray(from, from + block), (lk * keep.length + j) * block);
+      const from = (o * B + keep[j]) * block;
+      out.set(src.subarray(from, from + block), (o * keep.length + j) * block);
     }
   }
-  return new ort.Tensor('float32', out, [nLayer, two, keep.length, nHead, P, headDim]);
+  return new ort.Tensor('float32', out, dims.map((n, i) => (i === batchAxis ? keep.length : n)));
 }
 
 export class OnnxAvBackend implements AvBackend {
@@ -188,9 +200,15 @@ export class OnnxAvBackend implements AvBackend {
     provider: ExecutionProvider;
     options?: Record<string, unknown>;
   }): Promise<OnnxAvBackend> {
-    const session = await createSession(opts.onnx, opts.provider);
-    requireNames(session, opts.onnx, ['inputs_embeds', 'past'], ['logits', 'present']);
-    const kv = kvShapeOf(session, opts.onnx, opts.options ?? {});
+    // The graph as exported is checked first, so a model that lacks `past`/`present` gets the
+    // error naming them rather than whatever the rewrite would make of it.
+    const exported = await readFile(opts.onnx);
+    // `kv_cache: as_exported` in the manifest's nla.av section keeps the stacked cache (to compare).
+    const split = opts.options?.kv_cache === 'as_exported' ? null : splitKvCache(exported);
+    const session = await createSession(opts.onnx, opts.provider, {}, split?.model ?? exported);
+    if (split) requireNames(session, opts.onnx, ['inputs_embeds', kvInputName(0, 0)], ['logits', kvOutputName(0, 0)]);
+    else requireNames(session, opts.onnx, ['inputs_embeds', 'past'], ['logits', 'present']);
+    const kv = kvShapeOf(session, opts.onnx, opts.options ?? {}, split);
     const embeddings = await TokenEmbeddings.open(opts.embeddings, opts.embeddingKey, opts.embedScale);
     return new OnnxAvBackend(session, embeddings, opts.tokenizer, kv, new Set(opts.eosTokenIds), opts.maxContext);
   }
@@ -236,10 +254,15 @@ export class OnnxAvBackend implements AvBackend {
     // Sized on the first logits, which may be wider than the tokenizer's vocab (padded heads).
     let scratch = new Float64Array(this.tokenizer.vocabSize);
 
-    let feeds: Record<string, ortTypes.Tensor> = {
-      inputs_embeds: new ort.Tensor('float32', prefill, [B, T, d]),
-      past: new ort.Tensor('float32', new Float32Array(0), [nLayer, 2, B, nHead, 0, headDim]),
-    };
+    // The cache inputs, and for each the output that becomes it on the next step.
+    const cacheNames: Array<{ input: string; output: string }> =
+      this.kv.layout === 'split'
+        ? Array.from({ length: nLayer }, (_, l) => [0, 1].map((w) => ({ input: kvInputName(l, w as 0 | 1), output: kvOutputName(l, w as 0 | 1) }))).flat()
+        : [{ input: 'past', output: 'present' }];
+    const batchAxis = this.kv.layout === 'split' ? 0 : 2;
+    const emptyDims = this.kv.layout === 'split' ? [B, nHead, 0, headDim] : [nLayer, 2, B, nHead, 0, headDim];
+    let feeds: Record<string, ortTypes.Tensor> = { inputs_embeds: new ort.Tensor('float32', prefill, [B, T, d]) };
+    for (const c of cacheNames) feeds[c.input] = new ort.Tensor('float32', new Float32Array(0), emptyDims);
     let tLen = T;
     // Batch slot -> row. Finished rows leave the batch (their cache rows are dropped), so a
     // batch whose rows stop at different lengths does not keep paying for the finished ones.
@@ -264,14 +287,15 @@ export class OnnxAvBackend implements AvBackend {
         else still.push(slot);
       }
       if (still.length === 0 || n + 1 === maxNew) break;
-      const past = still.length === active.length ? out.present : keepBatchRows(out.present, still);
+      const dropping = still.length !== active.length;
       active = still.map((slot) => active[slot]);
       for (let slot = 0; slot < active.length; slot++) {
         const ids = rows[active[slot]].ids;
         const last = ids[ids.length - 1];
         if (!this.embeddings.writeLoaded(last, step, slot * d)) await this.embeddings.write(last, step, slot * d);
       }
-      feeds = { inputs_embeds: new ort.Tensor('float32', step.subarray(0, active.length * d), [active.length, 1, d]), past };
+      feeds = { inputs_embeds: new ort.Tensor('float32', step.subarray(0, active.length * d), [active.length, 1, d]) };
+      for (const c of cacheNames) feeds[c.input] = dropping ? keepBatchRows(out[c.output], still, batchAxis) : out[c.output];
       tLen = 1;
     }
     return prompts.map((_, p) => rows.slice(p * S, (p + 1) * S).map((r) => r.ids));

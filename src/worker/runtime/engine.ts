@@ -8,6 +8,7 @@
  * the hidden state of any real token and no attention mask is needed.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type * as ortTypes from 'onnxruntime-node';
 import {
@@ -26,6 +27,7 @@ import type { ArBackend, AvBackend, BuiltPrompt } from './av-backend';
 import { OnnxAvBackend } from './av-onnx';
 import { AvPromptBuilder, checkActivation, fillAvTemplate } from './embeddings';
 import { createSession, ort, requireNames, type ExecutionProvider } from './execution';
+import { pruneToOutputs } from './graph-rewrite';
 import { loadManifest, type ModelManifest } from './manifest';
 import { arScoreFromCosine } from './metrics';
 import { parseExplanation } from './parse';
@@ -78,7 +80,9 @@ export class RuntimeEngine implements Engine {
     const manifest = loadManifest(manifestPath, { executionProvider: opts.executionProvider });
     const provider = manifest.executionProvider;
     const tokenizer = Tokenizer.fromFile(manifest.subject.tokenizer);
-    const subject = await createSession(manifest.subject.onnx, provider);
+    // Only the layer-L output is read, so the blocks above L (and the LM head) are pruned away.
+    const subjectGraph = await readFile(manifest.subject.onnx);
+    const subject = await createSession(manifest.subject.onnx, provider, {}, pruneToOutputs(subjectGraph, [manifest.subject.hiddenOutput]) ?? subjectGraph);
     requireNames(subject, manifest.subject.onnx, [manifest.subject.inputName], [manifest.subject.hiddenOutput]);
     const sae = await Sae.load(manifest.sae.cfg, manifest.sae.weights, manifest.sae.labels, provider);
     let nla: RuntimeEngine['nla'] = null;

@@ -43,7 +43,8 @@ export interface SessionTuning {
   intraOpNumThreads?: number;
 }
 
-export async function createSession(file: string, provider: ExecutionProvider, tuning: SessionTuning = {}): Promise<ort.InferenceSession> {
+/** `bytes`, when given, is the graph to load (a rewrite of `file`); `file` names it in errors. */
+export async function createSession(file: string, provider: ExecutionProvider, tuning: SessionTuning = {}, bytes?: Uint8Array): Promise<ort.InferenceSession> {
   assertProviderInstalled(provider);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
@@ -53,7 +54,7 @@ export async function createSession(file: string, provider: ExecutionProvider, t
     graphOptimizationLevel: 'all',
   };
   try {
-    return await ort.InferenceSession.create(file, options);
+    return await (bytes ? ort.InferenceSession.create(bytes, options) : ort.InferenceSession.create(file, options));
   } catch (err) {
     const msg = (err as Error).message;
     if (provider === 'cuda') throw new EngineError(500, 'cuda_failed', `${file}: could not start on CUDA (${msg}). ${CUDA_HINT}`);

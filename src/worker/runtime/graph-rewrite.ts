@@ -1,0 +1,361 @@
+/**
+ * Per-layer KV inputs and outputs for an AV decoder exported with one stacked cache.
+ *
+ * The reference decoder takes `past` [n_layer, 2, B, n_head, P, head_dim] and returns `present`
+ * stacked the same way. Inside, the graph slices `past` into layers and then into K and V
+ * (two copies of the whole cache), concatenates each with the new step (the one copy attention
+ * needs), and stacks the results twice more into `present`. Measured on 2 cores, those extra
+ * copies of the cache made a batch-16 decode step at 70 cached positions cost as much per row as
+ * batch 1 (8.6 ms vs 0.52 ms): batching gained nothing once the cache outgrew the CPU caches.
+ *
+ * `splitKvCache` rewrites the graph's edges, not its arithmetic: the per-layer K and V slices
+ * become inputs `past_key_{L}` / `past_value_{L}` [B, n_head, P, head_dim], the per-layer
+ * concatenations become outputs `present_key_{L}` / `present_value_{L}`, and the now unused
+ * slicing and stacking nodes are dropped. Every node that computes a number is kept as is, so
+ * logits are bit-identical. A graph that does not have exactly this shape is left alone
+ * (null), and the caller feeds the stacked cache.
+ *
+ * The protobuf handling covers the fields this needs (onnx.proto3); every other field is copied
+ * byte for byte.
+ */
+
+interface Field {
+  field: number;
+  wire: number;
+  /** The whole field, tag included, for verbatim copies. */
+  raw: Uint8Array;
+  /** Length-delimited payload (wire type 2). */
+  payload?: Uint8Array;
+  /** Varint value (wire type 0). */
+  value?: number;
+}
+
+function readFields(buf: Uint8Array): Field[] {
+  const out: Field[] = [];
+  let i = 0;
+  const varint = () => {
+    let r = 0;
+    let m = 1;
+    let b: number;
+    do {
+      if (i >= buf.length) throw new Error('truncated protobuf');
+      b = buf[i++];
+      r += (b & 0x7f) * m;
+      m *= 128;
+    } while (b & 0x80);
+    return r;
+  };
+  while (i < buf.length) {
+    const start = i;
+    const key = varint();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    if (wire === 0) {
+      const value = varint();
+      out.push({ field, wire, value, raw: buf.subarray(start, i) });
+    } else if (wire === 2) {
+      const len = varint();
+      const payload = buf.subarray(i, i + len);
+      i += len;
+      out.push({ field, wire, payload, raw: buf.subarray(start, i) });
+    } else if (wire === 5 || wire === 1) {
+      i += wire === 5 ? 4 : 8;
+      out.push({ field, wire, raw: buf.subarray(start, i) });
+    } else {
+      throw new Error(`unsupported protobuf wire type ${wire}`);
+    }
+  }
+  return out;
+}
+
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
+const text = (f: Field) => utf8.decode(f.payload);
+
+function varintBytes(n: number): number[] {
+  const out: number[] = [];
+  let v = n;
+  while (v > 0x7f) {
+    out.push((v % 128) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return out;
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function lenField(field: number, payload: Uint8Array): Uint8Array {
+  return concatBytes([Uint8Array.from([...varintBytes((field << 3) | 2), ...varintBytes(payload.length)]), payload]);
+}
+const strField = (field: number, s: string) => lenField(field, encoder.encode(s));
+
+interface Node {
+  inputs: string[];
+  outputs: string[];
+  op: string;
+  /** Fields other than input/output, verbatim (name, op_type, attributes, domain...). */
+  rest: Uint8Array[];
+  attrs: Map<string, { i?: number; t?: Uint8Array; ints?: number[] }>;
+}
+
+function parseNode(buf: Uint8Array): Node {
+  const node: Node = { inputs: [], outputs: [], op: '', rest: [], attrs: new Map() };
+  for (const f of readFields(buf)) {
+    if (f.field === 1) node.inputs.push(text(f));
+    else if (f.field === 2) node.outputs.push(text(f));
+    else {
+      node.rest.push(f.raw);
+      if (f.field === 4) node.op = text(f);
+      if (f.field === 5 && f.payload) {
+        let name = '';
+        const attr: { i?: number; t?: Uint8Array } = {};
+        for (const a of readFields(f.payload)) {
+          if (a.field === 1) name = text(a);
+          if (a.field === 3 && a.value !== undefined) attr.i = a.value;
+          if (a.field === 5) attr.t = a.payload;
+        }
+        node.attrs.set(name, attr);
+      }
+    }
+  }
+  return node;
+}
+
+const encodeNode = (n: Node) => concatBytes([...n.inputs.map((s) => strField(1, s)), ...n.outputs.map((s) => strField(2, s)), ...n.rest]);
+
+/** First value of an int64 TensorProto (int64_data or raw_data); undefined for other types. */
+function int64Scalar(tensor: Uint8Array): number | undefined {
+  let type = 0;
+  let value: number | undefined;
+  for (const f of readFields(tensor)) {
+    if (f.field === 2) type = f.value ?? 0;
+    if (f.field === 7) value = f.wire === 2 ? readFields(concatBytes([Uint8Array.from([8]), f.payload!]))[0].value : f.value;
+    if (f.field === 9 && f.payload && f.payload.length >= 8) value = Number(new DataView(f.payload.buffer, f.payload.byteOffset, 8).getBigInt64(0, true));
+  }
+  return type === 7 ? value : undefined;
+}
+
+/** dim entries (raw TensorShapeProto.Dimension fields) of a ValueInfoProto's tensor type. */
+function valueInfoDims(vi: Uint8Array): { elemType: Field; dims: Uint8Array[] } | null {
+  const type = readFields(vi).find((f) => f.field === 2)?.payload;
+  const tensor = type && readFields(type).find((f) => f.field === 1)?.payload;
+  if (!tensor) return null;
+  const fields = readFields(tensor);
+  const elemType = fields.find((f) => f.field === 1);
+  const shape = fields.find((f) => f.field === 2)?.payload;
+  if (!elemType || !shape) return null;
+  return { elemType, dims: readFields(shape).filter((f) => f.field === 1).map((f) => f.raw) };
+}
+
+function valueInfo(name: string, elemType: Field, dims: Uint8Array[]): Uint8Array {
+  const tensor = concatBytes([elemType.raw, lenField(2, concatBytes(dims))]);
+  return concatBytes([strField(1, name), lenField(2, lenField(1, tensor))]);
+}
+
+export const kvInputName = (layer: number, which: 0 | 1) => `${which === 0 ? 'past_key' : 'past_value'}_${layer}`;
+export const kvOutputName = (layer: number, which: 0 | 1) => `${which === 0 ? 'present_key' : 'present_value'}_${layer}`;
+
+/**
+ * The decoder with per-layer cache inputs/outputs, or null when the graph is not the stacked
+ * layout described above (it is then used unchanged).
+ */
+export function splitKvCache(model: Uint8Array, pastName = 'past', presentName = 'present'): { model: Uint8Array; nLayer: number } | null {
+  try {
+    return rewrite(model, pastName, presentName);
+  } catch {
+    return null;
+  }
+}
+
+function rewrite(model: Uint8Array, pastName: string, presentName: string): { model: Uint8Array; nLayer: number } | null {
+  const top = readFields(model);
+  const graphField = top.find((f) => f.field === 7);
+  if (!graphField?.payload) return null;
+  const graph = readFields(graphField.payload);
+  const nodes = graph.filter((f) => f.field === 1).map((f) => parseNode(f.payload!));
+  const inputs = graph.filter((f) => f.field === 11);
+  const outputs = graph.filter((f) => f.field === 12);
+  const nameOf = (vi: Field) => text(readFields(vi.payload!).find((f) => f.field === 1)!);
+  const pastVi = inputs.find((f) => nameOf(f) === pastName);
+  const presentVi = outputs.find((f) => nameOf(f) === presentName);
+  if (!pastVi || !presentVi) return null;
+  const pastType = valueInfoDims(pastVi.payload!);
+  const presentType = valueInfoDims(presentVi.payload!);
+  if (!pastType || !presentType || pastType.dims.length !== 6 || presentType.dims.length !== 6) return null;
+
+  const consts = new Map<string, number>();
+  for (const n of nodes) {
+    const t = n.op === 'Constant' ? n.attrs.get('value')?.t : undefined;
+    const v = t && int64Scalar(t);
+    if (v !== undefined) consts.set(n.outputs[0], v);
+  }
+  for (const f of graph.filter((g) => g.field === 5)) {
+    const v = int64Scalar(f.payload!);
+    const name = readFields(f.payload!).find((g) => g.field === 8);
+    if (v !== undefined && name) consts.set(text(name), v);
+  }
+  const consumers = (name: string) => nodes.filter((n) => n.inputs.includes(name));
+  const producer = (name: string) => nodes.find((n) => n.outputs.includes(name));
+  const axis = (n: Node) => n.attrs.get('axis')?.i ?? 0;
+  const gatherIndex = (n: Node) => (n.op === 'Gather' && axis(n) === 0 ? consts.get(n.inputs[1]) : undefined);
+  const stack = producer(presentName);
+  if (!stack || stack.op !== 'Concat' || axis(stack) !== 0) return null;
+  const nLayer = stack.inputs.length;
+
+  // past -> Gather(layer) -> Gather(0 = K, 1 = V): rename the K/V slices to the new inputs.
+  const renames = new Map<string, string>();
+  const seen = new Set<string>();
+  const shapeNodes: Node[] = [];
+  for (const user of consumers(pastName)) {
+    if (user.op === 'Shape' && user.attrs.size === 0) {
+      shapeNodes.push(user);
+      continue;
+    }
+    const layer = gatherIndex(user);
+    if (layer === undefined || layer < 0 || layer >= nLayer) return null;
+    for (const kv of consumers(user.outputs[0])) {
+      const which = gatherIndex(kv);
+      if (which !== 0 && which !== 1) return null;
+      renames.set(kv.outputs[0], kvInputName(layer, which));
+      seen.add(`${layer}/${which}`);
+    }
+  }
+  if (seen.size !== 2 * nLayer) return null;
+
+  // Shape(past)[i] for i >= 2 (B, n_head, P, head_dim) is Shape(past_key_0)[i - 2].
+  const extraInitializers: Uint8Array[] = [];
+  for (const shape of shapeNodes) {
+    for (const g of consumers(shape.outputs[0])) {
+      const i = gatherIndex(g);
+      if (i === undefined || i < 2 || i > 5) return null;
+      const constName = `confab_kv_axis_${i - 2}`;
+      if (!consts.has(constName)) {
+        const raw = new Uint8Array(8);
+        new DataView(raw.buffer).setBigInt64(0, BigInt(i - 2), true);
+        extraInitializers.push(lenField(5, concatBytes([Uint8Array.from([2 << 3, 7]), strField(8, constName), lenField(9, raw)])));
+        consts.set(constName, i - 2);
+      }
+      g.inputs[1] = constName;
+    }
+    shape.inputs[0] = kvInputName(0, 0);
+  }
+
+  // present = Concat_0(Unsqueeze_0(Concat_0(Unsqueeze_0(K_L), Unsqueeze_0(V_L))) for each L).
+  const unsqueezed = (name: string) => {
+    const u = producer(name);
+    if (!u || u.op !== 'Unsqueeze' || consts.get(u.inputs[1]) !== 0) return null;
+    return u.inputs[0];
+  };
+  const outputNames = new Map<string, string>();
+  for (let layer = 0; layer < nLayer; layer++) {
+    const pair = producer(unsqueezed(stack.inputs[layer]) ?? '');
+    if (!pair || pair.op !== 'Concat' || axis(pair) !== 0 || pair.inputs.length !== 2) return null;
+    for (const which of [0, 1] as const) {
+      const full = unsqueezed(pair.inputs[which]);
+      if (!full) return null;
+      outputNames.set(full, kvOutputName(layer, which));
+    }
+  }
+  // Slices are renamed where they are read (their Gathers then fall out as unused); the full
+  // K/V tensors where they are made and read.
+  for (const [from, to] of outputNames) renames.set(from, to);
+  for (const n of nodes) {
+    n.inputs = n.inputs.map((s) => renames.get(s) ?? s);
+    n.outputs = n.outputs.map((s) => outputNames.get(s) ?? s);
+  }
+
+  // Drop the nodes nothing needs any more (ONNX nodes are in topological order).
+  const keptOutputs = outputs.filter((f) => f !== presentVi).map(nameOf);
+  const cacheOutputs = Array.from({ length: nLayer }, (_, l) => [kvOutputName(l, 0), kvOutputName(l, 1)]).flat();
+  const needed = new Set([...keptOutputs, ...cacheOutputs]);
+  const live: boolean[] = new Array(nodes.length).fill(false);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    if (nodes[i].outputs.some((o) => needed.has(o))) {
+      live[i] = true;
+      for (const s of nodes[i].inputs) needed.add(s);
+    }
+  }
+  if (needed.has(pastName) || needed.has(presentName)) return null;
+
+  const cacheDims = (t: { dims: Uint8Array[] }) => t.dims.slice(2);
+  const parts: Uint8Array[] = [];
+  let nodeIndex = 0;
+  for (const f of graph) {
+    if (f.field === 1) {
+      const n = nodes[nodeIndex];
+      if (live[nodeIndex++]) parts.push(lenField(1, encodeNode(n)));
+    } else if (f.field === 11) {
+      if (f !== pastVi) parts.push(f.raw);
+    } else if (f.field === 12) {
+      if (f !== presentVi) parts.push(f.raw);
+    } else if (f.field !== 13) {
+      // value_info (13) is dropped: it names values this rewrite removed or renamed; ORT infers shapes.
+      parts.push(f.raw);
+    }
+  }
+  parts.push(...extraInitializers);
+  for (let l = 0; l < nLayer; l++) {
+    for (const which of [0, 1] as const) parts.push(lenField(11, valueInfo(kvInputName(l, which), pastType.elemType, cacheDims(pastType))));
+  }
+  for (let l = 0; l < nLayer; l++) {
+    for (const which of [0, 1] as const) parts.push(lenField(12, valueInfo(kvOutputName(l, which), presentType.elemType, cacheDims(presentType))));
+  }
+  const newGraph = concatBytes(parts);
+  return { model: concatBytes(top.map((f) => (f === graphField ? lenField(7, newGraph) : f.raw))), nLayer };
+}
+
+/**
+ * The graph with only the outputs in `keep`, and without the nodes none of them needs, or null
+ * when it is not a graph this reader handles or nothing would be dropped.
+ *
+ * onnxruntime runs every node of a session on each run, whatever outputs were asked for: the
+ * reference subject computes block 3 and a 260-way LM head for `logits` that the worker never
+ * reads, because layer L = 2 is the hidden state it wants. Pruning keeps the arithmetic of
+ * every remaining node, so `hidden` is unchanged.
+ */
+export function pruneToOutputs(model: Uint8Array, keep: string[]): Uint8Array | null {
+  try {
+    const top = readFields(model);
+    const graphField = top.find((f) => f.field === 7);
+    if (!graphField?.payload) return null;
+    const graph = readFields(graphField.payload);
+    const nodes = graph.filter((f) => f.field === 1).map((f) => parseNode(f.payload!));
+    const outputs = graph.filter((f) => f.field === 12);
+    const nameOf = (vi: Field) => text(readFields(vi.payload!).find((f) => f.field === 1)!);
+    const kept = outputs.filter((f) => keep.includes(nameOf(f)));
+    if (kept.length !== keep.length) return null;
+    const needed = new Set(keep);
+    const live: boolean[] = new Array(nodes.length).fill(false);
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      if (nodes[i].outputs.some((o) => needed.has(o))) {
+        live[i] = true;
+        for (const s of nodes[i].inputs) needed.add(s);
+      }
+    }
+    if (kept.length === outputs.length && live.every(Boolean)) return null;
+    const parts: Uint8Array[] = [];
+    let nodeIndex = 0;
+    for (const f of graph) {
+      if (f.field === 1) {
+        // Kept verbatim: a pruned graph is the same nodes, fewer of them.
+        if (live[nodeIndex++]) parts.push(f.raw);
+      } else if (f.field === 12) {
+        if (kept.includes(f)) parts.push(f.raw);
+      } else {
+        parts.push(f.raw);
+      }
+    }
+    return concatBytes(top.map((f) => (f === graphField ? lenField(7, concatBytes(parts)) : f.raw)));
+  } catch {
+    return null;
+  }
+}
