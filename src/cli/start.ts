@@ -48,7 +48,14 @@ export const startCommand: CliCommand = {
     const stack = new ShutdownStack(log);
     try {
       const backend = await createBackend(config);
-      const { createServices } = await import('../core/app');
+      // Loaded before the services start: the dispatcher resumes interrupted analyses at once,
+      // and the terminal must be listening before the first of them can finish (an event
+      // emitted before anyone listens is not replayed).
+      const [{ createServices }, { invokeCommand }, { allCommands }] = await Promise.all([
+        import('../core/app'),
+        import('../core/invoke'),
+        import('../../commands'),
+      ]);
       let services: Services;
       try {
         services = await createServices(config, { backend, log: (level, message) => log[level](message) });
@@ -60,14 +67,8 @@ export const startCommand: CliCommand = {
       stack.push('services', () => services.close());
 
       const channels: RunningChannel[] = [];
-      for (const entry of chatChannels) {
-        const channel = await startChatChannel(entry, services, log);
-        log.info(`${entry.name} channel started: ${entry.describe(config)}.`);
-        stack.push(`${entry.name} channel`, () => channel.stop());
-        channels.push(channel);
-      }
       if (useTerminal) {
-        const [{ invokeCommand }, { allCommands }] = await Promise.all([import('../core/invoke'), import('../../commands')]);
+        // No await between the services starting and this: see above.
         const terminal = startTerminalSession({
           services,
           commands: allCommands,
@@ -84,6 +85,12 @@ export const startCommand: CliCommand = {
         // The terminal stops last: results that finish while the services close still print.
         stack.pushBottom('terminal', () => terminal.stop());
         channels.push(terminal);
+      }
+      for (const entry of chatChannels) {
+        const channel = await startChatChannel(entry, services, log);
+        log.info(`${entry.name} channel started: ${entry.describe(config)}.`);
+        stack.push(`${entry.name} channel`, () => channel.stop());
+        channels.push(channel);
       }
       const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.name).join(', ');
       log.info(`Confab started: channels ${where}; ${backend.description}; database ${services.config.database.kind}. Stop with Ctrl-C.`);
@@ -130,17 +137,23 @@ export async function createBackend(config: Config) {
 }
 
 /**
- * Resolves once no terminal analysis is queued or running, so that a piped session shows the
- * results of analyses resumed from an earlier run before it exits. Polls, because those
- * analyses were not asked for in this session and nothing else announces when the last ends.
+ * Resolves once no terminal analysis is queued or running, with the ids of every one that was,
+ * so that a piped session can wait for their results to print before it exits. Polls, because
+ * analyses resumed from an earlier run were not asked for in this session and nothing else
+ * announces when the last one ends.
  */
-async function whenNoTerminalAnalysisPending(services: Services, stop: Promise<unknown>): Promise<void> {
-  const { countPendingAnalyses } = await import('./pending');
+async function whenNoTerminalAnalysisPending(services: Services, stop: Promise<unknown>): Promise<number[]> {
+  const { pendingAnalysisIds } = await import('./pending');
   let stopped = false;
   void stop.then(() => (stopped = true));
-  while (!stopped && (await countPendingAnalyses(services, 'terminal')) > 0) {
+  const seen = new Set<number>();
+  while (!stopped) {
+    const pending = await pendingAnalysisIds(services, 'terminal');
+    if (pending.length === 0) break;
+    for (const id of pending) seen.add(id);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  return [...seen];
 }
 
 /** Things to stop, in reverse order of starting; one failure does not skip the rest. */

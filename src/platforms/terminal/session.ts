@@ -39,10 +39,11 @@ export interface TerminalSessionOptions {
   color: boolean;
   log: ChannelLog;
   /**
-   * Resolves when the process has no queued or running analysis, including ones resumed from
-   * an earlier run. Piped sessions wait on it at end of input.
+   * Resolves when the process has no queued or running terminal analysis, including ones
+   * resumed from an earlier run, with the ids of those that were pending. Piped sessions wait
+   * on it at end of input, then for the finished event of each of those ids.
    */
-  whenIdle?: () => Promise<void>;
+  whenIdle?: () => Promise<number[]>;
 }
 
 const WORKSPACE = 'local';
@@ -105,14 +106,38 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     void work.finally(() => pending.delete(work));
   }
 
+  /** Analyses whose finished event has arrived, and who waits for which. */
+  const announced = new Set<number>();
+  let onAnnounced: (() => void) | null = null;
+
   const unsubscribe = opts.services.events.onAnalysisFinished((event: AnalysisFinishedEvent) => {
     if (event.platform !== 'terminal') return;
+    announced.add(event.analysisId);
     // Wait for the command being handled, so an analysis it just queued is known as ours.
     void inFlight.then(() => {
-      if (ownAnalyses.has(event.analysisId)) return;
-      show(event.view);
+      if (!ownAnalyses.has(event.analysisId)) show(event.view);
+      onAnnounced?.();
     });
   });
+
+  /**
+   * The database can say an analysis is done a moment before the dispatcher has announced it;
+   * wait for the announcements (bounded, in case another process finished one of them).
+   */
+  async function waitForAnnouncements(ids: number[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (ids.some((id) => !announced.has(id) && !ownAnalyses.has(id)) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 250);
+        onAnnounced = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      onAnnounced = null;
+    }
+    await inFlight;
+  }
 
   async function handle(parsed: ParsedLine): Promise<'quit' | void> {
     switch (parsed.kind) {
@@ -220,7 +245,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     if (!opts.interactive) {
       // End of input: let every analysis finish, ours and any resumed from an earlier run.
       await Promise.allSettled([...pending]);
-      if (opts.whenIdle) await opts.whenIdle();
+      if (opts.whenIdle) await waitForAnnouncements(await opts.whenIdle());
       await inFlight;
     } else if (pending.size > 0) {
       const running = pending.size === 1 ? 'One analysis is still running; it resumes' : `${pending.size} analyses are still running; they resume`;

@@ -21,7 +21,7 @@ interface Call {
   at: number;
 }
 
-function harness(respond: (name: string, options: ParsedOptions, actor: Actor) => CommandResult | Promise<CommandResult>, whenIdle?: () => Promise<void>) {
+function harness(respond: (name: string, options: ParsedOptions, actor: Actor) => CommandResult | Promise<CommandResult>, whenIdle?: () => Promise<number[]>) {
   const hub = new EventHub(() => {});
   const services = { config: loadConfig({}), events: hub, close: async () => {} } as Services;
   const calls: Call[] = [];
@@ -100,18 +100,30 @@ describe('piped terminal session', () => {
   });
 
   it('prints results of analyses it did not ask for (resumed after a restart) once, and ignores other platforms', async () => {
-    let release!: () => void;
-    const idle = new Promise<void>((resolve) => (release = resolve));
+    let release!: (ids: number[]) => void;
+    const idle = new Promise<number[]>((resolve) => (release = resolve));
     const h = harness(() => ({ view: { kind: 'message', lines: ['ok'] } }), () => idle);
     h.input.end('');
     await delay(30);
     await h.hub.emitAnalysisFinished({ analysisId: 7, platform: 'terminal', workspaceId: 'local', channelId: 'terminal', messageRef: null, view: doneAnalysis() });
     await h.hub.emitAnalysisFinished({ analysisId: 8, platform: 'discord', workspaceId: 'g', channelId: 'c', messageRef: null, view: { ...doneAnalysis(), analysisId: 8 } });
-    release();
+    release([7]);
     await h.channel.finished;
     const out = h.output();
     expect(out.match(/Analysis 7 · done/g)).toHaveLength(1);
     expect(out).not.toContain('Analysis 8');
+  });
+
+  it('waits at end of input for an analysis the database already shows done but that is not announced yet', async () => {
+    const h = harness(() => ({ view: { kind: 'message', lines: ['ok'] } }), async () => [9]);
+    h.input.end('');
+    let finished = false;
+    void h.channel.finished!.then(() => (finished = true));
+    await delay(100);
+    expect(finished).toBe(false);
+    await h.hub.emitAnalysisFinished({ analysisId: 9, platform: 'terminal', workspaceId: 'local', channelId: 'terminal', messageRef: null, view: { ...doneAnalysis(), analysisId: 9 } });
+    await h.channel.finished;
+    expect(h.output()).toContain('Analysis 9 · done');
   });
 
   it('does not print its own analysis twice when the finished event also arrives', async () => {
