@@ -17,7 +17,7 @@
  * number, and an id of the same form; their vote measures their accuracy and never enters the
  * labels (the dataset and the signal AUROCs leave decoys out).
  */
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, ne, sql } from 'drizzle-orm';
 import { queryRows, type Queryable } from '../../db';
 import { analyses, explanations, saeFeatures } from '../../db/schema';
 import type { ActorIds } from './identity';
@@ -43,12 +43,13 @@ interface Candidate {
   id: number;
   analysis_id: number;
   position_id: number;
+  requester_id: number;
 }
 
 export async function nextReviewItem(db: Queryable, who: ActorIds, options: ReviewQueueOptions): Promise<ReviewItemView | null> {
   const candidates = await queryRows<Candidate>(
     db,
-    sql`select e.id, e.analysis_id, e.position_id
+    sql`select e.id, e.analysis_id, e.position_id, a.requester_id
         from explanations e join analyses a on a.id = e.analysis_id
         where e.workspace_id = ${who.workspaceId} and e.state = 'open' and e.source = 'nla' and a.status = 'done'
           and not exists (select 1 from votes v where v.explanation_id = e.id and v.reviewer_id = ${who.reviewerId})
@@ -64,7 +65,10 @@ export async function nextReviewItem(db: Queryable, who: ActorIds, options: Revi
   locks?.take(next.id, who.reviewerId);
 
   const random = options.random ?? Math.random;
-  const decoyId = shouldServeDecoy(options.decoyRate, random) ? await createDecoy(db, who, next, random) : null;
+  // Never a decoy on the reviewer's own analysis: they saw its real explanation when it was
+  // posted, so a different text there would give the decoy away.
+  const decoyId =
+    next.requester_id !== who.reviewerId && shouldServeDecoy(options.decoyRate, random) ? await createDecoy(db, who, next, random) : null;
 
   const analysis = await loadAnalysisView(db, next.analysis_id, who.reviewerId);
   for (const position of analysis.positions) {
@@ -94,33 +98,45 @@ async function createDecoy(db: Queryable, who: ActorIds, target: Candidate, rand
     .from(explanations)
     .innerJoin(analyses, eq(analyses.id, explanations.analysisId))
     .where(eq(explanations.id, target.id));
-  const pool = await db
-    .select({
-      explanationId: explanations.id,
-      analysisId: explanations.analysisId,
-      prompt: analyses.prompt,
-      model: analyses.model,
-      layer: analyses.layer,
-      text: explanations.text,
-      raw: explanations.raw,
-      parsed: explanations.parsed,
-      arCosine: explanations.arCosine,
-      arMseNrm: explanations.arMseNrm,
-      arFveNrm: explanations.arFveNrm,
-    })
-    .from(explanations)
-    .innerJoin(analyses, eq(analyses.id, explanations.analysisId))
-    .where(
-      and(
-        eq(explanations.workspaceId, who.workspaceId),
-        eq(explanations.source, 'nla'),
-        eq(explanations.parsed, true),
-        ne(explanations.analysisId, target.analysis_id),
-        ne(analyses.prompt, shown.prompt),
-      ),
-    )
-    .orderBy(sql`random()`)
-    .limit(50);
+  // Up to 50 candidates from a random point of the id range (wrapping around), rather than
+  // `order by random()`, which would read every explanation of a large workspace per decoy.
+  const [range] = await queryRows<{ lo: number | null; hi: number | null }>(
+    db,
+    sql`select min(id) as lo, max(id) as hi from explanations where workspace_id = ${who.workspaceId} and source = 'nla'`,
+  );
+  if (range.lo === null || range.hi === null) return null;
+  const start = Number(range.lo) + Math.floor(random() * (Number(range.hi) - Number(range.lo) + 1));
+  const poolFrom = (from: 'above' | 'below') =>
+    db
+      .select({
+        explanationId: explanations.id,
+        analysisId: explanations.analysisId,
+        prompt: analyses.prompt,
+        model: analyses.model,
+        layer: analyses.layer,
+        text: explanations.text,
+        raw: explanations.raw,
+        parsed: explanations.parsed,
+        arCosine: explanations.arCosine,
+        arMseNrm: explanations.arMseNrm,
+        arFveNrm: explanations.arFveNrm,
+      })
+      .from(explanations)
+      .innerJoin(analyses, eq(analyses.id, explanations.analysisId))
+      .where(
+        and(
+          eq(explanations.workspaceId, who.workspaceId),
+          eq(explanations.source, 'nla'),
+          eq(explanations.parsed, true),
+          ne(explanations.analysisId, target.analysis_id),
+          ne(analyses.prompt, shown.prompt),
+          from === 'above' ? gte(explanations.id, start) : lt(explanations.id, start),
+        ),
+      )
+      .orderBy(from === 'above' ? asc(explanations.id) : desc(explanations.id))
+      .limit(50);
+  let pool = await poolFrom('above');
+  if (pool.length < 50) pool = pool.concat(await poolFrom('below'));
   const source = pickDecoySource({ analysisId: target.analysis_id, prompt: shown.prompt, model: shown.model, layer: shown.layer, text: shown.text }, pool, random);
   if (!source) return null;
   const features = await db

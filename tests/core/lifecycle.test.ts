@@ -130,6 +130,9 @@ for (const { kind, skip } of STORAGE_KINDS) {
       expect(row).toMatchObject({ source: 'decoy', analysisId: shownOn, decoyOfExplanationId: shownOn === source.analysisId ? targetId : sourceId });
       // Its AR scores are the borrowed ones: a decoy without them would stand out.
       expect(served.explanation.ar).toEqual(other.positions[0].explanations[0].ar);
+      // The requester saw the real explanation when it was posted: never a decoy on their own analysis.
+      const own = (await run(services, actor('alice', ws), 'review')).view as ReviewItemView;
+      expect([sourceId, targetId]).toContain(own.explanation.explanationId);
 
       // Nobody else sees it: not on the public message, not in anyone's queue.
       const publicView = await loadAnalysisView(services.database.db, shownOn, null);
