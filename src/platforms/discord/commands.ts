@@ -4,7 +4,7 @@
  * `commands/` appears in Discord after `confab discord register`.
  */
 import { REST, Routes, type RESTPutAPIApplicationCommandsJSONBody } from 'discord.js';
-import type { CommandDefinition, OptionSpec } from '../../../commands/types';
+import type { CommandDefinition, OptionSpec, OptionType } from '../../../commands/types';
 import type { Config } from '../../config';
 
 /** Discord names differ from the core's where Discord needs a prefix to avoid clashes. */
@@ -24,7 +24,8 @@ export function coreNameOf(discordName: string): string {
   return discordName;
 }
 
-const OPTION_TYPES = { string: 3, integer: 4, boolean: 5, number: 10 } as const;
+// Discord application command option types; a role or channel option arrives as its id.
+const OPTION_TYPES: Record<OptionType, number> = { string: 3, integer: 4, boolean: 5, channel: 7, role: 8, number: 10 };
 
 // Discord: names 1–32 lowercase characters, descriptions 1–100, at most 25 options and choices.
 function description(text: string): string {
@@ -46,7 +47,7 @@ function optionJSON(option: OptionSpec) {
     // Discord caps string options at 6000 characters.
     if (option.maxLength !== undefined) json.max_length = Math.min(6000, option.maxLength);
     if (option.min !== undefined) json.min_length = Math.min(6000, option.min);
-  } else if (option.type !== 'boolean') {
+  } else if (option.type === 'integer' || option.type === 'number') {
     if (option.min !== undefined) json.min_value = option.min;
     if (option.max !== undefined) json.max_value = option.max;
   }
