@@ -15,7 +15,7 @@ export const review: CommandDefinition<Record<string, never>> = {
     const db = core.database.db;
     const { votes_to_close } = await core.settingsStore.get(db, who.workspaceId);
     const decoyRate = await core.settingsStore.decoyRate(db, who.workspaceId, who.channelId);
-    const item = await nextReviewItem(db, who, { votesToClose: votes_to_close, decoyRate, softLocks: core.softLocks });
+    const item = await nextReviewItem(db, who, { votesToClose: votes_to_close, decoyRate });
     if (item) return { view: item, ephemeral: true };
     return {
       view: {

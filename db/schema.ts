@@ -350,3 +350,22 @@ export const explanationStateChanges = pgTable(
   },
   (t) => [check('explanation_state_changes_state', sql`${t.state} in ('open', 'closed')`), index('explanation_state_changes_item').on(t.explanationId)],
 );
+
+/**
+ * /review's soft locks: "this reviewer is looking at this item until `until`", so reviewers
+ * working at once — through any bot process on the same database — are given different items.
+ * Advisory: a vote is never refused for a lock, and an expired row is simply taken over.
+ */
+export const reviewLocks = pgTable(
+  'review_locks',
+  {
+    explanationId: integer('explanation_id')
+      .primaryKey()
+      .references(() => explanations.id, { onDelete: 'cascade' }),
+    reviewerId: integer('reviewer_id')
+      .notNull()
+      .references(() => reviewers.id),
+    until: timestamp('until', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('review_locks_reviewer').on(t.reviewerId)],
+);

@@ -13,7 +13,6 @@ import { Dispatcher } from './dispatcher';
 import { EventHub } from './events';
 import { Identity, loadInstallSecret } from './identity';
 import { judgeAnalysis } from './judge';
-import { SoftLocks } from './labels/queue-priority';
 import { createJudge } from './labels/signals';
 import { RateLimiter } from './rate-limit';
 import { SettingsStore } from './settings';
@@ -101,7 +100,6 @@ export async function createServices(config: Config, options: CreateServicesOpti
       settingsStore: new SettingsStore(config),
       rateLimiter: new RateLimiter(config.limits.rateLimitPerMinute),
       hub,
-      softLocks: new SoftLocks(),
       judge,
       log,
       close() {

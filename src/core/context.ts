@@ -7,7 +7,6 @@ import type { AnalysisBackend } from './backend';
 import type { Dispatcher } from './dispatcher';
 import type { EventHub } from './events';
 import type { Identity } from './identity';
-import type { SoftLocks } from './labels/queue-priority';
 import type { Judge } from './labels/signals';
 import type { RateLimiter } from './rate-limit';
 import type { Services } from './services';
@@ -22,8 +21,6 @@ export interface CoreServices extends Services {
   settingsStore: SettingsStore;
   rateLimiter: RateLimiter;
   hub: EventHub;
-  /** Who is looking at which /review item, so concurrent reviewers get different ones. */
-  softLocks: SoftLocks;
   /** The optional LLM judge (config.judge); null when off, the default. */
   judge: Judge | null;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;

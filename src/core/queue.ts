@@ -7,9 +7,11 @@
  * (labels/queue-priority.ts `uncertainty`: 1 − |2p − 1| with p the Laplace-smoothed
  * confabulated share); then the oldest. Never an item the reviewer voted on, never a decoy.
  *
- * A soft lock (labels/queue-priority.ts `SoftLocks`, held by this process) sends two reviewers
- * working at once to different items when there are enough; it is advisory, so a vote is never
- * refused for it.
+ * A soft lock (the review_locks table, so it holds across bot processes; the same rule as
+ * labels/queue-priority.ts `SoftLocks`: one lock per reviewer, expiring after two minutes)
+ * sends two reviewers working at once to different items when there are enough. Items locked
+ * by someone else go last, not away: with one open item, two reviewers may share it. It is
+ * advisory, so a vote is never refused for it.
  *
  * At the decoy rate, the chosen item's explanation is replaced by a decoy: the text of an
  * explanation of a different activation, from another prompt, stored as an explanation row
@@ -22,7 +24,7 @@ import { queryRows, type Queryable } from '../../db';
 import { analyses, explanations, saeFeatures } from '../../db/schema';
 import type { ActorIds } from './identity';
 import { featureOverlap } from './labels/signals';
-import { pickDecoySource, shouldServeDecoy, type SoftLocks } from './labels/queue-priority';
+import { pickDecoySource, shouldServeDecoy } from './labels/queue-priority';
 import { explanationView, loadAnalysisView } from './views';
 import type { PositionView, ReviewItemView } from './view';
 
@@ -31,7 +33,8 @@ export interface ReviewQueueOptions {
   votesToClose: number;
   /** Share of served items that are decoys, 0–1. */
   decoyRate: number;
-  softLocks?: SoftLocks;
+  /** How long a served item stays reserved for its reviewer (ms, default two minutes). */
+  lockMs?: number;
   /** Injectable for tests. */
   random?: () => number;
 }
@@ -44,25 +47,28 @@ interface Candidate {
   analysis_id: number;
   position_id: number;
   requester_id: number;
+  locked: boolean;
 }
+
+const LOCK_MS = 120_000;
 
 export async function nextReviewItem(db: Queryable, who: ActorIds, options: ReviewQueueOptions): Promise<ReviewItemView | null> {
   const candidates = await queryRows<Candidate>(
     db,
-    sql`select e.id, e.analysis_id, e.position_id, a.requester_id
+    sql`select e.id, e.analysis_id, e.position_id, a.requester_id,
+          exists (select 1 from review_locks l where l.explanation_id = e.id and l.reviewer_id <> ${who.reviewerId} and l.until > now()) as locked
         from explanations e join analyses a on a.id = e.analysis_id
         where e.workspace_id = ${who.workspaceId} and e.state = 'open' and e.source = 'nla' and a.status = 'done'
           and not exists (select 1 from votes v where v.explanation_id = e.id and v.reviewer_id = ${who.reviewerId})
-        order by (e.decisive_votes >= ${options.votesToClose}) desc,
+        order by locked asc,
+                 (e.decisive_votes >= ${options.votesToClose}) desc,
                  e.decisive_votes asc,
                  1 - abs(2 * (e.confabulated_votes + 1)::float8 / (e.decisive_votes + 2) - 1) desc,
                  e.id asc
         limit ${CANDIDATES}`,
   );
   if (candidates.length === 0) return null;
-  const locks = options.softLocks;
-  const next = candidates.find((c) => !locks?.isLockedByOther(c.id, who.reviewerId)) ?? candidates[0];
-  locks?.take(next.id, who.reviewerId);
+  const next = await takeLock(db, who.reviewerId, candidates, options.lockMs ?? LOCK_MS);
 
   const random = options.random ?? Math.random;
   // Never a decoy on the reviewer's own analysis: they saw its real explanation when it was
@@ -83,6 +89,33 @@ export async function nextReviewItem(db: Queryable, who: ActorIds, options: Revi
     return { kind: 'review-item', analysis, position: shown, explanation };
   }
   return null;
+}
+
+/**
+ * Locks the first candidate not held by another reviewer. Two requests racing for one item
+ * both try the same conditional upsert; the row lock lets one win, and the other moves on.
+ * When every candidate is held, the first is shared. The reviewer's previous lock is released.
+ */
+async function takeLock(db: Queryable, reviewerId: number, candidates: Candidate[], lockMs: number): Promise<Candidate> {
+  let chosen: Candidate | undefined;
+  for (const c of candidates) {
+    if (c.locked) continue;
+    const taken = await queryRows<{ explanation_id: number }>(
+      db,
+      sql`insert into review_locks (explanation_id, reviewer_id, until)
+          values (${c.id}, ${reviewerId}, now() + make_interval(secs => ${lockMs / 1000}::float8))
+          on conflict (explanation_id) do update set reviewer_id = excluded.reviewer_id, until = excluded.until
+          where review_locks.reviewer_id = excluded.reviewer_id or review_locks.until <= now()
+          returning explanation_id`,
+    );
+    if (taken.length > 0) {
+      chosen = c;
+      break;
+    }
+  }
+  chosen ??= candidates[0];
+  await db.execute(sql`delete from review_locks where (reviewer_id = ${reviewerId} and explanation_id <> ${chosen.id}) or until <= now() - interval '1 hour'`);
+  return chosen;
 }
 
 /**

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
+import { queryRows } from '../../db';
 import { channels, explanations, explanationStateChanges, saeFeatures, workspaces } from '../../db/schema';
 import { createServices, type CoreServices } from '../../src/core/app';
 import { featureOverlap } from '../../src/core/labels/signals';
@@ -101,6 +102,25 @@ for (const { kind, skip } of STORAGE_KINDS) {
       await run(services, actor('r3', ws), 'vote', { explanation: a, label: 'unsure' });
       await run(services, actor('r3', ws), 'vote', { explanation: b, label: 'unsure' });
       expect(((await run(services, actor('r3', ws), 'review')).view as ReviewItemView).explanation.explanationId).toBe(c);
+
+      // The lock lives in the database: another bot process on the same database respects it.
+      if (kind === 'postgres') {
+        const other = await createServices(services.config, { backend: null, log: () => {} });
+        try {
+          const there = (await run(other, actor('r4', ws), 'review')).view as ReviewItemView;
+          expect(there.explanation.explanationId).not.toBe(c);
+        } finally {
+          await other.close();
+        }
+      }
+      // An expired lock is taken over.
+      await services.database.db.execute(sql`update review_locks set until = now() - interval '1 second' where explanation_id = ${c}`);
+      expect(((await run(services, actor('r5', ws), 'review')).view as ReviewItemView).explanation.explanationId).toBe(c);
+      const locks = await queryRows<{ user_id: string }>(
+        services.database.db,
+        sql`select r.user_id from review_locks l join reviewers r on r.id = l.reviewer_id where l.explanation_id = ${c}`,
+      );
+      expect(locks).toEqual([{ user_id: 'r5' }]);
     });
 
     it('serves decoys that look like any item, keeps them out of labels and counts, and measures reviewers with them', async () => {

@@ -38,6 +38,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
         'explanations',
         'install',
         'positions',
+        'review_locks',
         'reviewers',
         'sae_features',
         'settings',
