@@ -131,6 +131,23 @@ function checkValue(def: SettingDefinition, value: unknown): SettingValue {
 }
 
 /**
+ * Reads the settings command's channel_decoy_rate: a number from 0 to 1, or "none" (null) to
+ * follow the workspace's rate.
+ */
+export function parseChannelDecoyRate(raw: string | number): number | null {
+  const text = String(raw).trim().toLowerCase();
+  if (CLEAR_WORDS.has(text)) return null;
+  const value = /^\d*\.?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 0 && value <= 1)) {
+    throw new DomainError(
+      'invalid_setting',
+      `channel_decoy_rate must be a number from 0 to 1, or "none" to follow the workspace's rate; got ${JSON.stringify(String(raw).slice(0, 40))}.`,
+    );
+  }
+  return value;
+}
+
+/**
  * Reads settings with a short cache: every vote needs `votes_to_close`, and a change made by
  * another process is seen within the TTL.
  */
@@ -162,10 +179,27 @@ export class SettingsStore {
    * when set, else the workspace's setting.
    */
   async decoyRate(db: Queryable, workspaceId: number, channelId: number): Promise<number> {
+    const own = await this.channelDecoyRate(db, channelId);
+    if (own !== null && own >= 0 && own <= 1) return own;
+    return (await this.get(db, workspaceId)).decoy_rate;
+  }
+
+  /** A channel's own decoy rate, or null when it follows the workspace's. */
+  async channelDecoyRate(db: Queryable, channelId: number): Promise<number | null> {
     const [channel] = await db.select({ settings: channels.settings }).from(channels).where(eq(channels.id, channelId));
     const own = channel?.settings?.decoy_rate;
-    if (typeof own === 'number' && own >= 0 && own <= 1) return own;
-    return (await this.get(db, workspaceId)).decoy_rate;
+    return typeof own === 'number' ? own : null;
+  }
+
+  /** Sets (a number from 0 to 1) or clears (null) a channel's own decoy rate; returns whether it changed. */
+  async setChannelDecoyRate(db: Queryable, channelId: number, value: number | null): Promise<boolean> {
+    if ((await this.channelDecoyRate(db, channelId)) === value) return false;
+    // jsonb_set / `-` keep the channel's other settings (the digest's, for one) as they are.
+    await db
+      .update(channels)
+      .set({ settings: value === null ? sql`${channels.settings} - 'decoy_rate'` : sql`jsonb_set(${channels.settings}, '{decoy_rate}', ${String(value)}::jsonb)` })
+      .where(eq(channels.id, channelId));
+    return true;
   }
 
   /** Validates and stores changes; returns the keys whose value changed. */

@@ -182,11 +182,12 @@ for (const { kind, skip } of STORAGE_KINDS) {
       const ws = { workspaceId: `channel-rate-${kind}`, channelId: 'decoy-room' };
       await explainAndWait(services, actor('alice', ws), { prompt: 'First prompt a' });
       await explainAndWait(services, actor('alice', ws), { prompt: 'Second prompt b' });
-      const [workspace] = await services.database.db.select().from(workspaces).where(eq(workspaces.externalId, ws.workspaceId));
-      await services.database.db
-        .update(channels)
-        .set({ settings: { decoy_rate: 1 } })
-        .where(and(eq(channels.workspaceId, workspace.id), eq(channels.externalId, 'decoy-room')));
+      const admin = actor('ada', { ...ws, isAdmin: true });
+      expect((await runError(services, admin, 'settings', { channel_decoy_rate: '1.5' })).message).toBe(
+        'channel_decoy_rate must be a number from 0 to 1, or "none" to follow the workspace\'s rate; got "1.5".',
+      );
+      const set = (await run(services, admin, 'settings', { channel_decoy_rate: '1' })).view as SettingsView;
+      expect(set).toMatchObject({ changed: ['channel_decoy_rate'], settings: { channel_decoy_rate: 1, decoy_rate: 0 } });
       const served = (await run(services, actor('rita', ws), 'review')).view as ReviewItemView;
       const [row] = await services.database.db.select().from(explanations).where(eq(explanations.id, served.explanation.explanationId));
       expect(row.source).toBe('decoy');
@@ -194,6 +195,14 @@ for (const { kind, skip } of STORAGE_KINDS) {
       const elsewhere = (await run(services, actor('rita', { ...ws, channelId: 'main' }), 'review')).view as ReviewItemView;
       const [row2] = await services.database.db.select().from(explanations).where(eq(explanations.id, elsewhere.explanation.explanationId));
       expect(row2.source).toBe('nla');
+      // "none" returns the channel to the workspace's rate, keeping its other settings.
+      const [workspace] = await services.database.db.select().from(workspaces).where(eq(workspaces.externalId, ws.workspaceId));
+      const room = and(eq(channels.workspaceId, workspace.id), eq(channels.externalId, 'decoy-room'));
+      await services.database.db.update(channels).set({ settings: sql`${channels.settings} || '{"digest_hour": 9}'::jsonb` }).where(room);
+      const cleared = (await run(services, admin, 'settings', { channel_decoy_rate: 'none' })).view as SettingsView;
+      expect(cleared.settings.channel_decoy_rate).toBeNull();
+      const [stored] = await services.database.db.select({ settings: channels.settings }).from(channels).where(room);
+      expect(stored.settings).toEqual({ digest_hour: 9 });
     });
 
     it('stores the feature-label overlap with each explanation, with the result', async () => {
