@@ -54,7 +54,10 @@ for (const { kind, skip } of STORAGE_KINDS) {
 
         worker.state.mode = 'up';
         const retried = await run(services, actor('bob'), 'retry', { analysis: failed.analysisId });
-        expect(retried.view).toMatchObject({ kind: 'analysis', status: 'queued' });
+        // The dispatcher polls every 100 ms, so on a loaded machine it may claim the analysis
+        // between the retry's update and the view it reads back: either state is honest.
+        expect(retried.view).toMatchObject({ kind: 'analysis' });
+        expect(['queued', 'running']).toContain((retried.view as AnalysisView).status);
         const done = (await retried.followUp!) as AnalysisView;
         expect(done.status).toBe('done');
         expect(done.positions[0].explanations).toHaveLength(1);
