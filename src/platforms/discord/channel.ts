@@ -222,6 +222,8 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       }
     }
     if (result.view.kind === 'vote-ack' && result.view.closedNow) await revealClosedTally(result.view, null);
+    // An admin's /close reveals the tally on the public message just as a closing vote does.
+    if (result.view.kind === 'message' && result.view.item?.state === 'closed') await revealClosedTally(result.view.item, null);
     if (result.followUp) {
       const analysisId = result.view.kind === 'analysis' ? result.view.analysisId : null;
       if (analysisId !== null) awaitingFollowUp.add(analysisId);
@@ -355,7 +357,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
    * An item closed: show its tally on the public message. That is the message the vote came
    * from when it is public, else the one this process remembers showing the explanation on.
    */
-  async function revealClosedTally(ack: VoteAckView, interaction: ButtonInteraction | ModalSubmitInteraction | null): Promise<void> {
+  async function revealClosedTally(ack: Pick<VoteAckView, 'explanationId' | 'tally'>, interaction: ButtonInteraction | ModalSubmitInteraction | null): Promise<void> {
     let message: Message | null = interaction?.message && !interaction.message.flags.has(MessageFlags.Ephemeral) ? interaction.message : null;
     if (!message) {
       const where = publicMessages.get(ack.explanationId);

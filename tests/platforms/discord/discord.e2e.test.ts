@@ -329,6 +329,19 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop', () => {
     expectWithinDiscordLimits(featureReply.body);
     expect(featureReply.body.embeds[0].title).toBe('Feature 10');
   });
+
+  it("an admin's /close reveals the tally on the public message, as a closing vote does", async () => {
+    const { message } = await explain('Closed by an admin');
+    const [[faithful]] = buttonIds(message);
+    const explanationId = Number(faithful.split(':')[1]);
+    await h.fake.waitForWebhook(h.fake.button(faithful, message.id, MEMBERS.bo));
+    expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).not.toContain('Votes (closed)');
+    const close = h.fake.slash('close', { explanation: explanationId }, MEMBERS.ana);
+    expect(description(await h.fake.waitForWebhook(close))).toContain('is closed');
+    const edit = await h.fake.waitForRequest((r) => r.method === 'PATCH' && r.path === `/channels/${h.fake.channelId}/messages/${message.id}`);
+    expectWithinDiscordLimits(edit.body);
+    expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).toContain('✅ Faithful 1');
+  });
 });
 
 describe.skipIf(!HAS_REFERENCE_STACK)('Discord /dataset', () => {
