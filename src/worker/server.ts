@@ -38,6 +38,8 @@ export interface WorkerServerOptions {
   batchWindowMs?: number;
   /** Most analyze requests in one engine batch. */
   maxBatch?: number;
+  /** After a batch of n > 1, how long the next may wait to gather n again (see WorkQueue). */
+  regroupMs?: number;
   /** Where server-side failures are logged (default: stderr). */
   log?: (line: string) => void;
 }
@@ -58,6 +60,7 @@ export const WORKER_DEFAULTS = {
   queueLimit: 64,
   batchWindowMs: 0,
   maxBatch: 16,
+  regroupMs: 25,
 } as const;
 
 export async function createWorkerServer(options: WorkerServerOptions): Promise<WorkerServer> {
@@ -69,6 +72,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
     queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit,
     batchWindowMs: options.batchWindowMs ?? WORKER_DEFAULTS.batchWindowMs,
     maxBatch: options.maxBatch ?? WORKER_DEFAULTS.maxBatch,
+    regroupMs: options.regroupMs ?? WORKER_DEFAULTS.regroupMs,
   });
   const byPath = new Map<string, Route[]>();
   for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);

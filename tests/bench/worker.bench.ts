@@ -21,6 +21,8 @@ const CONCURRENT_CLIENTS = 16;
 const CONCURRENT_PER_CLIENT = Number(process.env.BENCH_PER_CLIENT ?? 15);
 const SECRET = 'bench-secret-0123456789';
 const BATCH_WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 0);
+/** The queue's regroup pause after a batch (BENCH_REGROUP_MS=0 turns it off, for comparison). */
+const REGROUP_MS = process.env.BENCH_REGROUP_MS === undefined ? undefined : Number(process.env.BENCH_REGROUP_MS);
 
 // 63 bytes + BOS = 64 tokens on the byte-level reference tokenizer. Varied per request so no
 // layer of the stack can serve a cached answer.
@@ -35,7 +37,7 @@ const fmt = (ms: number) => ms.toFixed(1);
 
 async function main() {
   const engine = await createEngine(REFERENCE_MODELS, { executionProvider: 'cpu' });
-  const server = await createWorkerServer({ engine, secret: SECRET, port: 0, batchWindowMs: BATCH_WINDOW_MS });
+  const server = await createWorkerServer({ engine, secret: SECRET, port: 0, batchWindowMs: BATCH_WINDOW_MS, regroupMs: REGROUP_MS });
   const client = createInferenceClient({ urls: [server.url], secret: SECRET, timeoutMs: 60_000, retries: 0 });
   const request = (i: number) => ({ prompt: prompt(i), nla_samples: 1, max_new_tokens: 64, top_k: 8 });
 
