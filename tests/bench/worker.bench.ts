@@ -9,7 +9,9 @@
  * - time per stage (from the worker's timings_ms) and which stage dominates.
  * Prints a Markdown block for BENCHMARKS.md.
  */
+import { spawn } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import { REFERENCE_MODELS } from '../../src/config';
 import { createInferenceClient } from '../../src/inference';
 import { decodeActivation, encodeActivation, type AnalyzeResponse } from '../../src/worker/api/analyze';
@@ -129,6 +131,10 @@ async function main() {
   }
   await engine.close();
 
+  // The same two phases against `confab worker` in its own process, as deployed: the clients'
+  // HTTP and zod work no longer shares the engine's event loop.
+  const separate = await measureSeparateProcess(request);
+
   const p50 = percentile(latencies, 50);
   const p95 = percentile(latencies, 95);
   const ratio = concThroughput / seqThroughput;
@@ -145,6 +151,8 @@ async function main() {
     `| throughput one at a time | ${seqThroughput.toFixed(1)} req/s (${SEQUENTIAL} requests) | |`,
     `| throughput, ${CONCURRENT_CLIENTS} concurrent clients | ${concThroughput.toFixed(1)} req/s (${concTotal} requests, ${batches} batches, mean batch ${(concTotal / Math.max(1, batches)).toFixed(1)}, ${rejected} rejected) | |`,
     `| concurrent / one at a time | ${ratio.toFixed(2)}× | ≥ 3× |`,
+    `| separate worker process (\`confab worker\`): one at a time p50; throughput one at a time / ${CONCURRENT_CLIENTS} clients | ${fmt(separate.p50)} ms; ${separate.seq.toFixed(1)} / ${separate.conc.toFixed(1)} req/s | |`,
+    `| separate worker process: concurrent / one at a time | ${(separate.conc / separate.seq).toFixed(2)}× | ≥ 3× |`,
     `| latency under ${CONCURRENT_CLIENTS} clients, p50 / p95 | ${fmt(percentile(concLatencies, 50))} / ${fmt(percentile(concLatencies, 95))} ms | |`,
     `| 3584-d activation encode+decode, base64 f32 | ${(b64Ms * 1000).toFixed(1)} µs, ${b64Bytes} bytes | |`,
     `| 3584-d activation encode+decode, JSON floats | ${(jsonMs * 1000).toFixed(1)} µs, ${jsonBytes} bytes | |`,
@@ -169,6 +177,47 @@ async function main() {
   ];
   console.log(lines.join('\n'));
   console.log(`\n(load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')})`);
+}
+
+/** One-at-a-time and 16-client throughput against a `confab worker` child process. */
+async function measureSeparateProcess(request: (i: number) => { prompt: string; nla_samples: number; max_new_tokens: number; top_k: number }) {
+  const bin = path.resolve(import.meta.dirname, '..', '..', 'bin', 'confab.mjs');
+  const child = spawn(process.execPath, [bin, 'worker', '--port', '0'], {
+    env: { ...process.env, CONFAB_WORKER_SECRET: SECRET, CONFAB_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`confab worker exited with ${code} before listening`)));
+    });
+    const client = createInferenceClient({ urls: [url], secret: SECRET, timeoutMs: 60_000, retries: 0 });
+    for (let i = 0; i < 20; i++) await client.analyze(request(70_000 + i));
+    const lat: number[] = [];
+    const seqStart = performance.now();
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const t0 = performance.now();
+      await client.analyze(request(80_000 + i));
+      lat.push(performance.now() - t0);
+    }
+    const seq = SEQUENTIAL / ((performance.now() - seqStart) / 1000);
+    const concStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENT_CLIENTS }, async (_, c) => {
+        for (let k = 0; k < CONCURRENT_PER_CLIENT; k++) await client.analyze(request(90_000 + c * 1000 + k));
+      }),
+    );
+    const conc = (CONCURRENT_CLIENTS * CONCURRENT_PER_CLIENT) / ((performance.now() - concStart) / 1000);
+    await client.close();
+    return { p50: percentile(lat, 50), seq, conc };
+  } finally {
+    child.kill('SIGTERM');
+  }
 }
 
 await main();
