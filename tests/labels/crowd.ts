@@ -2,18 +2,10 @@
  * Seeded synthetic crowds for the label tests and the dataset benchmark: items with a known true
  * class, reviewers with known per-class accuracy (honest, spammers, adversaries).
  */
+import { mulberry32 } from '../../src/worker/runtime/av-onnx';
 
-/** mulberry32: a tiny seeded PRNG, so every run sees the same crowd. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared with the AV sampler): every run sees the same crowd. */
+export { mulberry32 };
 
 export type ReviewerKind = 'honest' | 'spammer' | 'adversary';
 

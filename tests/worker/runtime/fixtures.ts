@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeSafetensors } from '../../../src/worker/runtime/safetensors';
 import type { TokenizerJson } from '../../../src/worker/runtime/tokenizer';
+import { mulberry32 } from '../../../src/worker/runtime/av-onnx';
 
 export function bytesToUnicode(): string[] {
   const bs: number[] = [];
@@ -48,16 +49,10 @@ export function byteTokenizerJson(opts: { merges?: string[]; extraVocab?: string
   };
 }
 
-/** Deterministic pseudo-random floats for weights. */
+/** Deterministic pseudo-random floats in [-0.5, 0.5) for weights. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = mulberry32(seed);
+  return () => next() - 0.5;
 }
 
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {
