@@ -29,6 +29,7 @@ import {
 } from './queries';
 
 const LABEL_NAMES = ['faithful', 'confabulated', 'unsure'] as const;
+const NO_FEATURES = { indices: [], activations: [], labels: [] };
 import { JsonlSink, ParquetSink, type RowSink } from './sinks';
 import { promptHash, splitOfHash, type Split } from './split';
 import { datasetCard } from './card';
@@ -144,12 +145,6 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
           votesOfExplanationRange(db, kept[0].id, kept[kept.length - 1].id),
           includeActivations ? activationsOfPositions(db, positionIds) : Promise.resolve([]),
         ]);
-        const featuresByPosition = new Map<number, typeof features>();
-        for (const f of features) {
-          let list = featuresByPosition.get(f.positionId);
-          if (!list) featuresByPosition.set(f.positionId, (list = []));
-          list.push(f);
-        }
         // voteRows are ordered by explanation id, as `kept` is: walk both together.
         let vote = 0;
         const vectorByPosition = new Map(vectors.map((a) => [a.positionId, decodeActivation(a.vector)]));
@@ -163,7 +158,7 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             h = { hash, split: splitOfHash(hash) };
             hashCache.set(e.analysisId, h);
           }
-          const f = featuresByPosition.get(e.positionId) ?? [];
+          const f = features.get(e.positionId) ?? NO_FEATURES;
           while (vote < voteRows.count && voteRows.explanationId[vote] < e.id) vote++;
           const firstVote = vote;
           while (vote < voteRows.count && voteRows.explanationId[vote] === e.id) vote++;
@@ -197,9 +192,9 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             prompt_sha256: h.hash,
             token: e.token,
             position: e.position,
-            sae_feature_indices: f.map((x) => x.featureIndex),
-            sae_feature_activations: f.map((x) => x.activation),
-            sae_feature_labels: f.map((x) => x.label),
+            sae_feature_indices: f.indices,
+            sae_feature_activations: f.activations,
+            sae_feature_labels: f.labels,
             sae_l0: e.l0,
             sae_explained_variance: e.explainedVariance,
             sae_fve_nrm: e.fveNrm,
@@ -223,7 +218,7 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             item_agreement: l.agreement,
             state: e.state,
             split: h.split,
-            created_at: e.createdAt,
+            created_at: new Date(e.createdAt),
             ...(includeActivations ? { activation: vectorByPosition.get(e.positionId) ?? null } : {}),
           });
           summary.rows++;
