@@ -47,7 +47,8 @@ export interface DatasetRow {
   signal_judge: number | null;
   votes: string[];
   reviewer_ids: string[];
-  vote_timestamps: Date[];
+  /** Epoch milliseconds (the sinks write ISO 8601 in JSONL, TIMESTAMP_MILLIS in Parquet). */
+  vote_timestamps: number[];
   majority_label: string | null;
   ds_label: string | null;
   ds_posterior: number | null;
@@ -57,7 +58,8 @@ export interface DatasetRow {
   item_agreement: number | null;
   state: string;
   split: string;
-  created_at: Date;
+  /** Epoch milliseconds. */
+  created_at: number;
   activation?: number[] | Float32Array | null;
 }
 

@@ -12,7 +12,7 @@ export interface RowSink {
   close(): Promise<void>;
 }
 
-/** JSON Lines: one object per line; timestamps as ISO 8601 UTC, activations as number arrays. */
+/** JSON Lines: one object per line; timestamps (epoch ms in rows) as ISO 8601 UTC, activations as number arrays. */
 export class JsonlSink implements RowSink {
   private readonly stream: WriteStream;
   private failed: Error | null = null;
@@ -32,7 +32,14 @@ export class JsonlSink implements RowSink {
       const out: Record<string, unknown> = {};
       for (const c of this.columns) {
         const value = row[c.name as keyof DatasetRow];
-        out[c.name] = value instanceof Float32Array ? Array.from(value) : (value ?? null);
+        out[c.name] =
+          c.type === 'timestamp'
+            ? Array.isArray(value)
+              ? value.map((ms) => new Date(ms as number).toISOString())
+              : new Date(value as number).toISOString()
+            : value instanceof Float32Array
+              ? Array.from(value)
+              : (value ?? null);
       }
       text += JSON.stringify(out) + '\n';
     }
@@ -89,6 +96,7 @@ export class ParquetSink implements RowSink {
       // Floats and unique texts never repeat enough for a dictionary; trying one per row group
       // costs a sampling pass, so they are written PLAIN.
       ...(c.type === 'float' || c.type === 'double' || c.name === 'explanation' ? { encoding: 'PLAIN' as const } : {}),
+      // Timestamps are epoch ms numbers, which hyparquet-writer takes for TIMESTAMP_MILLIS as it does Dates.
       data: rows.map((row) => {
         const value = row[c.name as keyof DatasetRow];
         return value instanceof Float32Array ? Array.from(value) : (value ?? null);
