@@ -245,7 +245,7 @@ export async function votesOfExplanationRange(db: Queryable, firstId: number, la
         case label when 'faithful' then 0 when 'confabulated' then 1 else 2 end || ',' || voted_at_ms, ';'
         order by explanation_id, reviewer_id), '') as packed
     from (select ${votes.explanationId} as explanation_id, ${votes.reviewerId} as reviewer_id, ${votes.label} as label,
-            floor(extract(epoch from ${votes.updatedAt}) * 1000)::bigint as voted_at_ms
+            extract(epoch from ${votes.updatedAt}) as voted_at_ms
           from ${votes} where ${votes.explanationId} between ${firstId} and ${lastId}) range`)) as unknown as {
     rows: Array<{ count: number; packed: string }>;
   };
@@ -261,15 +261,30 @@ export async function votesOfExplanationRange(db: Queryable, firstId: number, la
   let field = 0;
   let value = 0;
   let v = 0;
+  // The time is sent as extract()'s decimal seconds (numeric since PostgreSQL 14, e.g.
+  // 1795533958.886000, 6 fractional digits):
+  // the ms conversion in SQL (numeric multiply, floor, bigint cast) was a quarter of this query.
+  let fractionDigits = -1;
+  let negative = false;
   for (let i = 0; i <= packed.length && count > 0; i++) {
     const c = i < packed.length ? packed.charCodeAt(i) : 59;
-    if (c >= 48 && c <= 57) value = value * 10 + (c - 48);
+    if (c >= 48 && c <= 57) {
+      value = value * 10 + (c - 48);
+      if (fractionDigits >= 0) fractionDigits++;
+    } else if (c === 46 /* '.' */) fractionDigits = 0;
+    else if (c === 45 /* '-' */) negative = true;
     else if (c === 44 || c === 59) {
       if (field === 0) out.explanationId[v] = value;
       else if (field === 1) out.reviewerId[v] = value;
       else if (field === 2) out.label[v] = value;
-      else out.votedAt[v] = value;
+      else {
+        // Microseconds since the epoch (< 2^53 for any timestamp PostgreSQL stores), floored to ms.
+        const micros = value * 10 ** (6 - Math.max(fractionDigits, 0));
+        out.votedAt[v] = Math.floor((negative ? -micros : micros) / 1000);
+      }
       value = 0;
+      fractionDigits = -1;
+      negative = false;
       field++;
       if (c === 59) {
         v++;
