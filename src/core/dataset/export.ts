@@ -82,8 +82,11 @@ export class DatasetExportError extends Error {
   }
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function decodeActivation(bytes: Uint8Array): Float32Array {
   // Little-endian float32, as stored by the dispatcher; copy so the view is aligned.
+  if (LITTLE_ENDIAN_HOST) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + (bytes.byteLength & ~3)));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(bytes.byteLength >>> 2);
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
