@@ -4,7 +4,9 @@
  * The decoder graph (opset 17) takes `inputs_embeds` [B,T,d] and `past`
  * [n_layer,2,B,n_head,P,head_dim] and returns `logits` [B,T,V] and `present` (P+T). One graph
  * serves prefill (P = 0) and each decode step (T = 1). Every AV prompt has the same template
- * length, so prompts x samples run as one batch with no padding and no attention mask.
+ * length, so prompts x samples run as one batch with no padding and no attention mask. At load
+ * the graph is rewritten (graph-rewrite.ts) to per-layer, time-major caches that this backend
+ * grows in place, so a step allocates only its own rows.
  *
  * Each (prompt, sample) row draws from its own PRNG seeded with seed + sample, so a seeded
  * request gives the same texts alone or batched with others (the sglang backend seeds the same
@@ -16,7 +18,7 @@ import { EngineError } from '../engine';
 import type { AvBackend, BuiltPrompt, SamplingOptions } from './av-backend';
 import { createSession, ort, requireNames, type ExecutionProvider } from './execution';
 import { EXPLANATION_CLOSE } from './parse';
-import { kvInputName, kvOutputName, splitKvCache } from './graph-rewrite';
+import { appendableKvCache, cacheInputName, cacheStepOutputName, kvInputName, kvOutputName, splitKvCache } from './graph-rewrite';
 import type { AvBackendContext } from './registry';
 import { RowReader } from './safetensors';
 import type { Tokenizer } from './tokenizer';
@@ -140,21 +142,81 @@ interface KvShape {
   /**
    * `stacked`: the graph as exported, one `past`/`present` [n_layer, 2, B, n_head, P, head_dim].
    * `split`: rewritten by splitKvCache, `past_key_{L}`/`past_value_{L}` [B, n_head, P, head_dim].
+   * `append`: rewritten again by appendableKvCache, `cache_key_{L}`/`cache_value_{L}` in,
+   * [P, B, n_head, head_dim], and only the step's rows out; the cache lives in TimeMajorCache.
    */
-  layout: 'stacked' | 'split';
+  layout: 'stacked' | 'split' | 'append';
 }
 
-function kvShapeOf(session: ortTypes.InferenceSession, file: string, options: Record<string, unknown>, split: { nLayer: number } | null): KvShape {
-  const meta = session.inputMetadata.find((m) => m.name === (split ? kvInputName(0, 0) : 'past'));
+function kvShapeOf(session: ortTypes.InferenceSession, file: string, options: Record<string, unknown>, split: { nLayer: number } | null, layout: KvShape['layout']): KvShape {
+  const inputName = { stacked: 'past', split: kvInputName(0, 0), append: cacheInputName(0, 0) }[layout];
+  // Where n_head and head_dim sit in that input's shape.
+  const [headAxis, dimAxis] = { stacked: [3, 5], split: [1, 3], append: [2, 3] }[layout];
+  const meta = session.inputMetadata.find((m) => m.name === inputName);
   const dims = meta && meta.isTensor ? meta.shape : [];
   const num = (v: unknown) => (typeof v === 'number' && v > 0 ? v : undefined);
   const nLayer = split ? split.nLayer : (num(dims[0]) ?? num(options.n_layer));
-  const nHead = num(dims[split ? 1 : 3]) ?? num(options.n_head);
-  const headDim = num(dims[split ? 3 : 5]) ?? num(options.head_dim);
+  const nHead = num(dims[headAxis]) ?? num(options.n_head);
+  const headDim = num(dims[dimAxis]) ?? num(options.head_dim);
   if (!nLayer || !nHead || !headDim) {
     throw new EngineError(500, 'bad_model', `${file}: the "past" input's n_layer/n_head/head_dim are symbolic; give n_layer, n_head and head_dim in the manifest's nla.av section.`);
   }
-  return { nLayer, nHead, headDim, layout: split ? 'split' : 'stacked' };
+  return { nLayer, nHead, headDim, layout };
+}
+
+/**
+ * One layer's K or V, time-major [P, B, n_head, head_dim], in a buffer allocated once per
+ * generation: a step's rows are appended at the end, and the first P rows are the next step's
+ * input as they lie (see appendableKvCache).
+ */
+export class TimeMajorCache {
+  private readonly buf: Float32Array;
+  private P = 0;
+  constructor(
+    maxPositions: number,
+    private B: number,
+    private readonly nHead: number,
+    private readonly headDim: number,
+  ) {
+    this.buf = new Float32Array(maxPositions * B * nHead * headDim);
+  }
+
+  get positions(): number {
+    return this.P;
+  }
+
+  /** The cached positions so far, as the graph's `cache_*` input. */
+  tensor(): ortTypes.Tensor {
+    const rowsPerStep = this.B * this.nHead * this.headDim;
+    return new ort.Tensor('float32', this.buf.subarray(0, this.P * rowsPerStep), [this.P, this.B, this.nHead, this.headDim]);
+  }
+
+  /** Add a step's rows, [T, B, n_head, head_dim]. */
+  append(rows: Float32Array, T: number): void {
+    const rowsPerStep = this.B * this.nHead * this.headDim;
+    if (rows.length !== T * rowsPerStep) throw new EngineError(500, 'bad_model', `AV cache step has ${rows.length} values; expected ${T} x ${rowsPerStep}.`);
+    if ((this.P + T) * rowsPerStep > this.buf.length) throw new EngineError(500, 'av_context', `AV cache is full at ${this.P} positions.`);
+    this.buf.set(rows, this.P * rowsPerStep);
+    this.P += T;
+  }
+
+  /**
+   * Keep batch rows `keep` (ascending), in place. Every block moves to an index no later than
+   * the one it is read from, and blocks are visited in order, so none is overwritten before it
+   * is read.
+   */
+  keep(keep: number[]): void {
+    const block = this.nHead * this.headDim;
+    const Bn = keep.length;
+    for (let p = 0; p < this.P; p++) {
+      for (let j = 0; j < Bn; j++) {
+        const from = (p * this.B + keep[j]) * block;
+        const to = (p * Bn + j) * block;
+        if (from !== to) this.buf.copyWithin(to, from, from + block);
+      }
+    }
+    this.B = Bn;
+  }
 }
 
 /**
@@ -175,6 +237,57 @@ export function keepBatchRows(cache: ortTypes.Tensor, keep: number[], batchAxis 
     }
   }
   return new ort.Tensor('float32', out, dims.map((n, i) => (i === batchAxis ? keep.length : n)));
+}
+
+/** The decoder's cache between steps, whatever its layout. */
+interface CacheState {
+  /** The cache inputs of the next run. */
+  feeds(): Record<string, ortTypes.Tensor>;
+  /** Take in a run's outputs (T new positions), then keep only batch slots `keep` when given. */
+  advance(out: ortTypes.InferenceSession.OnnxValueMapType, T: number, keep: number[] | null): void;
+}
+
+/** `append`: the caller's time-major buffers, grown by each step's rows. */
+class AppendedCache implements CacheState {
+  private readonly layers: Array<{ input: string; output: string; cache: TimeMajorCache }> = [];
+  constructor(kv: KvShape, maxPositions: number, B: number) {
+    for (let l = 0; l < kv.nLayer; l++) {
+      for (const w of [0, 1] as const) {
+        this.layers.push({ input: cacheInputName(l, w), output: cacheStepOutputName(l, w), cache: new TimeMajorCache(maxPositions, B, kv.nHead, kv.headDim) });
+      }
+    }
+  }
+  feeds(): Record<string, ortTypes.Tensor> {
+    return Object.fromEntries(this.layers.map((c) => [c.input, c.cache.tensor()]));
+  }
+  advance(out: ortTypes.InferenceSession.OnnxValueMapType, T: number, keep: number[] | null): void {
+    for (const c of this.layers) {
+      c.cache.append(out[c.output].data as Float32Array, T);
+      if (keep) c.cache.keep(keep);
+    }
+  }
+}
+
+/** `stacked` and `split`: the graph returns the whole cache, which is the next step's input. */
+class ReturnedCache implements CacheState {
+  private readonly names: Array<{ input: string; output: string }>;
+  private current: Record<string, ortTypes.Tensor> = {};
+  constructor(private readonly kv: KvShape, B: number) {
+    const { nLayer, nHead, headDim } = kv;
+    this.names =
+      kv.layout === 'split'
+        ? Array.from({ length: nLayer }, (_, l) => [0, 1].map((w) => ({ input: kvInputName(l, w as 0 | 1), output: kvOutputName(l, w as 0 | 1) }))).flat()
+        : [{ input: 'past', output: 'present' }];
+    const emptyDims = kv.layout === 'split' ? [B, nHead, 0, headDim] : [nLayer, 2, B, nHead, 0, headDim];
+    for (const c of this.names) this.current[c.input] = new ort.Tensor('float32', new Float32Array(0), emptyDims);
+  }
+  feeds(): Record<string, ortTypes.Tensor> {
+    return this.current;
+  }
+  advance(out: ortTypes.InferenceSession.OnnxValueMapType, _T: number, keep: number[] | null): void {
+    const batchAxis = this.kv.layout === 'split' ? 0 : 2;
+    this.current = Object.fromEntries(this.names.map((c) => [c.input, keep ? keepBatchRows(out[c.output], keep, batchAxis) : out[c.output]]));
+  }
 }
 
 export class OnnxAvBackend implements AvBackend {
@@ -203,12 +316,17 @@ export class OnnxAvBackend implements AvBackend {
     // The graph as exported is checked first, so a model that lacks `past`/`present` gets the
     // error naming them rather than whatever the rewrite would make of it.
     const exported = await readFile(opts.onnx);
-    // `kv_cache: as_exported` in the manifest's nla.av section keeps the stacked cache (to compare).
-    const split = opts.options?.kv_cache === 'as_exported' ? null : splitKvCache(exported);
-    const session = await createSession(opts.onnx, opts.provider, {}, split?.model ?? exported);
-    if (split) requireNames(session, opts.onnx, ['inputs_embeds', kvInputName(0, 0)], ['logits', kvOutputName(0, 0)]);
+    // `kv_cache` in the manifest's nla.av section picks an earlier layout, to compare:
+    // `as_exported` (the stacked cache) or `split` (per-layer, whole cache returned each step).
+    const wanted = opts.options?.kv_cache;
+    const split = wanted === 'as_exported' ? null : splitKvCache(exported);
+    const appendable = split && wanted !== 'split' ? appendableKvCache(split.model, split.nLayer) : null;
+    const layout: KvShape['layout'] = appendable ? 'append' : split ? 'split' : 'stacked';
+    const session = await createSession(opts.onnx, opts.provider, {}, appendable ?? split?.model ?? exported);
+    if (layout === 'append') requireNames(session, opts.onnx, ['inputs_embeds', cacheInputName(0, 0)], ['logits', cacheStepOutputName(0, 0)]);
+    else if (layout === 'split') requireNames(session, opts.onnx, ['inputs_embeds', kvInputName(0, 0)], ['logits', kvOutputName(0, 0)]);
     else requireNames(session, opts.onnx, ['inputs_embeds', 'past'], ['logits', 'present']);
-    const kv = kvShapeOf(session, opts.onnx, opts.options ?? {}, split);
+    const kv = kvShapeOf(session, opts.onnx, opts.options ?? {}, split, layout);
     const embeddings = await TokenEmbeddings.open(opts.embeddings, opts.embeddingKey, opts.embedScale);
     return new OnnxAvBackend(session, embeddings, opts.tokenizer, kv, new Set(opts.eosTokenIds), opts.maxContext);
   }
@@ -240,7 +358,6 @@ export class OnnxAvBackend implements AvBackend {
     const maxNew = Math.min(sampling.maxNewTokens, this.maxContext - T);
     if (maxNew < 1) throw new EngineError(400, 'max_new_tokens', `The AV template is ${T} tokens; the AV's context is ${this.maxContext}, leaving no room to generate.`);
     const B = prompts.length * S;
-    const { nLayer, nHead, headDim } = this.kv;
 
     const prefill = new Float32Array(B * T * d);
     for (let p = 0; p < prompts.length; p++) for (let s = 0; s < S; s++) prefill.set(prompts[p].embeds, (p * S + s) * T * d);
@@ -254,15 +371,8 @@ export class OnnxAvBackend implements AvBackend {
     // Sized on the first logits, which may be wider than the tokenizer's vocab (padded heads).
     let scratch = new Float64Array(this.tokenizer.vocabSize);
 
-    // The cache inputs, and for each the output that becomes it on the next step.
-    const cacheNames: Array<{ input: string; output: string }> =
-      this.kv.layout === 'split'
-        ? Array.from({ length: nLayer }, (_, l) => [0, 1].map((w) => ({ input: kvInputName(l, w as 0 | 1), output: kvOutputName(l, w as 0 | 1) }))).flat()
-        : [{ input: 'past', output: 'present' }];
-    const batchAxis = this.kv.layout === 'split' ? 0 : 2;
-    const emptyDims = this.kv.layout === 'split' ? [B, nHead, 0, headDim] : [nLayer, 2, B, nHead, 0, headDim];
-    let feeds: Record<string, ortTypes.Tensor> = { inputs_embeds: new ort.Tensor('float32', prefill, [B, T, d]) };
-    for (const c of cacheNames) feeds[c.input] = new ort.Tensor('float32', new Float32Array(0), emptyDims);
+    const cache = this.kv.layout === 'append' ? new AppendedCache(this.kv, T + maxNew, B) : new ReturnedCache(this.kv, B);
+    let feeds: Record<string, ortTypes.Tensor> = { inputs_embeds: new ort.Tensor('float32', prefill, [B, T, d]), ...cache.feeds() };
     let tLen = T;
     // Batch slot -> row. Finished rows leave the batch (their cache rows are dropped), so a
     // batch whose rows stop at different lengths does not keep paying for the finished ones.
@@ -287,15 +397,14 @@ export class OnnxAvBackend implements AvBackend {
         else still.push(slot);
       }
       if (still.length === 0 || n + 1 === maxNew) break;
-      const dropping = still.length !== active.length;
+      cache.advance(out, tLen, still.length !== active.length ? still : null);
       active = still.map((slot) => active[slot]);
       for (let slot = 0; slot < active.length; slot++) {
         const ids = rows[active[slot]].ids;
         const last = ids[ids.length - 1];
         if (!this.embeddings.writeLoaded(last, step, slot * d)) await this.embeddings.write(last, step, slot * d);
       }
-      feeds = { inputs_embeds: new ort.Tensor('float32', step.subarray(0, active.length * d), [active.length, 1, d]) };
-      for (const c of cacheNames) feeds[c.input] = dropping ? keepBatchRows(out[c.output], still, batchAxis) : out[c.output];
+      feeds = { inputs_embeds: new ort.Tensor('float32', step.subarray(0, active.length * d), [active.length, 1, d]), ...cache.feeds() };
       tLen = 1;
     }
     return prompts.map((_, p) => rows.slice(p * S, (p + 1) * S).map((r) => r.ids));

@@ -52,3 +52,36 @@ describe('KV cache compaction', () => {
     ]);
   });
 });
+
+describe('the three cache layouts generate the same tokens', () => {
+  it('as exported, per layer, and time-major in place: greedy and seeded, with rows that stop at different lengths', async () => {
+    const { REFERENCE_MODELS } = await import('../../../src/config');
+    const { createEngine } = await import('../../../src/worker/runtime/engine');
+    const { OnnxAvBackend } = await import('../../../src/worker/runtime/av-onnx');
+    const engine = await createEngine(REFERENCE_MODELS);
+    const spec = engine.manifest.nla!.av;
+    const open = (kv_cache?: string) =>
+      OnnxAvBackend.fromContext({ manifest: engine.manifest, spec: { ...spec, options: { ...spec.options, ...(kv_cache ? { kv_cache } : {}) } }, tokenizer: engine.nla!.avTokenizer, executionProvider: 'cpu' });
+    const backends = await Promise.all([open('as_exported'), open('split'), open()]);
+    try {
+      const prompts = ['Chi dorme non piglia pesci.', 'A hacker is a person who enjoys exploring.', 'x', 'Dios los cría y ellos se juntan.'];
+      const results = await engine.analyzeBatch(prompts.map((prompt) => ({ prompt, nla_samples: 0, top_k: 4, return_activations: true })));
+      const { decodeActivation } = await import('../../../src/worker/api/analyze');
+      const built = results.map((r) => engine.nla!.builder.build(decodeActivation((r as { positions: Array<{ activation?: string }> }).positions[0].activation!)));
+      for (const sampling of [
+        { samples: 1, temperature: 0, maxNewTokens: 64 },
+        { samples: 3, temperature: 0.8, maxNewTokens: 64, seed: 11 },
+      ]) {
+        const [stacked, perLayer, appended] = await Promise.all(backends.map((b) => b.generateIds(built, sampling)));
+        expect(perLayer).toEqual(stacked);
+        expect(appended).toEqual(stacked);
+        // The batch really had rows that left early (the case that compacts the cache).
+        const lengths = appended.flat().map((ids) => ids.length);
+        expect(new Set(lengths).size, JSON.stringify(lengths)).toBeGreaterThan(1);
+      }
+    } finally {
+      await Promise.all(backends.map((b) => b.close()));
+      await engine.close();
+    }
+  });
+});
