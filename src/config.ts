@@ -59,6 +59,7 @@ const EnvSchema = z.object({
   CONFAB_WORKER_HOST: z.string().min(1).default('127.0.0.1'),
   CONFAB_WORKER_TIMEOUT_MS: intIn(100, 3_600_000).default(60000),
   CONFAB_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda'], { message: 'cpu or cuda' }).optional(),
+  CONFAB_ENGINE_THREADS: intIn(1, 64).optional(),
   CONFAB_MAX_PROMPT_CHARS: intIn(1, 100_000).default(2000),
   CONFAB_VOTES_TO_CLOSE: intIn(1, 50).default(3),
   CONFAB_RATE_LIMIT_PER_MINUTE: intIn(1, 10_000).default(10),
@@ -97,6 +98,10 @@ export const VARIABLES: Record<VariableName, { group: string; description: strin
   CONFAB_WORKER_HOST: { group: 'worker', description: 'Address `confab worker` binds to; use a non-loopback address only with CONFAB_WORKER_SECRET set.', default: '127.0.0.1' },
   CONFAB_WORKER_TIMEOUT_MS: { group: 'worker', description: 'How long one analysis may take on a worker before it is retried or failed.', default: '60000' },
   CONFAB_EXECUTION_PROVIDER: { group: 'worker', description: 'ONNX Runtime execution provider: cpu or cuda (overrides the manifest).' },
+  CONFAB_ENGINE_THREADS: {
+    group: 'worker',
+    description: 'Engine threads of the worker, each with its own copy of the models, running batches side by side. Unset: one per CPU core up to 4 on cpu, 1 on cuda.',
+  },
   CONFAB_MAX_PROMPT_CHARS: { group: 'review', description: 'Longest prompt accepted, in characters (admins can lower it per channel).', default: '2000' },
   CONFAB_VOTES_TO_CLOSE: { group: 'review', description: 'Decisive votes that close an item (per channel setting overrides it).', default: '3' },
   CONFAB_RATE_LIMIT_PER_MINUTE: { group: 'review', description: 'Analyses one user may request per minute.', default: '10' },
@@ -130,6 +135,8 @@ export interface Config {
     host: string;
     timeoutMs: number;
     executionProvider?: 'cpu' | 'cuda';
+    /** Unset: defaultEngineThreads(provider). */
+    engineThreads?: number;
   };
   limits: { maxPromptChars: number; votesToClose: number; rateLimitPerMinute: number; decoyRate: number };
   installSecret?: string;
@@ -196,6 +203,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       host: e.CONFAB_WORKER_HOST,
       timeoutMs: e.CONFAB_WORKER_TIMEOUT_MS,
       executionProvider: e.CONFAB_EXECUTION_PROVIDER,
+      engineThreads: e.CONFAB_ENGINE_THREADS,
     },
     limits: {
       maxPromptChars: e.CONFAB_MAX_PROMPT_CHARS,

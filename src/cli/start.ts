@@ -126,14 +126,15 @@ export async function createBackend(config: Config) {
     const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
     return Object.assign(client, { description: `workers ${config.worker.urls.join(', ')}` });
   }
-  const [{ createEngine }, { registerRemoteBackends }] = await Promise.all([import('../worker/runtime/engine'), import('../worker/remote')]);
-  // A manifest may name an HTTP-backed NLA (sglang, vllm); the runtime registers only `onnx`.
-  registerRemoteBackends();
+  const { createThreadedEngine } = await import('../worker/thread/engine-thread');
   const started = Date.now();
-  const engine = await createEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider });
+  // On its own thread: a forward pass on this event loop would also hold up every Discord and
+  // Slack acknowledgement behind it.
+  const engine = await createThreadedEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider, threads: config.worker.engineThreads });
   const client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
   // Logged with the start line, after the database opened: a start that fails says one thing.
-  return Object.assign(client, { description: `embedded worker at ${client.url} (loaded in ${Date.now() - started} ms)` });
+  const threads = `${engine.concurrency} engine thread${engine.concurrency === 1 ? '' : 's'}`;
+  return Object.assign(client, { description: `embedded worker at ${client.url} (${threads}, loaded in ${Date.now() - started} ms)` });
 }
 
 /**

@@ -14,6 +14,11 @@ export const workerCommand: CliCommand = {
     port: { type: 'string', valueName: 'N', description: 'Port to listen on (default CONFAB_WORKER_PORT, 8477; 0 picks a free one).' },
     host: { type: 'string', valueName: 'HOST', description: 'Address to bind (default CONFAB_WORKER_HOST, 127.0.0.1).' },
     models: { type: 'string', valueName: 'PATH', description: 'Model manifest (default CONFAB_MODELS, the reference stack).' },
+    'engine-threads': {
+      type: 'string',
+      valueName: 'N',
+      description: 'Engine threads, each with a copy of the models (default CONFAB_ENGINE_THREADS; one per core up to 4 on cpu, 1 on cuda).',
+    },
   },
   details: [
     'Set CONFAB_WORKER_SECRET to require the X-SECRET-KEY header on every route except /health.',
@@ -31,6 +36,12 @@ export const workerCommand: CliCommand = {
     }
     if (typeof values.host === 'string') env.CONFAB_WORKER_HOST = values.host;
     if (typeof values.models === 'string') env.CONFAB_MODELS = values.models;
+    if (values['engine-threads'] !== undefined) {
+      if (!/^\d+$/.test(String(values['engine-threads'])) || Number(values['engine-threads']) < 1 || Number(values['engine-threads']) > 64) {
+        throw new UsageError(`--engine-threads must be a whole number from 1 to 64; got "${values['engine-threads']}".`, 'worker');
+      }
+      env.CONFAB_ENGINE_THREADS = String(values['engine-threads']);
+    }
     const config = loadConfig(env);
     const log = createLog(config.logLevel, io.stderr);
     if (!isLoopback(config.worker.host) && !config.worker.secret) {
@@ -44,8 +55,9 @@ export const workerCommand: CliCommand = {
       modelsPath: config.worker.modelsPath,
       secret: config.worker.secret,
       executionProvider: config.worker.executionProvider,
+      engineThreads: config.worker.engineThreads,
     });
-    io.stdout.write(`Confab worker listening on ${worker.url} (models: ${config.worker.modelsPath}).\n`);
+    io.stdout.write(`Confab worker listening on ${worker.url} (models: ${config.worker.modelsPath}; ${worker.engineThreads} engine thread${worker.engineThreads === 1 ? '' : 's'}).\n`);
     const shutdown = onShutdownSignal(log);
     await shutdown.signalled;
     await worker.close();

@@ -42,6 +42,13 @@ export interface Engine {
   capabilities(): Capabilities;
 
   /**
+   * How many calls the engine runs at once (default 1). An engine on threads with a copy of
+   * the models each takes one call per thread; the work queue runs that many batches side by
+   * side.
+   */
+  readonly concurrency?: number;
+
+  /**
    * Analyse several requests in shared forward passes. The result array is parallel to
    * `requests`; a request that is itself bad (e.g. a position out of range) yields an
    * EngineError in its slot without failing the others.

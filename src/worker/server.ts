@@ -3,13 +3,11 @@
  * errors as JSON, and the bounded batching queue in front of the engine.
  *
  * `createWorkerServer` serves any Engine; `runWorker` is what `confab worker` calls: it loads
- * the models named by a manifest and serves them.
+ * the models named by a manifest on the engine thread (`thread/engine-thread.ts`) and serves them.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from './engine';
-import { registerRemoteBackends } from './remote';
-import { createEngine } from './runtime/engine';
 import type { ExecutionProvider } from './runtime/execution';
 import { requireSecret } from './http/auth';
 import { readJsonBody } from './http/body';
@@ -17,6 +15,7 @@ import { ClientGoneError, HttpError, sendError, sendJson } from './http/errors';
 import type { Route } from './http/route';
 import { ROUTES } from './http/routes';
 import { WorkQueue, type QueueStats } from './http/work-queue';
+import { createThreadedEngine } from './thread/engine-thread';
 
 export interface WorkerServerOptions {
   engine: Engine;
@@ -165,21 +164,23 @@ export interface RunWorkerOptions {
   secret?: string;
   /** Overrides the manifest's execution_provider. */
   executionProvider?: ExecutionProvider;
+  /** Engine threads (copies of the models); unset: defaultEngineThreads. */
+  engineThreads?: number;
   /** Queue and batching knobs; the defaults suit both the reference stack and a GPU host. */
   server?: Partial<Omit<WorkerServerOptions, 'engine' | 'secret' | 'host' | 'port'>>;
 }
 
 export interface RunningWorker {
   url: string;
+  engineThreads: number;
   /** Stops the server, then releases the models. */
   close(): Promise<void>;
 }
 
 /** What `confab worker` (and the embedded worker of `confab start`) runs. */
 export async function runWorker(options: RunWorkerOptions): Promise<RunningWorker> {
-  // The runtime registers `onnx` itself; the HTTP-backed NLA backends are this entry point's to add.
-  registerRemoteBackends();
-  const engine = await createEngine(options.modelsPath, { executionProvider: options.executionProvider });
+  // The models run on their own thread, so this event loop keeps serving while they compute.
+  const engine = await createThreadedEngine(options.modelsPath, { executionProvider: options.executionProvider, threads: options.engineThreads });
   let server: WorkerServer;
   try {
     server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port });
@@ -189,6 +190,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   }
   return {
     url: server.url,
+    engineThreads: engine.concurrency,
     async close() {
       await server.close();
       await engine.close();

@@ -1,12 +1,14 @@
 /**
  * The worker's one bounded queue, in front of the engine.
  *
- * All engine work runs one job at a time: on a small CPU two forward passes side by side only
- * thrash the caches, and on a GPU the engine batches internally. Analyze requests that are
- * waiting together (arrived within `batchWindowMs` of each other, or while the previous batch
- * ran) go to `engine.analyzeBatch` as ONE batch, so the subject model, the SAE and the AR make
- * one forward pass for all of them. Other routes (/describe, /score, topk-by-token) queue as
- * single jobs behind the same lane.
+ * Engine work runs in lanes, one per call the engine can run at once (`engine.concurrency`:
+ * one per engine thread; one for an engine on the event loop). On a small CPU two forward
+ * passes on one copy of the models only thrash the caches, and on a GPU the engine batches
+ * internally. Analyze requests that are waiting together (arrived within `batchWindowMs` of
+ * each other, or while earlier batches ran) go to `engine.analyzeBatch` as ONE batch, so the
+ * subject model, the SAE and the AR make one forward pass for all of them; when several lanes
+ * are free, the waiting requests are shared out between them. Other routes (/describe, /score,
+ * topk-by-token) queue as single jobs in the same lanes.
  *
  * A request whose client went away before its batch starts is dropped; the queue never runs
  * work nobody will read.
@@ -26,9 +28,9 @@ export interface WorkQueueOptions {
    * After a batch of n > 1, how long the next batch may wait for up to n requests. The clients
    * just answered need a round trip to send their next request; without this pause the one
    * request that arrived during the batch started alone, and 16 clients settled into batches
-   * of 1 and 15 (measured), each 15 waiting out the lone request's forward pass. The pause is
-   * also capped at a tenth of the batch it follows, so it never costs more than 10% of the
-   * work it saves. Default 25 ms.
+   * of 1 and 15 (measured), each 15 waiting out the lone request's forward pass. When no other
+   * lane is running, the pause is also capped at a tenth of the batch it follows, so an idle
+   * engine never waits more than 10% of the work it saves. Default 25 ms.
    */
   regroupMs?: number;
 }
@@ -66,6 +68,7 @@ export interface QueueStats {
 export class WorkQueue {
   private readonly waiting: Job[] = [];
   private running = 0;
+  private readonly lanes: number;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private closed = false;
   private batches = 0;
@@ -75,11 +78,23 @@ export class WorkQueue {
   private lastBatchEnd = 0;
   private lastBatchSize = 0;
   private lastBatchMs = 0;
+  /** Analyze requests inside running batches. */
+  private runningRequests = 0;
+  /**
+   * How many analyze requests are in the worker at once lately (waiting or running): the most
+   * seen in this demand window and the one before. The clients of a finished batch are away
+   * for a round trip, so the count at any one moment understates how many will be back.
+   */
+  private demandNow = 0;
+  private demandBefore = 0;
+  private demandWindowStart = 0;
 
   constructor(
     private readonly engine: Engine,
     private readonly options: WorkQueueOptions,
-  ) {}
+  ) {
+    this.lanes = Math.max(1, engine.concurrency ?? 1);
+  }
 
   stats(): QueueStats {
     return { waiting: this.waiting.length, running: this.running, batches: this.batches, recentBatchSizes: [...this.recentBatchSizes] };
@@ -127,7 +142,7 @@ export class WorkQueue {
       return;
     }
     if (this.waiting.length >= this.options.queueLimit) {
-      const retryAfterS = Math.max(1, Math.ceil((this.avgJobMs * (this.waiting.length / this.options.maxBatch + 1)) / 1000));
+      const retryAfterS = Math.max(1, Math.ceil((this.avgJobMs * (this.waiting.length / this.options.maxBatch + 1)) / this.lanes / 1000));
       job.reject(
         new HttpError(429, 'queue_full', `The worker's queue is full (${this.options.queueLimit} waiting); retry in ${retryAfterS} s or use another worker.`, {
           'retry-after': String(retryAfterS),
@@ -148,8 +163,9 @@ export class WorkQueue {
       job.detach = () => signal.removeEventListener('abort', onAbort);
     }
     this.waiting.push(job);
+    if (job.kind === 'analyze') this.noteDemand();
     // A regroup pause ends as soon as as many requests wait as the last batch had.
-    if (this.timer && this.running === 0 && this.analysesWaiting() >= this.regroupTarget()) {
+    if (this.timer && this.running < this.lanes && this.analysesWaiting() >= this.regroupTarget()) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);
       this.timer = undefined;
@@ -163,12 +179,27 @@ export class WorkQueue {
     return n;
   }
 
+  private noteDemand(): void {
+    const now = performance.now();
+    if (now - this.demandWindowStart > DEMAND_WINDOW_MS) {
+      this.demandBefore = now - this.demandWindowStart > 2 * DEMAND_WINDOW_MS ? 0 : this.demandNow;
+      this.demandNow = 0;
+      this.demandWindowStart = now;
+    }
+    this.demandNow = Math.max(this.demandNow, this.analysesWaiting() + this.runningRequests);
+  }
+
+  /**
+   * The batch a free lane waits for after a batch: the recent demand shared between the
+   * lanes (16 clients and 2 lanes: 8 each), or what the last batch had when that is more.
+   */
   private regroupTarget(): number {
-    return Math.min(this.options.maxBatch, Math.max(1, this.lastBatchSize));
+    const share = Math.ceil(Math.max(this.demandNow, this.demandBefore) / this.lanes);
+    return Math.min(this.options.maxBatch, Math.max(1, share, this.lanes === 1 ? this.lastBatchSize : 0));
   }
 
   private schedule(): void {
-    if (this.running > 0 || this.timer || this.waiting.length === 0) return;
+    if (this.running >= this.lanes || this.timer || this.waiting.length === 0) return;
     // A batch that is not full waits one window, counted from the later of its oldest
     // request's arrival and the end of the previous batch. On an idle worker that lets
     // near-simultaneous requests share a forward pass; under load it lets the clients just
@@ -179,10 +210,10 @@ export class WorkQueue {
     const now = performance.now();
     const since = Math.max(this.waiting[0].enqueuedAt, this.lastBatchEnd);
     const windowWait = this.options.batchWindowMs - (now - since);
-    const regroupWait =
-      this.lastBatchSize > 1 && waitingAnalyses < this.regroupTarget()
-        ? Math.min(this.options.regroupMs ?? 25, 0.1 * this.lastBatchMs) - (now - this.lastBatchEnd)
-        : 0;
+    // While another lane computes, the pause leaves no engine idle, so it may last the whole
+    // regroupMs; with every lane idle it is capped at a tenth of the batch it follows.
+    const regroupCap = this.running > 0 ? (this.options.regroupMs ?? 25) : Math.min(this.options.regroupMs ?? 25, 0.1 * this.lastBatchMs);
+    const regroupWait = this.lastBatchSize > 1 && waitingAnalyses < this.regroupTarget() ? regroupCap - (now - this.lastBatchEnd) : 0;
     const wait = full ? 0 : Math.max(0, windowWait, regroupWait);
     if (wait === 0) {
       // Still yield one turn of the event loop: requests whose bytes already arrived join
@@ -200,18 +231,25 @@ export class WorkQueue {
   }
 
   private async runNext(): Promise<void> {
-    if (this.running > 0 || this.waiting.length === 0) return;
+    if (this.running >= this.lanes || this.waiting.length === 0) return;
     const head = this.waiting[0];
     const started = performance.now();
-    this.running = 1;
+    const idleLanes = this.lanes - this.running;
+    let ran = 0;
+    this.running++;
     try {
       if (head.kind === 'task') {
         this.waiting.shift();
         head.detach();
+        this.schedule();
         await this.runTask(head);
       } else {
+        // Free lanes share the waiting requests: 16 waiting and 2 free lanes make two batches
+        // of 8 that run side by side, not one of 16 beside an idle lane.
+        const waiting = this.analysesWaiting();
+        const limit = Math.min(this.options.maxBatch, idleLanes > 1 ? Math.max(Math.ceil(waiting / idleLanes), Math.min(waiting, this.regroupTarget())) : waiting);
         const batch: AnalyzeJob[] = [];
-        for (let i = 0; i < this.waiting.length && batch.length < this.options.maxBatch; ) {
+        for (let i = 0; i < this.waiting.length && batch.length < limit; ) {
           const job = this.waiting[i];
           if (job.kind === 'analyze') {
             this.waiting.splice(i, 1);
@@ -219,14 +257,17 @@ export class WorkQueue {
             batch.push(job);
           } else i++;
         }
-        await this.runBatch(batch, started);
+        this.schedule();
+        ran = await this.runBatch(batch, started);
       }
     } finally {
       const took = performance.now() - started;
       this.avgJobMs = 0.8 * this.avgJobMs + 0.2 * took;
-      this.running = 0;
+      this.running--;
       this.lastBatchEnd = performance.now();
       this.lastBatchMs = took;
+      // The clients of the batch that just ended are the ones about to send their next request.
+      if (ran > 0) this.lastBatchSize = ran;
       this.schedule();
     }
   }
@@ -244,7 +285,8 @@ export class WorkQueue {
     }
   }
 
-  private async runBatch(batch: AnalyzeJob[], started: number): Promise<void> {
+  /** The number of requests the engine ran (those whose clients were still there). */
+  private async runBatch(batch: AnalyzeJob[], started: number): Promise<number> {
     // A job whose client left between admission and now is dropped here, not computed.
     const live = batch.filter((job) => {
       if (job.signal?.aborted) {
@@ -253,9 +295,9 @@ export class WorkQueue {
       }
       return true;
     });
-    if (live.length === 0) return;
+    if (live.length === 0) return 0;
     this.batches++;
-    this.lastBatchSize = live.length;
+    this.runningRequests += live.length;
     this.recentBatchSizes.push(live.length);
     if (this.recentBatchSizes.length > 100) this.recentBatchSizes.shift();
 
@@ -285,10 +327,15 @@ export class WorkQueue {
     } catch (err) {
       for (const job of live) job.reject(err);
     } finally {
+      this.runningRequests -= live.length;
       live.forEach((job, i) => job.signal?.removeEventListener('abort', listeners[i]));
     }
+    return live.length;
   }
 }
+
+/** How long a peak of demand is remembered (it is forgotten after one to two windows). */
+const DEMAND_WINDOW_MS = 1000;
 
 function round2(ms: number): number {
   return Math.round(ms * 100) / 100;

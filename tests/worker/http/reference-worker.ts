@@ -5,6 +5,7 @@
  */
 import { REFERENCE_MODELS } from '../../../src/config';
 import { registerRemoteBackends } from '../../../src/worker/remote';
+import type { Engine } from '../../../src/worker/engine';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
 import { createWorkerServer, type WorkerServer, type WorkerServerOptions } from '../../../src/worker/server';
 
@@ -15,7 +16,7 @@ export async function loadReferenceEngine(): Promise<RuntimeEngine> {
   return createEngine(REFERENCE_MODELS, { executionProvider: 'cpu' });
 }
 
-export function serve(engine: RuntimeEngine, options: Partial<Omit<WorkerServerOptions, 'engine'>> = {}): Promise<WorkerServer> {
+export function serve(engine: Engine, options: Partial<Omit<WorkerServerOptions, 'engine'>> = {}): Promise<WorkerServer> {
   return createWorkerServer({ engine, port: 0, log: () => {}, ...options });
 }
 

@@ -12,6 +12,9 @@ import { ScoreResponseSchema } from '../../../src/worker/http/score';
 import { TopkByTokenResponseSchema } from '../../../src/worker/http/topk-by-token';
 import type { RuntimeEngine } from '../../../src/worker/runtime/engine';
 import type { WorkerServer } from '../../../src/worker/server';
+import { REFERENCE_MODELS } from '../../../src/config';
+import { HealthResponseSchema as Health } from '../../../src/worker/http/health';
+import { createThreadedEngine } from '../../../src/worker/thread/engine-thread';
 import { call, loadReferenceEngine, SECRET, serve } from './reference-worker';
 
 let engine: RuntimeEngine;
@@ -289,6 +292,45 @@ describe('batching and the bounded queue', () => {
       expect(server.queueStats().recentBatchSizes).toEqual([1]);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('two engine threads behind one queue', () => {
+  it('runs two batches at once, answers all 16 clients, and keeps /health answering meanwhile', async () => {
+    const threaded = await createThreadedEngine(REFERENCE_MODELS, { threads: 2 });
+    const server = await serve(threaded);
+    try {
+      const prompts = Array.from({ length: 16 }, (_, i) => `Two lanes, request ${i}: a proverb in Spanish.`);
+      let done = false;
+      const seenRunning: number[] = [];
+      const probe = (async () => {
+        while (!done) {
+          const health = await call(`${server.url}/health`, { secret: null });
+          seenRunning.push(Health.parse(health.body).queue.running);
+        }
+      })();
+      const answers = await Promise.all(
+        prompts.map(async (prompt) => {
+          const results = [];
+          for (let k = 0; k < 3; k++) results.push(await call(`${server.url}/v1/analyze`, { body: { prompt: `${prompt} (${k})` } }));
+          return results;
+        }),
+      );
+      done = true;
+      await probe;
+      const flat = answers.flat();
+      expect(flat.map((a) => a.status)).toEqual(new Array(48).fill(200));
+      answers.forEach((list, i) =>
+        list.forEach((a, k) => expect(AnalyzeResponseSchema.parse(a.body).tokens.slice(1).map((t) => t.text).join('')).toBe(`${prompts[i]} (${k})`)),
+      );
+      // The probe got answers while the models computed, and saw both lanes busy.
+      expect(seenRunning.length).toBeGreaterThan(3);
+      expect(Math.max(...seenRunning)).toBe(2);
+      expect(server.queueStats().recentBatchSizes.reduce((a, b) => a + b, 0)).toBe(48);
+    } finally {
+      await server.close();
+      await threaded.close();
     }
   });
 });
