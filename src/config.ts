@@ -100,7 +100,7 @@ export const VARIABLES: Record<VariableName, { group: string; description: strin
   CONFAB_EXECUTION_PROVIDER: { group: 'worker', description: 'ONNX Runtime execution provider: cpu or cuda (overrides the manifest).' },
   CONFAB_ENGINE_THREADS: {
     group: 'worker',
-    description: 'Engine threads of the worker, each with its own copy of the models, running batches side by side. Unset: one per CPU core up to 4 on cpu, 1 on cuda.',
+    description: 'Engine threads of the worker, each with its own copy of the models, running batches side by side. Unset: one per CPU core up to 2 on cpu, 1 on cuda.',
   },
   CONFAB_MAX_PROMPT_CHARS: { group: 'review', description: 'Longest prompt accepted, in characters (admins can lower it per channel).', default: '2000' },
   CONFAB_VOTES_TO_CLOSE: { group: 'review', description: 'Decisive votes that close an item (per channel setting overrides it).', default: '3' },

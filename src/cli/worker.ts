@@ -17,7 +17,7 @@ export const workerCommand: CliCommand = {
     'engine-threads': {
       type: 'string',
       valueName: 'N',
-      description: 'Engine threads, each with a copy of the models (default CONFAB_ENGINE_THREADS; one per core up to 4 on cpu, 1 on cuda).',
+      description: 'Engine threads, each with a copy of the models (default CONFAB_ENGINE_THREADS; one per core up to 2 on cpu, 1 on cuda).',
     },
   },
   details: [

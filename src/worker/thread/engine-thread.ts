@@ -9,8 +9,8 @@
  * With the engine here, the event loop parses, validates and answers requests while the next
  * batch computes, so on two cores the HTTP work and the model overlap.
  *
- * The thread is one engine, so calls still run one at a time (the work queue sends one batch at
- * a time anyway). When the thread dies (an uncaught error, a native crash it survives, an
+ * Each thread is one engine with its own copy of the models and runs one call at a time; with
+ * several threads, the work queue runs one batch per thread side by side. When a thread dies (an uncaught error, a native crash it survives, an
  * out-of-memory in the thread), the calls it held fail with a 503 that the inference client
  * fails over on, and a new thread is started for the calls after them.
  */
@@ -175,14 +175,17 @@ export interface ThreadedEngineOptions extends EngineOptions {
 
 /**
  * The default number of engine threads. On a GPU, one: the GPU batches, and a second copy of a
- * 7B model would not fit beside the first. On a CPU, one per core up to 4. ONNX Runtime's own
- * intra-op threads do not help models this small: two threads made a batch of 16 on the
- * reference stack 1.8x slower (64 -> 113-139 ms, BENCHMARKS.md), while a second copy of the
- * models runs a second batch at full speed on the other core.
+ * 7B model would not fit beside the first. On a CPU, one per core up to 2. ONNX Runtime's own
+ * intra-op threads do not help models this small: two of them made a batch of 16 on the
+ * reference stack 1.8x slower (64 -> 113-139 ms), while a second copy of the models runs a
+ * second batch beside the first (two threads: 1.6-1.7x the batches per second of one, on two
+ * cores). Each thread costs its own copy of the models and a V8 isolate (about 120 MB of RSS
+ * on the reference stack), and more than 2 was not measured, so more is CONFAB_ENGINE_THREADS'
+ * to ask for.
  */
 export function defaultEngineThreads(provider: ExecutionProvider | undefined): number {
   if (provider === 'cuda') return 1;
-  return Math.max(1, Math.min(4, availableParallelism()));
+  return Math.max(1, Math.min(2, availableParallelism()));
 }
 
 export class ThreadedEngine implements Engine {

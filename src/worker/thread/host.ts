@@ -7,8 +7,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EngineError, type Engine } from '../engine';
-import { registerRemoteBackends } from '../remote';
 import { createEngine } from '../runtime/engine';
+import { loadManifest } from '../runtime/manifest';
 import type { AnalyzeRequest } from '../api/analyze';
 import type { FromHost, HostConfig, SerializedError, ToHost } from './protocol';
 
@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   let engine: Engine;
   try {
     // A manifest may name an HTTP-backed NLA (sglang, vllm); the runtime registers only `onnx`.
-    registerRemoteBackends();
+    // They (and the openai package) load only when named: every thread pays for what it imports.
+    const nla = loadManifest(config.manifestPath).nla;
+    if (nla && (nla.av.backend !== 'onnx' || nla.ar.backend !== 'onnx')) (await import('../remote')).registerRemoteBackends();
     engine = await createEngine(config.manifestPath, { executionProvider: config.executionProvider, version: config.version });
   } catch (err) {
     send({ type: 'failed', error: serializeError(err) });

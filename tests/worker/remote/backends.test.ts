@@ -14,6 +14,7 @@ import { EngineError } from '../../../src/worker/engine';
 import { createNeuronpediaArBackend, createSglangAvBackend, createVllmAvBackend, registerRemoteBackends } from '../../../src/worker/remote';
 import { AvPromptBuilder } from '../../../src/worker/runtime/embeddings';
 import { createEngine } from '../../../src/worker/runtime/engine';
+import { createThreadedEngine } from '../../../src/worker/thread/engine-thread';
 import { loadManifest } from '../../../src/worker/runtime/manifest';
 import { Tokenizer } from '../../../src/worker/runtime/tokenizer';
 import { startFakeNeuronpedia, fakeCosine } from '../../fakes/neuronpedia/server';
@@ -202,6 +203,21 @@ describe('an engine whose manifest names the remote backends', () => {
       expect(sglang.calls[0].received.cosine).toBeGreaterThan(0.99999);
     } finally {
       await worker.close();
+      await engine.close();
+    }
+  });
+
+  it('does the same on the engine threads that `confab worker` serves, which load the remote backends themselves', async () => {
+    const engine = await createThreadedEngine(manifestFile, { threads: 1 });
+    try {
+      expect(engine.capabilities().nla).toMatchObject({ av_backend: 'sglang', ar_backend: 'neuronpedia' });
+      const [result] = await engine.analyzeBatch([{ prompt: PROMPT, top_k: 4, nla_samples: 1, return_activations: false }]);
+      expect(result).not.toBeInstanceOf(Error);
+      const [explanation] = (result as { positions: Array<{ explanations: Array<{ text: string; ar: { cosine: number } }> }> }).positions[0].explanations;
+      expect(explanation.text).toBe('an Italian proverb about patience');
+      expect(explanation.ar.cosine).toBeCloseTo(fakeCosine('an Italian proverb about patience'), 6);
+      expect(sglang.violations).toEqual([]);
+    } finally {
       await engine.close();
     }
   });

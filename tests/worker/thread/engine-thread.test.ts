@@ -117,7 +117,10 @@ describe('the engine on threads', () => {
       const batch = Array.from({ length: 16 }, (_, i) => request(`Doomed row ${i}.`));
       const doomed = engine.analyzeBatch(batch);
       await new Promise((r) => setTimeout(r, 5));
-      await engine.threads[0].terminate();
+      // An uncaught exception in the thread ends it, as a bug in it would: here, a message it
+      // cannot read, handled between two decoder steps of the running batch. (Worker.terminate()
+      // is no substitute: landing inside onnxruntime-node's native run(), it aborts the process.)
+      engine.threads[0].postMessage(null);
       const err = await doomed.then(
         () => null,
         (e: unknown) => e,
@@ -156,9 +159,9 @@ describe('the engine on threads', () => {
     expect((err as Error).message).toContain(file);
   });
 
-  it('defaults to one thread per core up to 4 on cpu, and one on cuda', () => {
+  it('defaults to one thread per core up to 2 on cpu, and one on cuda', () => {
     expect(defaultEngineThreads('cuda')).toBe(1);
-    expect(defaultEngineThreads('cpu')).toBe(Math.min(4, os.availableParallelism()));
+    expect(defaultEngineThreads('cpu')).toBe(Math.min(2, os.availableParallelism()));
     expect(defaultEngineThreads('cpu')).toBeGreaterThanOrEqual(1);
   });
 
