@@ -4,7 +4,12 @@
  * Workload (issue 3): a ~64-token prompt, last position, 1 NLA sample of at most 64 tokens,
  * AR scored. Measures, in one run so the ratios compare like with like:
  * - /v1/analyze latency one request at a time (p50, p95; target p50 ≤ 40 ms);
- * - throughput with 16 concurrent clients vs one at a time (target ≥ 3×);
+ * - throughput with 16 concurrent clients vs one at a time (target ≥ 3×), for the engine as
+ *   served (on its threads, CONFAB_ENGINE_THREADS' default), on one thread, and on the event
+ *   loop (how it ran before engine threads), in alternating rounds;
+ * - the same against a separate `confab worker` process, as deployed;
+ * - AV generation with the per-layer cache returned every step vs the time-major cache grown in
+ *   place, side by side;
  * - encode+decode of a 3584-d activation, base64 float32 vs a JSON float list;
  * - time per stage (from the worker's timings_ms) and which stage dominates.
  * Prints a Markdown block for BENCHMARKS.md.
@@ -15,12 +20,16 @@ import path from 'node:path';
 import { REFERENCE_MODELS } from '../../src/config';
 import { createInferenceClient } from '../../src/inference';
 import { decodeActivation, encodeActivation, type AnalyzeResponse } from '../../src/worker/api/analyze';
-import { createEngine } from '../../src/worker/runtime/engine';
+import type { Engine } from '../../src/worker/engine';
+import { OnnxAvBackend } from '../../src/worker/runtime/av-onnx';
+import { createEngine, type RuntimeEngine } from '../../src/worker/runtime/engine';
+import { createThreadedEngine, defaultEngineThreads } from '../../src/worker/thread/engine-thread';
 import { createWorkerServer } from '../../src/worker/server';
 
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 120);
 const CONCURRENT_CLIENTS = 16;
 const CONCURRENT_PER_CLIENT = Number(process.env.BENCH_PER_CLIENT ?? 15);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SECRET = 'bench-secret-0123456789';
 const BATCH_WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 0);
 /** The queue's regroup pause after a batch (BENCH_REGROUP_MS=0 turns it off, for comparison). */
@@ -30,46 +39,52 @@ const REGROUP_MS = process.env.BENCH_REGROUP_MS === undefined ? undefined : Numb
 // layer of the stack can serve a cached answer.
 const BASE = 'The Jargon File says a hacker enjoys exploring programmable syst';
 const prompt = (i: number) => `${BASE.slice(0, 63 - String(i).length)}${i}`;
+const request = (i: number) => ({ prompt: prompt(i), nla_samples: 1, max_new_tokens: 64, top_k: 8 });
 
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
+const median = (xs: number[]) => percentile(xs, 50);
 const fmt = (ms: number) => ms.toFixed(1);
 
-async function main() {
-  const engine = await createEngine(REFERENCE_MODELS, { executionProvider: 'cpu' });
-  const server = await createWorkerServer({ engine, secret: SECRET, port: 0, batchWindowMs: BATCH_WINDOW_MS, regroupMs: REGROUP_MS });
-  const client = createInferenceClient({ urls: [server.url], secret: SECRET, timeoutMs: 60_000, retries: 0 });
-  const request = (i: number) => ({ prompt: prompt(i), nla_samples: 1, max_new_tokens: 64, top_k: 8 });
+interface PhaseResult {
+  latencies: number[];
+  results: AnalyzeResponse[];
+  seq: number;
+  conc: number;
+  concLatencies: number[];
+  batches: number;
+  rejected: number;
+  /** Busy share of the event loop that serves HTTP, during the 16-client phase. */
+  loopBusy: number;
+}
 
-  const first = await client.analyze(request(0));
-  if (first.tokens.length !== 64) throw new Error(`bench prompt is ${first.tokens.length} tokens, expected 64`);
-  for (let i = 1; i < 20; i++) await client.analyze(request(i)); // warm-up: JIT, ORT arenas
-
-  // One at a time.
+/** One-at-a-time, then 16 closed-loop clients, against `url`. */
+async function phases(url: string, base: number, stats?: () => { batches: number }): Promise<PhaseResult> {
+  const client = createInferenceClient({ urls: [url], secret: SECRET, timeoutMs: 60_000, retries: 0 });
+  for (let i = 0; i < 20; i++) await client.analyze(request(base + i)); // warm-up: JIT, ORT arenas
   const latencies: number[] = [];
   const results: AnalyzeResponse[] = [];
   const seqStart = performance.now();
   for (let i = 0; i < SEQUENTIAL; i++) {
     const t0 = performance.now();
-    results.push(await client.analyze(request(100 + i)));
+    results.push(await client.analyze(request(base + 100 + i)));
     latencies.push(performance.now() - t0);
   }
-  const seqElapsed = performance.now() - seqStart;
-  const seqThroughput = SEQUENTIAL / (seqElapsed / 1000);
+  const seq = SEQUENTIAL / ((performance.now() - seqStart) / 1000);
 
-  // 16 clients, each sending its next request as soon as the previous is answered.
   const concLatencies: number[] = [];
-  const batchesBefore = server.queueStats().batches;
-  const concStart = performance.now();
+  const batchesBefore = stats?.().batches ?? 0;
   let rejected = 0;
+  const elu = performance.eventLoopUtilization();
+  const concStart = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENT_CLIENTS }, async (_, c) => {
       for (let k = 0; k < CONCURRENT_PER_CLIENT; k++) {
         const t0 = performance.now();
         try {
-          await client.analyze(request(10_000 + c * 1000 + k));
+          await client.analyze(request(base + 10_000 + c * 1000 + k));
         } catch {
           rejected++;
         }
@@ -77,20 +92,88 @@ async function main() {
       }
     }),
   );
-  const concElapsed = performance.now() - concStart;
   const concTotal = CONCURRENT_CLIENTS * CONCURRENT_PER_CLIENT;
-  const concThroughput = (concTotal - rejected) / (concElapsed / 1000);
-  const batches = server.queueStats().batches - batchesBefore;
+  const conc = (concTotal - rejected) / ((performance.now() - concStart) / 1000);
+  const loopBusy = performance.eventLoopUtilization(elu).utilization;
+  await client.close();
+  return { latencies, results, seq, conc, concLatencies, batches: (stats?.().batches ?? 0) - batchesBefore, rejected, loopBusy };
+}
 
-  // Stages, averaged over the sequential run.
-  const stages = ['tokenize', 'subject', 'sae', 'av', 'ar'] as const;
-  const mean = (f: (r: AnalyzeResponse) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
-  const stageMeans = Object.fromEntries(stages.map((s) => [s, mean((r) => r.timings_ms[s])])) as Record<(typeof stages)[number], number>;
-  const engineTotal = mean((r) => r.timings_ms.total);
-  const queueMean = mean((r) => r.timings_ms.queue);
-  const overheads = results.map((r, i) => latencies[i] - r.timings_ms.total - r.timings_ms.queue);
-  const dominant = stages.reduce((a, b) => (stageMeans[a] >= stageMeans[b] ? a : b));
-  const generatedChars = mean((r) => r.positions[0].explanations[0]?.raw.length ?? 0);
+/** The worker server in this process, on `engine`. */
+async function inProcess(engine: Engine, base: number): Promise<PhaseResult> {
+  const server = await createWorkerServer({ engine, secret: SECRET, port: 0, batchWindowMs: BATCH_WINDOW_MS, regroupMs: REGROUP_MS });
+  try {
+    return await phases(server.url, base, () => server.queueStats());
+  } finally {
+    await server.close();
+  }
+}
+
+/** `confab worker` in its own process, as deployed (default engine threads). */
+async function separateProcess(base: number): Promise<PhaseResult> {
+  const bin = path.resolve(import.meta.dirname, '..', '..', 'bin', 'confab.mjs');
+  const child = spawn(process.execPath, [bin, 'worker', '--port', '0'], {
+    env: { ...process.env, CONFAB_WORKER_SECRET: SECRET, CONFAB_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`confab worker exited with ${code} before listening`)));
+    });
+    return await phases(url, base);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** AV generation alone: the per-layer cache returned each step vs the time-major cache grown in place. */
+async function avLayouts(engine: RuntimeEngine) {
+  const spec = engine.manifest.nla!.av;
+  const open = (kv_cache?: string) =>
+    OnnxAvBackend.fromContext({ manifest: engine.manifest, spec: { ...spec, options: { ...spec.options, ...(kv_cache ? { kv_cache } : {}) } }, tokenizer: engine.nla!.avTokenizer, executionProvider: 'cpu' });
+  const layouts = { 'per-layer, returned each step (before)': await open('split'), 'time-major, grown in place (now)': await open() };
+  const analyses = (await engine.analyzeBatch(Array.from({ length: 16 }, (_, i) => ({ ...request(60_000 + i), positions: undefined, temperature: 0, return_activations: true, seed: undefined, nla_samples: 0 })))) as AnalyzeResponse[];
+  const prompts = analyses.map((a) => engine.nla!.builder.build(decodeActivation(a.positions[0].activation!)));
+  const sampling = { samples: 1, temperature: 0, maxNewTokens: 64 };
+  const rows: Array<{ layout: string; batch: number; ms: number }> = [];
+  for (const batch of [1, 16]) {
+    for (const b of Object.values(layouts)) await b.generateIds(prompts.slice(0, batch), sampling);
+    const times = new Map<string, number[]>();
+    for (let r = 0; r < 10; r++) {
+      for (const [name, b] of Object.entries(layouts)) {
+        const t0 = performance.now();
+        await b.generateIds(prompts.slice(0, batch), sampling);
+        times.set(name, [...(times.get(name) ?? []), performance.now() - t0]);
+      }
+    }
+    for (const [layout, ms] of times) rows.push({ layout, batch, ms: median(ms) });
+  }
+  for (const b of Object.values(layouts)) await b.close();
+  return rows;
+}
+
+async function main() {
+  const local = await createEngine(REFERENCE_MODELS, { executionProvider: 'cpu' });
+  const servedThreads = defaultEngineThreads('cpu');
+  const modes: Array<{ name: string; engine: Engine }> = [
+    { name: `engine threads (${servedThreads}, the default here)`, engine: await createThreadedEngine(REFERENCE_MODELS, { threads: servedThreads }) },
+    { name: 'one engine thread', engine: await createThreadedEngine(REFERENCE_MODELS, { threads: 1 }) },
+    { name: 'engine on the event loop (before)', engine: local },
+  ];
+  const runs = new Map<string, PhaseResult[]>(modes.map((m) => [m.name, []]));
+  let base = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+      runs.get(mode.name)!.push(await inProcess(mode.engine, (base += 100_000)));
+    }
+  }
+  const separate = await separateProcess((base += 100_000));
 
   // Activation wire formats, 3584-d (Qwen2.5-7B's d_model).
   const d = 3584;
@@ -116,108 +199,79 @@ async function main() {
   const jsonMs = (performance.now() - jsonStart) / iterations;
   if (Number.isNaN(sink)) throw new Error('unreachable');
 
-  await client.close();
-  await server.close();
-
   // How the engine's cost grows with the batch: the ceiling on what batching can gain.
   const scaling: Array<{ size: number; ms: number }> = [];
   for (const size of [1, 4, 8, 16]) {
     const batch = (r: number) =>
       Array.from({ length: size }, (_, i) => ({ ...request(50_000 + r * 100 + i), positions: undefined, temperature: 0, return_activations: false, seed: undefined }));
-    await engine.analyzeBatch(batch(0)); // first run of a new shape pays ORT's allocation planning
+    await local.analyzeBatch(batch(0)); // first run of a new shape pays ORT's allocation planning
     const t0 = performance.now();
-    for (let r = 1; r <= 3; r++) await engine.analyzeBatch(batch(r));
-    scaling.push({ size, ms: (performance.now() - t0) / 3 });
+    for (let r = 1; r <= 5; r++) await local.analyzeBatch(batch(r));
+    scaling.push({ size, ms: (performance.now() - t0) / 5 });
   }
-  await engine.close();
+  const av = await avLayouts(local);
+  for (const m of modes) await m.engine.close();
 
-  // The same two phases against `confab worker` in its own process, as deployed: the clients'
-  // HTTP and zod work no longer shares the engine's event loop.
-  const separate = await measureSeparateProcess(request);
+  const served = runs.get(modes[0].name)!;
+  const first = served[0];
+  const latencies = served.flatMap((r) => r.latencies);
+  const results = served.flatMap((r) => r.results);
+  const stages = ['tokenize', 'subject', 'sae', 'av', 'ar'] as const;
+  const mean = (f: (r: AnalyzeResponse) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
+  const stageMeans = Object.fromEntries(stages.map((s) => [s, mean((r) => r.timings_ms[s])])) as Record<(typeof stages)[number], number>;
+  const engineTotal = mean((r) => r.timings_ms.total);
+  const queueMean = mean((r) => r.timings_ms.queue);
+  const overheads = results.map((r, i) => latencies[i] - r.timings_ms.total - r.timings_ms.queue);
+  const dominant = stages.reduce((a, b) => (stageMeans[a] >= stageMeans[b] ? a : b));
+  const generatedChars = mean((r) => r.positions[0].explanations[0]?.raw.length ?? 0);
+  const concTotal = CONCURRENT_CLIENTS * CONCURRENT_PER_CLIENT;
+  const modeRow = (name: string, r: PhaseResult, i: number) =>
+    `| ${name} | ${i + 1} | ${fmt(percentile(r.latencies, 50))} / ${fmt(percentile(r.latencies, 95))} | ${r.seq.toFixed(1)} | ${r.conc.toFixed(1)} (mean batch ${r.batches ? (concTotal / r.batches).toFixed(1) : '—'}, ${r.rejected} rejected) | **${(r.conc / r.seq).toFixed(2)}×** | ${r.loopBusy.toFixed(2)} |`;
 
-  const p50 = percentile(latencies, 50);
-  const p95 = percentile(latencies, 95);
-  const ratio = concThroughput / seqThroughput;
   const lines = [
-    `### Worker (\`npm run bench:worker\`), ${new Date().toISOString().slice(0, 10)}`,
+    `### Worker (\`npm run bench:worker\`), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
-    `Machine: ${os.cpus().length} CPU cores (${os.cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, onnxruntime-node CPU EP.`,
-    `Workload: reference stack, ${first.tokens.length}-token prompt, last position, 1 NLA sample (≤ 64 new tokens, greedy), AR scored, top_k 8, over HTTP with X-SECRET-KEY.`,
+    `Machine: ${os.cpus().length} CPU cores (${os.cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, onnxruntime-node CPU EP; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}.`,
+    `Workload: reference stack, ${first.results[0].tokens.length}-token prompt, last position, 1 NLA sample (≤ 64 new tokens, greedy), AR scored, top_k 8, over HTTP with X-SECRET-KEY; ${SEQUENTIAL} requests one at a time, then ${CONCURRENT_CLIENTS} clients × ${CONCURRENT_PER_CLIENT}. Modes alternate over ${ROUNDS} rounds; clients and server share this process's event loop.`,
+    '',
+    '| engine | round | one at a time p50 / p95 ms | req/s one at a time | req/s, 16 clients | concurrent / one at a time (target ≥ 3×) | event loop busy, 16 clients |',
+    '|---|---|---|---|---|---|---|',
+    ...modes.flatMap((m) => runs.get(m.name)!.map((r, i) => modeRow(m.name, r, i))),
+    `| \`confab worker\` child process (${servedThreads} engine threads) | 1 | ${fmt(percentile(separate.latencies, 50))} / ${fmt(percentile(separate.latencies, 95))} | ${separate.seq.toFixed(1)} | ${separate.conc.toFixed(1)} | **${(separate.conc / separate.seq).toFixed(2)}×** | |`,
     '',
     '| measure | value | target |',
     '|---|---|---|',
-    `| /v1/analyze one at a time, p50 | ${fmt(p50)} ms | ≤ 40 ms |`,
-    `| /v1/analyze one at a time, p95 | ${fmt(p95)} ms | |`,
-    `| throughput one at a time | ${seqThroughput.toFixed(1)} req/s (${SEQUENTIAL} requests) | |`,
-    `| throughput, ${CONCURRENT_CLIENTS} concurrent clients | ${concThroughput.toFixed(1)} req/s (${concTotal} requests, ${batches} batches, mean batch ${(concTotal / Math.max(1, batches)).toFixed(1)}, ${rejected} rejected) | |`,
-    `| concurrent / one at a time | ${ratio.toFixed(2)}× | ≥ 3× |`,
-    `| separate worker process (\`confab worker\`): one at a time p50; throughput one at a time / ${CONCURRENT_CLIENTS} clients | ${fmt(separate.p50)} ms; ${separate.seq.toFixed(1)} / ${separate.conc.toFixed(1)} req/s | |`,
-    `| separate worker process: concurrent / one at a time | ${(separate.conc / separate.seq).toFixed(2)}× | ≥ 3× |`,
-    `| latency under ${CONCURRENT_CLIENTS} clients, p50 / p95 | ${fmt(percentile(concLatencies, 50))} / ${fmt(percentile(concLatencies, 95))} ms | |`,
+    `| /v1/analyze one at a time, p50 (served engine, all rounds) | ${fmt(percentile(latencies, 50))} ms | ≤ 40 ms |`,
+    `| /v1/analyze one at a time, p95 | ${fmt(percentile(latencies, 95))} ms | |`,
+    `| latency under ${CONCURRENT_CLIENTS} clients, p50 / p95 (served engine, round 1) | ${fmt(percentile(first.concLatencies, 50))} / ${fmt(percentile(first.concLatencies, 95))} ms | |`,
     `| 3584-d activation encode+decode, base64 f32 | ${(b64Ms * 1000).toFixed(1)} µs, ${b64Bytes} bytes | |`,
     `| 3584-d activation encode+decode, JSON floats | ${(jsonMs * 1000).toFixed(1)} µs, ${jsonBytes} bytes | |`,
     `| JSON / base64 (time; size) | ${(jsonMs / b64Ms).toFixed(1)}×; ${(jsonBytes / b64Bytes).toFixed(1)}× | reported |`,
     '',
-    'Time per stage, one at a time (mean of the worker\'s `timings_ms`):',
+    "Time per stage, one at a time (mean of the worker's `timings_ms`, served engine):",
     '',
     '| stage | ms | share of engine total |',
     '|---|---|---|',
     ...stages.map((s) => `| ${s} | ${stageMeans[s].toFixed(2)} | ${((100 * stageMeans[s]) / engineTotal).toFixed(0)}% |`),
     `| engine total | ${engineTotal.toFixed(2)} | |`,
     `| queue (batch window ${BATCH_WINDOW_MS} ms) | ${queueMean.toFixed(2)} | |`,
-    `| HTTP + JSON + client validation (median of latency − engine total − queue) | ${percentile(overheads, 50).toFixed(2)} | |`,
+    `| HTTP + JSON + client validation + thread hop (median of latency − engine total − queue) | ${percentile(overheads, 50).toFixed(2)} | |`,
     '',
-    'Engine cost by batch size (`engine.analyzeBatch` directly, same workload, mean of 3):',
+    `Dominant stage: **${dominant}** (mean generated length ${generatedChars.toFixed(0)} characters).`,
+    '',
+    'Engine cost by batch size (`engine.analyzeBatch` on one engine directly, same workload, mean of 5):',
     '',
     '| batch size | ms per batch | ms per request |',
     '|---|---|---|',
-    ...scaling.map((x) => `| ${x.size} | ${x.ms.toFixed(0)} | ${(x.ms / x.size).toFixed(0)} |`),
+    ...scaling.map((x) => `| ${x.size} | ${x.ms.toFixed(1)} | ${(x.ms / x.size).toFixed(2)} |`),
     '',
-    `Dominant stage: **${dominant}** (mean generated length ${generatedChars.toFixed(0)} characters).`,
+    'AV generation alone (greedy, ≤ 64 tokens; the two cache layouts alternated, median of 10):',
+    '',
+    '| cache | batch | ms | ms per row |',
+    '|---|---|---|---|',
+    ...av.map((r) => `| ${r.layout} | ${r.batch} | ${r.ms.toFixed(1)} | ${(r.ms / r.batch).toFixed(2)} |`),
   ];
   console.log(lines.join('\n'));
-  console.log(`\n(load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')})`);
-}
-
-/** One-at-a-time and 16-client throughput against a `confab worker` child process. */
-async function measureSeparateProcess(request: (i: number) => { prompt: string; nla_samples: number; max_new_tokens: number; top_k: number }) {
-  const bin = path.resolve(import.meta.dirname, '..', '..', 'bin', 'confab.mjs');
-  const child = spawn(process.execPath, [bin, 'worker', '--port', '0'], {
-    env: { ...process.env, CONFAB_WORKER_SECRET: SECRET, CONFAB_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`confab worker exited with ${code} before listening`)));
-    });
-    const client = createInferenceClient({ urls: [url], secret: SECRET, timeoutMs: 60_000, retries: 0 });
-    for (let i = 0; i < 20; i++) await client.analyze(request(70_000 + i));
-    const lat: number[] = [];
-    const seqStart = performance.now();
-    for (let i = 0; i < SEQUENTIAL; i++) {
-      const t0 = performance.now();
-      await client.analyze(request(80_000 + i));
-      lat.push(performance.now() - t0);
-    }
-    const seq = SEQUENTIAL / ((performance.now() - seqStart) / 1000);
-    const concStart = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENT_CLIENTS }, async (_, c) => {
-        for (let k = 0; k < CONCURRENT_PER_CLIENT; k++) await client.analyze(request(90_000 + c * 1000 + k));
-      }),
-    );
-    const conc = (CONCURRENT_CLIENTS * CONCURRENT_PER_CLIENT) / ((performance.now() - concStart) / 1000);
-    await client.close();
-    return { p50: percentile(lat, 50), seq, conc };
-  } finally {
-    child.kill('SIGTERM');
-  }
 }
 
 await main();
