@@ -3,6 +3,11 @@
 // clone runs with `npm ci` alone and no build step to forget.
 import { register } from 'tsx/esm/api';
 
+// PGlite is plain JavaScript, so it is imported natively before tsx's loader is registered:
+// through the loader its import left the process 42-47 MB larger than a native import does
+// (measured; BENCHMARKS.md "Dataset"). Later imports of it from the TypeScript sources reuse
+// this module.
+await import('@electric-sql/pglite');
 register();
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv.slice(2));

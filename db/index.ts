@@ -110,6 +110,14 @@ function takePgliteLock(dir: string): () => void {
   throw new DatabaseUnavailableError(dir, `could not take the lock file ${file}.`);
 }
 
+/**
+ * PGlite's buffer cache. PostgreSQL's default, 128 MB, lives in the WebAssembly memory, which
+ * never shrinks, and fills on any large read: opening a 950 MB database for an export took the
+ * process 100 MB higher than with 16 MB. The files PGlite reads go through the operating
+ * system's page cache anyway.
+ */
+const PGLITE_SHARED_BUFFERS = '16MB';
+
 async function openPglite(dir: string): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
@@ -123,7 +131,7 @@ async function openPglite(dir: string): Promise<Database> {
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   let client: InstanceType<typeof PGlite> | undefined;
   try {
-    client = await PGlite.create({ dataDir: dir });
+    client = await PGlite.create({ dataDir: dir, startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] });
   } catch (e) {
     release();
     throw new DatabaseUnavailableError(

@@ -42,7 +42,7 @@ export const datasetExportCommand: CliCommand = {
       const labelled = summary.majority.faithful + summary.majority.confabulated;
       io.stdout.write(
         [
-          `Wrote ${summary.rows.toLocaleString('en-US')} rows (${summary.votes.toLocaleString('en-US')} votes, ${labelled.toLocaleString('en-US')} with a majority label) to ${summary.path}`,
+          `Wrote ${summary.rows.toLocaleString('en-US')} rows (${summary.votes.toLocaleString('en-US')} votes, ${labelled.toLocaleString('en-US')} with a majority label) to ${summary.path} in ${summary.seconds.toFixed(1)} s`,
           `Dataset card: ${summary.cardPath}`,
           `Splits: train ${summary.splits.train}, validation ${summary.splits.validation}, test ${summary.splits.test}` +
             (summary.belowMinVotes ? `; ${summary.belowMinVotes} explanations had fewer than ${minVotes} decisive votes and were left out` : ''),

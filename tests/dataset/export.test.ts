@@ -217,3 +217,17 @@ describe('dataset export (PGlite)', () => {
     expect(readFileSync(other.path, 'utf8')).toBe('');
   });
 });
+
+describe('the label lookup by explanation id', () => {
+  it('finds every item by id, dense or sparse, and answers -1 for any other id', async () => {
+    const { itemIndex } = await import('../../src/core/dataset/labels');
+    for (const keys of [
+      [3, 1, 2, 7, 5],
+      [10, 5_000_000, 42, 2 ** 31 - 1],
+    ]) {
+      const of = itemIndex(keys);
+      keys.forEach((id, i) => expect(of(id)).toBe(i));
+      for (const other of [0, 4, 6, 8, 11, 4_999_999, -1, 1.5, 2 ** 31]) expect(of(other)).toBe(-1);
+    }
+  });
+});

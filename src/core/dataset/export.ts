@@ -33,6 +33,10 @@ const NO_FEATURES = { indices: [], activations: [], labels: [] };
 import { JsonlSink, ParquetSink, type RowSink } from './sinks';
 import { promptHash, splitOfHash, type Split } from './split';
 import { datasetCard } from './card';
+import { collectGarbage } from './reclaim';
+
+/** Rows between full garbage collections (see reclaim.ts); measured in BENCHMARKS.md "Dataset". */
+const ROWS_PER_COLLECTION = 10_000;
 
 export type DatasetFormat = 'jsonl' | 'parquet';
 
@@ -128,10 +132,13 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
   const models = new Map<string, { model: string | null; layer: number | null; rows: number }>();
   const reviewersSeen = new Set<string>();
   // Split per analysis: every explanation of one analysis shares the prompt, so hash it once.
+  // Explanations come in id order, so an analysis's explanations are near each other: a small
+  // cache finds them (a large one only held 50k hashes live for the whole export).
   let hashCache = new Map<number, { hash: string; split: Split }>();
 
   try {
     let after = 0;
+    let sinceCollection = 0;
     for (;;) {
       const page = await explanationPage(db, { workspaceId: options.workspaceId, since: options.since }, after, chunkRows);
       if (page.length === 0) break;
@@ -151,7 +158,7 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
         // voteRows are ordered by explanation id, as `kept` is: walk both together.
         let vote = 0;
         const vectorByPosition = new Map(vectors.map((a) => [a.positionId, decodeActivation(a.vector)]));
-        if (hashCache.size > 50_000) hashCache = new Map();
+        if (hashCache.size > 1_000) hashCache = new Map();
 
         const rows: DatasetRow[] = [];
         for (const e of kept) {
@@ -236,6 +243,11 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
           else models.set(modelKey, { model: e.model, layer: e.layer, rows: 1 });
         }
         await sink.write(rows);
+        sinceCollection += rows.length;
+        if (sinceCollection >= ROWS_PER_COLLECTION) {
+          collectGarbage();
+          sinceCollection = 0;
+        }
       }
       if (page.length < chunkRows) break;
     }
