@@ -325,7 +325,9 @@ export class WorkQueue {
         else job.resolve({ ...result, timings_ms: { ...result.timings_ms, queue: round2(started - job.enqueuedAt) } });
       });
     } catch (err) {
-      for (const job of live) job.reject(err);
+      // Stopped because every client left: nobody to answer, and nothing went wrong.
+      const reason = controller.signal.aborted ? new ClientGoneError() : err;
+      for (const job of live) job.reject(reason);
     } finally {
       this.runningRequests -= live.length;
       live.forEach((job, i) => job.signal?.removeEventListener('abort', listeners[i]));

@@ -296,6 +296,34 @@ describe('batching and the bounded queue', () => {
   });
 });
 
+describe('clients that leave mid-batch', () => {
+  it('stop the batch quietly: no error is logged, and the worker serves the next request', async () => {
+    const logged: string[] = [];
+    const server = await serve(engine, { log: (line) => logged.push(line) });
+    try {
+      const leaving = Array.from({ length: 8 }, () => new AbortController());
+      const gone = leaving.map((c, i) =>
+        fetch(`${server.url}/v1/analyze`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-secret-key': SECRET },
+          body: JSON.stringify({ prompt: `Leaving mid-batch ${i}: a long fortune about patience and rivers.`, max_new_tokens: 64 }),
+          signal: c.signal,
+        }).catch((err: Error) => err),
+      );
+      for (let i = 0; i < 100 && server.queueStats().running === 0; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(server.queueStats().running).toBe(1);
+      for (const c of leaving) c.abort();
+      for (const g of await Promise.all(gone)) expect(g).toBeInstanceOf(Error);
+      for (let i = 0; i < 200 && server.queueStats().running > 0; i++) await new Promise((r) => setTimeout(r, 5));
+      const after = await call(`${server.url}/v1/analyze`, { body: { prompt: 'Still here.', nla_samples: 0 } });
+      expect(after.status).toBe(200);
+      expect(logged).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('two engine threads behind one queue', () => {
   it('runs two batches at once, answers all 16 clients, and keeps /health answering meanwhile', async () => {
     const threaded = await createThreadedEngine(REFERENCE_MODELS, { threads: 2 });
