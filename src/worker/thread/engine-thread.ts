@@ -1,18 +1,18 @@
 /**
- * `createThreadedEngine(manifestPath)`: the runtime engine on its own thread, behind the same
- * `Engine` interface. What `confab worker` and the embedded worker of `confab start` serve.
+ * `createThreadedEngine(manifestPath)`: the runtime engine on threads of its own, behind the
+ * same `Engine` interface. What `confab worker` and the embedded worker of `confab start` serve.
  *
- * Why a thread: onnxruntime-node runs every graph synchronously on the thread that calls
+ * Why threads: onnxruntime-node runs every graph synchronously on the thread that calls
  * `run()`. With the engine on the event loop, each forward pass (10-60 ms on the reference
- * stack, seconds for a real model) stopped the HTTP server: no request was read, no response
- * written, no health check answered, and no client's disconnect noticed until the batch ended.
- * With the engine here, the event loop parses, validates and answers requests while the next
- * batch computes, so on two cores the HTTP work and the model overlap.
+ * stack, seconds for a real model) held the HTTP server: requests were read, responses written
+ * and disconnects noticed only between two graph runs, and the HTTP work of many clients queued
+ * behind the model on one core. With the engine here, the event loop parses, validates and
+ * answers requests while batches compute, and on two cores the two overlap.
  *
- * Each thread is one engine with its own copy of the models and runs one call at a time; with
- * several threads, the work queue runs one batch per thread side by side. When a thread dies (an uncaught error, a native crash it survives, an
- * out-of-memory in the thread), the calls it held fail with a 503 that the inference client
- * fails over on, and a new thread is started for the calls after them.
+ * Each thread holds its own copy of the models. The work queue gives each thread one batch at a
+ * time (`concurrency` lanes), and a call goes to the least busy thread. When a thread dies (an
+ * uncaught error in it, or V8 ending it for lack of memory), the calls it held fail with a 503
+ * that the inference client fails over on, and a new thread is started for the calls after them.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
