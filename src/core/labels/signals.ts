@@ -12,7 +12,6 @@
  * 3. `judge`: optional; an LLM behind any OpenAI-compatible endpoint reads the explanation and
  *    the features and answers with a verdict. Off unless `config.judge` is set.
  */
-import OpenAI from 'openai';
 import { z } from 'zod';
 
 // ---------------------------------------------------------------------------------------------
@@ -207,16 +206,25 @@ export interface Judge {
 export function createJudge(config: JudgeConfig | undefined, options: { timeoutMs?: number } = {}): Judge | null {
   if (!config) return null;
   const timeoutMs = options.timeoutMs ?? 20_000;
-  const client = new OpenAI({
-    baseURL: config.baseUrl,
-    // Local OpenAI-compatible servers (vLLM, llama.cpp) need no key, but the client insists on one.
-    apiKey: config.apiKey ?? 'unused',
-    timeout: timeoutMs,
-    maxRetries: 0,
-  });
+  // The openai package is loaded on the first judgement, not with this module: the judge is off
+  // by default, and the commands that read signals back (the dataset export, /stats) would
+  // otherwise carry its 300 modules (about 15 MB of RSS).
+  let loading: Promise<{ OpenAI: typeof import('openai').default; client: import('openai').default }> | undefined;
+  const load = () =>
+    (loading ??= import('openai').then(({ default: OpenAI }) => ({
+      OpenAI,
+      client: new OpenAI({
+        baseURL: config.baseUrl,
+        // Local OpenAI-compatible servers (vLLM, llama.cpp) need no key, but the client insists on one.
+        apiKey: config.apiKey ?? 'unused',
+        timeout: timeoutMs,
+        maxRetries: 0,
+      }),
+    })));
   return {
     model: config.model,
     async judge(input, signal) {
+      const { OpenAI, client } = await load();
       let content: string | null | undefined;
       try {
         const completion = await client.chat.completions.create(
