@@ -5,6 +5,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
 import * as schema from './schema';
@@ -57,8 +58,20 @@ export function maskDatabaseUrl(url: string): string {
   }
 }
 
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  return target.kind === 'pglite' ? openPglite(target.dir) : openPostgres(target.url);
+export interface OpenOptions {
+  /**
+   * For a one-shot command that reads the whole database and exits (`confab dataset export`):
+   * embedded PGlite's WebAssembly stays on V8's baseline compiler (Liftoff) and is never tiered
+   * up to the optimizing one (TurboFan), and its buffer cache is smaller. The optimized code and
+   * its compilation cost the process 30-40 MB of RSS over an export; without them the export is
+   * about 10% slower (BENCHMARKS.md "Dataset"). The compiler setting is process-wide, so a
+   * long-running process never asks for it. It changes nothing for PostgreSQL.
+   */
+  lowMemory?: boolean;
+}
+
+export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
+  return target.kind === 'pglite' ? openPglite(target.dir, options) : openPostgres(target.url);
 }
 
 // Two PGlite instances on one directory corrupt it (PGlite takes no lock of its own), so a
@@ -114,11 +127,14 @@ function takePgliteLock(dir: string): () => void {
  * PGlite's buffer cache. PostgreSQL's default, 128 MB, lives in the WebAssembly memory, which
  * never shrinks, and fills on any large read: opening a 950 MB database for an export took the
  * process 100 MB higher than with 16 MB. The files PGlite reads go through the operating
- * system's page cache anyway.
+ * system's page cache anyway. A low-memory open takes 4 MB: 15 MB less RSS over an export at
+ * the same speed, where votes cost 5-8% more CPU than with 16 MB (BENCHMARKS.md "Dataset").
  */
-const PGLITE_SHARED_BUFFERS = '16MB';
+const PGLITE_SHARED_BUFFERS = { default: '16MB', lowMemory: '4MB' };
 
-async function openPglite(dir: string): Promise<Database> {
+async function openPglite(dir: string, options: OpenOptions): Promise<Database> {
+  // Before PGlite compiles its module: V8 reads the flag when it compiles or tiers up a function.
+  if (options.lowMemory) v8.setFlagsFromString('--liftoff-only');
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
@@ -131,7 +147,7 @@ async function openPglite(dir: string): Promise<Database> {
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   let client: InstanceType<typeof PGlite> | undefined;
   try {
-    client = await PGlite.create({ dataDir: dir, startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] });
+    client = await PGlite.create({ dataDir: dir, startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.lowMemory ? PGLITE_SHARED_BUFFERS.lowMemory : PGLITE_SHARED_BUFFERS.default}`] });
   } catch (e) {
     release();
     throw new DatabaseUnavailableError(

@@ -36,7 +36,7 @@ export const datasetExportCommand: CliCommand = {
       typeof values.out === 'string' ? values.out : path.join(config.dataDir, 'exports', `confab-${new Date().toISOString().slice(0, 10)}.${format === 'jsonl' ? 'jsonl' : 'parquet'}`);
 
     const [{ openDatabase }, { exportDataset }] = await Promise.all([import('../../db'), import('../core/dataset/export')]);
-    const database = await openDatabase(config.database);
+    const database = await openDatabase(config.database, { lowMemory: true });
     try {
       const summary = await exportDataset(database.db, { format, out, minVotes, since, includeActivations: values.activations === true });
       const labelled = summary.majority.faithful + summary.majority.confabulated;

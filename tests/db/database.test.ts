@@ -3,6 +3,7 @@
  * and a clear DatabaseUnavailableError (never a stack trace, never a password) when it cannot
  * be opened.
  */
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -153,6 +154,27 @@ describe('database unavailable at start', () => {
       expect((second as Error).message).toContain('already open in this process');
       await database.close();
     }
+  }, 60_000);
+
+  it('opens for a low-memory export (in a child process, as its compiler flag is process-wide)', async () => {
+    const dir = path.join(scratch, 'low-memory');
+    // A directory created and migrated by a default open, then opened again with low memory.
+    const writer = await openDatabase({ kind: 'pglite', dir });
+    expect(await queryRows(writer.db, sql`show shared_buffers`)).toEqual([{ shared_buffers: '16MB' }]);
+    await writer.close();
+    const script = [
+      `import { openDatabase, queryRows } from ${JSON.stringify(path.resolve('db/index.ts'))};`,
+      `import { sql } from 'drizzle-orm';`,
+      `const d = await openDatabase({ kind: 'pglite', dir: ${JSON.stringify(dir)} }, { lowMemory: true });`,
+      `const [settings] = await queryRows(d.db, sql\`select current_setting('shared_buffers') as sb, (select count(*)::int from drizzle.__drizzle_migrations) as migrations\`);`,
+      `await d.close();`,
+      `console.log(JSON.stringify(settings));`,
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+    expect(JSON.parse(child.stdout)).toEqual({ sb: '4MB', migrations: journal.entries.length });
   }, 60_000);
 
   it('explains a corrupt PGlite directory', async () => {
