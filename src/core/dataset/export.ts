@@ -115,6 +115,8 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
 
   const labels = await computeDatasetLabels(db, { workspaceId: options.workspaceId });
   const pseudonyms = await reviewerPseudonyms(db);
+  // The vote table and its key maps (~20 MB for a million votes) are garbage now.
+  collectGarbage();
 
   const sink: RowSink =
     options.format === 'jsonl'

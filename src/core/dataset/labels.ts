@@ -14,6 +14,7 @@ import { wilsonInterval, type RateInterval } from '../labels/intervals';
 import { majorityVote, UNDECIDED } from '../labels/majority';
 import { VoteTableBuilder } from '../labels/vote-table';
 import { decoyExplanationIds, voteLabelPage, type ExportScope } from './queries';
+import { collectGarbage } from './reclaim';
 
 export const DATASET_CLASSES = ['faithful', 'confabulated'] as const;
 export type DatasetLabel = (typeof DATASET_CLASSES)[number];
@@ -59,6 +60,11 @@ export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pa
     after = page.lastId;
   }
   const table = builder.build();
+  // The pass leaves its garbage in two large waves (the vote pages with the table's smaller
+  // copies from growing, then Dawid–Skene's working arrays), freed here before the next wave is
+  // allocated rather than piled on it: each wave is 10-30 MB, and the memory of a wave that
+  // survived into the next stays with the process (BENCHMARKS.md "Dataset").
+  collectGarbage();
   const nItems = table.itemKeys.length;
   const K = DATASET_CLASSES.length;
   const known = new Int32Array(nItems).fill(-1);
@@ -68,6 +74,7 @@ export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pa
   }
   const majority = majorityVote(table);
   const ds = dawidSkene(table, { known });
+  collectGarbage();
 
   // Agreement over real items only.
   const realCounts = new Int32Array(majority.counts);
