@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { eq } from 'drizzle-orm';
 import { openDatabase, type Database } from '../../db';
-import { explanations, votes } from '../../db/schema';
+import { analyses, explanations, positions, saeFeatures, votes } from '../../db/schema';
 import { exportDataset, type ExportSummary } from '../../src/core/dataset/export';
 import { splitOf } from '../../src/core/dataset/split';
 import { COLUMNS } from '../../src/core/dataset/columns';
+import { featuresOfPositions, inIndexOrder, votesOfExplanationRange, type VotesOfRange } from '../../src/core/dataset/queries';
 import { loadLabelStatsLines } from '../../src/core/labels/stats-extra';
 import { readParquetWithArrowRs } from './arrow-ffi';
 import { GUILD, GUILD_NAME, PEOPLE, seedReviewHistory, type Seeded } from './seed';
@@ -229,5 +230,72 @@ describe('the label lookup by explanation id', () => {
       keys.forEach((id, i) => expect(of(id)).toBe(i));
       for (const other of [0, 4, 6, 8, 11, 4_999_999, -1, 1.5, 2 ** 31]) expect(of(other)).toBe(-1);
     }
+  });
+});
+
+describe('the export\'s reads put rows in order themselves', () => {
+  // The queries leave ORDER BY out (the database's sort was a large share of their time), so the
+  // order must not depend on how rows happen to be stored: here they are stored backwards.
+  it('features by rank and votes by explanation then reviewer, whatever the storage order', async () => {
+    class Rollback extends Error {}
+    await database.db
+      .transaction(async (tx) => {
+        const [{ channelId }] = await tx.select({ channelId: analyses.channelId }).from(analyses).limit(1);
+        const [analysis] = await tx
+          .insert(analyses)
+          .values({ workspaceId: seeded.workspaceId, channelId, requesterId: seeded.reviewerIds[0], prompt: 'order', model: 'm', layer: 1, dModel: 8, status: 'done' })
+          .returning({ id: analyses.id });
+        const [position] = await tx.insert(positions).values({ analysisId: analysis.id, position: 1, token: ' x', l0: 3, explainedVariance: 0.5, fveNrm: 0.5 }).returning({ id: positions.id });
+        for (const rank of [3, 1, 2]) {
+          await tx.insert(saeFeatures).values({ positionId: position.id, rank, featureIndex: rank * 10, activation: 4 - rank, label: `f${rank}` });
+        }
+        const features = await featuresOfPositions(tx, [position.id]);
+        expect(features.get(position.id)).toEqual({ indices: [10, 20, 30], activations: [3, 2, 1], labels: ['f1', 'f2', 'f3'] });
+
+        const ids: number[] = [];
+        for (let sample = 0; sample < 2; sample++) {
+          const [e] = await tx
+            .insert(explanations)
+            .values({ positionId: position.id, analysisId: analysis.id, workspaceId: seeded.workspaceId, sample, text: `t${sample}`, raw: 't', parsed: true })
+            .returning({ id: explanations.id });
+          ids.push(e.id);
+        }
+        const at = new Date(Date.UTC(2026, 10, 21));
+        for (const [e, r] of [[1, 3], [0, 2], [1, 0], [0, 0], [1, 1]]) {
+          await tx.insert(votes).values({ explanationId: ids[e], reviewerId: seeded.reviewerIds[r], label: 'faithful', createdAt: at, updatedAt: at });
+        }
+        const range = await votesOfExplanationRange(tx, ids[0], ids[1]);
+        expect([...range.explanationId]).toEqual([ids[0], ids[0], ids[1], ids[1], ids[1]]);
+        expect([...range.reviewerId]).toEqual([0, 2, 0, 1, 3].map((r) => seeded.reviewerIds[r]));
+        expect([...range.votedAt]).toEqual(Array(5).fill(at.getTime()));
+        throw new Rollback();
+      })
+      .catch((e: unknown) => {
+        if (!(e instanceof Rollback)) throw e;
+      });
+  });
+
+  it('orders votes the same way over dense and over sparse explanation ids', () => {
+    const votesOf = (pairs: Array<[number, number]>): VotesOfRange => ({
+      count: pairs.length,
+      explanationId: Int32Array.from(pairs.map((p) => p[0])),
+      reviewerId: Int32Array.from(pairs.map((p) => p[1])),
+      label: Uint8Array.from(pairs.map((_, i) => i % 3)),
+      votedAt: Float64Array.from(pairs.map((_, i) => 1000 + i)),
+    });
+    const pairs: Array<[number, number]> = [[7, 2], [5, 9], [7, 1], [5, 3], [6, 4], [7, 0]];
+    const expected = [[5, 3], [5, 9], [6, 4], [7, 0], [7, 1], [7, 2]];
+    // Dense: a counting sort over ids 5..7. Sparse: the same votes spread over ids 5..7e6.
+    for (const scale of [1, 1_000_000]) {
+      const scaled = pairs.map(([e, r]) => [e * scale, r] as [number, number]);
+      const sorted = inIndexOrder(votesOf(scaled), 5 * scale, 7 * scale);
+      expect([...sorted.explanationId].map((e, i) => [e / scale, sorted.reviewerId[i]])).toEqual(expected);
+      // Each vote keeps its own label and time.
+      for (let k = 0; k < sorted.count; k++) {
+        const from = scaled.findIndex(([e, r]) => e === sorted.explanationId[k] && r === sorted.reviewerId[k]);
+        expect([sorted.label[k], sorted.votedAt[k]]).toEqual([from % 3, 1000 + from]);
+      }
+    }
+    expect(inIndexOrder(votesOf([]), 1, 0).count).toBe(0);
   });
 });
