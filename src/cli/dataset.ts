@@ -14,7 +14,7 @@ export const datasetExportCommand: CliCommand = {
     out: { type: 'string', valueName: 'PATH', description: 'Data file to write (default CONFAB_DATA_DIR/exports/confab-<date>.<format>); README.md goes beside it.' },
     'min-votes': { type: 'string', valueName: 'N', description: 'Only explanations with at least N decisive votes (default 0).' },
     since: { type: 'string', valueName: 'DATE', description: 'Only explanations stored on or after this date (YYYY-MM-DD or ISO 8601).' },
-    activations: { type: 'boolean', description: 'Include the activation vectors (float32 lists).' },
+    'include-activations': { type: 'boolean', description: 'Include the activation vectors (float32 lists).' },
   },
   details: ['Reviewers appear only as pseudonymous ids (an HMAC under the install secret). Splits are assigned by prompt hash.'],
   async run({ values }, io) {
@@ -38,7 +38,7 @@ export const datasetExportCommand: CliCommand = {
     const [{ openDatabase }, { exportDataset }] = await Promise.all([import('../../db'), import('../core/dataset/export')]);
     const database = await openDatabase(config.database, { lowMemory: true });
     try {
-      const summary = await exportDataset(database.db, { format, out, minVotes, since, includeActivations: values.activations === true });
+      const summary = await exportDataset(database.db, { format, out, minVotes, since, includeActivations: values['include-activations'] === true });
       const labelled = summary.majority.faithful + summary.majority.confabulated;
       io.stdout.write(
         [

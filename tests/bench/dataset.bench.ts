@@ -55,7 +55,7 @@ const RUSAGE = path.resolve(import.meta.dirname, 'rusage-at-exit.mjs');
 
 /** `confab dataset export` in its own process, against the data directory or DATABASE_URL. */
 function runExport(job: ExportJob, env: Record<string, string>, out: string): ExportResult {
-  const args = ['--import', RUSAGE, BIN, 'dataset', 'export', '--format', job.format, '--out', out, ...(job.includeActivations ? ['--activations'] : [])];
+  const args = ['--import', RUSAGE, BIN, 'dataset', 'export', '--format', job.format, '--out', out, ...(job.includeActivations ? ['--include-activations'] : [])];
   const started = performance.now();
   const spawned = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env, CONFAB_LOG_LEVEL: 'warn' }, maxBuffer: 16 * 1024 * 1024 });
   const commandSeconds = (performance.now() - started) / 1000;

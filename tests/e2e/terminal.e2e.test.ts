@@ -113,6 +113,15 @@ describe('confab start --local, piped', () => {
       expect(rows[0]).toMatchObject({ explanation_id: 1, prompt: 'The quick brown fox jumps over the lazy dog', token: 'g', majority_label: 'confabulated', decisive_votes: 3, state: 'closed' });
       expect(rows[0].votes).toEqual(['confabulated', 'confabulated', 'confabulated']);
       expect(JSON.stringify(rows[0])).not.toMatch(/alice|bob|carol/);
+      expect(rows[0]).not.toHaveProperty('activation');
+      // With --include-activations, the row carries the analysed position's activation vector.
+      const withActivations = path.join(data, 'export', 'with-activations.jsonl');
+      const again = await runConfab(['dataset', 'export', '--include-activations', '--out', withActivations], { env: { CONFAB_DATA_DIR: data } });
+      expect(again.code, again.stderr).toBe(0);
+      const [row] = readFileSync(withActivations, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+      expect(row.explanation_id).toBe(1);
+      expect(row.activation.length).toBeGreaterThan(0);
+      expect(row.activation.every((x: unknown) => typeof x === 'number' && Number.isFinite(x))).toBe(true);
     },
     E2E_TIMEOUT,
   );
