@@ -217,11 +217,11 @@ export async function featuresOfPositions(db: Queryable, positionIds: number[]):
   for (const [positionId, rank, featureIndex, activation, label] of rows) {
     if (wanted && !wanted.has(positionId)) continue;
     let f = out.get(positionId);
-    let r = ranks.get(positionId);
-    if (!f || !r) {
+    if (!f) {
       out.set(positionId, (f = { indices: [], activations: [], labels: [] }));
-      ranks.set(positionId, (r = []));
+      ranks.set(positionId, []);
     }
+    const r = ranks.get(positionId)!;
     if (r.length > 0 && rank < r[r.length - 1]) unsorted.add(positionId);
     r.push(rank);
     f.indices.push(featureIndex);
@@ -253,7 +253,7 @@ export interface VotesOfRange {
  * text row: these are most of the rows an export reads (five per explanation), and per-row
  * transfer and mapping was the largest share of the export's time. The database sends them in
  * the order it finds them and they are put in order here: PostgreSQL answered an ORDER BY with
- * a bitmap heap scan and a sort, a quarter of the query's time (BENCHMARKS.md "Dataset"), where a
+ * a bitmap heap scan and a sort, a fifth of the query's time (BENCHMARKS.md "Dataset"), where a
  * counting sort over the explanation ids costs almost nothing.
  */
 export async function votesOfExplanationRange(db: Queryable, firstId: number, lastId: number): Promise<VotesOfRange> {
