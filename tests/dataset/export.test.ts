@@ -216,6 +216,11 @@ describe('dataset export (PGlite)', () => {
     const other = await exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'ws', 'd.jsonl'), workspaceId: seeded.workspaceId + 1000 });
     expect(other.rows).toBe(0);
     expect(readFileSync(other.path, 'utf8')).toBe('');
+    // The seeded workspace is the only one, so its own export is the whole dataset.
+    const own = await exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'ws', 'own.jsonl'), workspaceId: seeded.workspaceId });
+    const all = await exportDataset(database.db, { format: 'jsonl', out: path.join(dir, 'ws', 'all.jsonl') });
+    expect(own.rows).toBe(seeded.explanationIds.length);
+    expect(readJsonl(own.path)).toEqual(readJsonl(all.path));
   });
 });
 
