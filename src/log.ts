@@ -1,0 +1,70 @@
+/**
+ * The one logger for the whole program (bot, worker and CLI). pino writes JSON lines, which is
+ * what a log shipper wants when stderr is a file or a pipe; on an interactive terminal the same
+ * records are printed as short human lines instead. Every layer may import this module: it
+ * depends on nothing of Confab's.
+ *
+ * The terminal channel's own output (prompts, results) is not logging and does not come here.
+ */
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export interface LoggerOptions {
+  level?: LogLevel | 'silent';
+  /** Where records go; stderr by default, so a piped terminal session's stdout holds only the session. */
+  stream?: NodeJS.WritableStream;
+  /** Human lines instead of JSON; defaults to whether the stream is a TTY. */
+  pretty?: boolean;
+  /**
+   * Called after each human line is written: the terminal channel redraws its prompt here, so a
+   * log line never lands on the line being typed.
+   */
+  afterLine?: () => void;
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const RESERVED = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'name']);
+
+/** Formats one pino JSON record as `HH:MM:SS.mmm LEVEL [name] message key=value …`. */
+export function formatRecord(line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const time = typeof record.time === 'number' ? new Date(record.time).toISOString().slice(11, 23) : '';
+  const level = (LEVEL_NAMES[record.level as number] ?? String(record.level)).padEnd(5);
+  const name = typeof record.name === 'string' ? `[${record.name}] ` : '';
+  const extras = Object.entries(record)
+    .filter(([key]) => !RESERVED.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  const message = typeof record.msg === 'string' ? record.msg : '';
+  return `${time} ${level} ${name}${message}${extras.length ? ` ${extras.join(' ')}` : ''}\n`;
+}
+
+function humanStream(target: NodeJS.WritableStream, afterLine?: () => void): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line) target.write(formatRecord(line));
+      }
+      afterLine?.();
+      callback();
+    },
+  });
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const stream = options.stream ?? process.stderr;
+  const pretty = options.pretty ?? Boolean((stream as { isTTY?: boolean }).isTTY);
+  const destination = pretty ? humanStream(stream, options.afterLine) : stream;
+  return pino({ level: options.level ?? 'info', base: undefined }, destination);
+}
+
+/** A logger that drops everything: the default for library code called without one. */
+export const silentLogger: Logger = pino({ level: 'silent' });
