@@ -14,7 +14,7 @@ import {
   type AnalyzeRequestInput,
   type AnalyzeResponse,
   type Capabilities,
-} from '../worker/api/analyze';
+} from '../protocol/analyze';
 import { WorkerRejectedError } from './errors';
 import { WorkerPool, type PoolOptions, type WorkerStatus } from './pool';
 

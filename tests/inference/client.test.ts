@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedInferenceClient, createInferenceClient, WorkerRejectedError, WorkerUnavailableError } from '../../src/inference';
-import { AnalyzeResponseSchema } from '../../src/worker/api/analyze';
+import { AnalyzeResponseSchema } from '../../src/protocol/analyze';
 import type { RuntimeEngine } from '../../src/worker/runtime/engine';
 import type { WorkerServer } from '../../src/worker/server';
 import { loadReferenceEngine, SECRET, serve } from '../worker/http/reference-worker';

@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { EngineError } from '../engine';
-import type { ErrorBody } from '../api/analyze';
+import type { ErrorBody } from '../../protocol/errors';
 
 export class HttpError extends Error {
   constructor(

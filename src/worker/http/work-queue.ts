@@ -13,7 +13,7 @@
  * A request whose client went away before its batch starts is dropped; the queue never runs
  * work nobody will read.
  */
-import type { AnalyzeRequest, AnalyzeResponse } from '../api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse } from '../../protocol/analyze';
 import { EngineError, type Engine } from '../engine';
 import { ClientGoneError, HttpError } from './errors';
 

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as ortTypes from 'onnxruntime-node';
-import type { SaeBlock, SaeFeature } from '../api/analyze';
+import type { SaeBlock, SaeFeature } from '../../protocol/analyze';
 import { assertProviderInstalled, ort, type ExecutionProvider } from './execution';
 import { linearOnnx } from './linear-graph';
 import type { ModelStats, SaeConfig } from './manifest';

@@ -16,7 +16,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
 import { EngineError, type Engine, type SamplingOptions, type TopkByTokenResult } from '../engine';
 import type { EngineOptions } from '../runtime/engine';
 import type { ExecutionProvider } from '../runtime/execution';

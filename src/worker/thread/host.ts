@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { EngineError, type Engine } from '../engine';
 import { createEngine } from '../runtime/engine';
 import { loadManifest } from '../runtime/manifest';
-import type { AnalyzeRequest } from '../api/analyze';
+import type { AnalyzeRequest } from '../../protocol/analyze';
 import type { FromHost, HostConfig, SerializedError, ToHost } from './protocol';
 
 export function serializeError(err: unknown): SerializedError {

@@ -4,7 +4,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyzeResponseSchema, CapabilitiesSchema, decodeActivation, ErrorBodySchema } from '../../../src/worker/api/analyze';
+import { AnalyzeResponseSchema, CapabilitiesSchema, decodeActivation } from '../../../src/protocol/analyze';
+import { ErrorBodySchema } from '../../../src/protocol/errors';
 import { DescribeResponseSchema } from '../../../src/worker/http/describe';
 import { ExplainResponseSchema } from '../../../src/worker/http/explain';
 import { HealthResponseSchema } from '../../../src/worker/http/health';
