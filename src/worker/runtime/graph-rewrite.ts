@@ -4,9 +4,9 @@
  * The reference decoder takes `past` [n_layer, 2, B, n_head, P, head_dim] and returns `present`
  * stacked the same way. Inside, the graph slices `past` into layers and then into K and V
  * (two copies of the whole cache), concatenates each with the new step (the one copy attention
- * needs), and stacks the results twice more into `present`. Measured on 2 cores, those extra
- * copies of the cache made a batch-16 decode step at 70 cached positions cost as much per row as
- * batch 1 (8.6 ms vs 0.52 ms): batching gained nothing once the cache outgrew the CPU caches.
+ * needs), and stacks the results twice more into `present`. Those extra copies grow with the
+ * batch and the cache, so once the cache outgrows the CPU caches a batched decode step costs as
+ * much per row as an unbatched one, and batching gains nothing.
  *
  * `splitKvCache` rewrites the graph's edges, not its arithmetic: the per-layer K and V slices
  * become inputs `past_key_{L}` / `past_value_{L}` [B, n_head, P, head_dim], the per-layer
@@ -231,9 +231,8 @@ function transposeNode(name: string, input: string, output: string, perm: number
  * (`splitKvCache`'s output), or null when the graph is not that shape.
  *
  * onnxruntime-node copies every output into a new, zero-filled ArrayBuffer. A decoder that
- * returns its whole cache (`present_*`, [B, n_head, P+T, head_dim]) therefore allocated the
- * cache anew on every step: 6.5 MB a step at batch 16 and 100 cached positions on the
- * reference AV, and V8 answered that external memory with a scavenge every few milliseconds.
+ * returns its whole cache (`present_*`, [B, n_head, P+T, head_dim]) therefore allocates the
+ * cache anew on every step, and V8 answers that much external memory with frequent scavenges.
  * The rewritten graph takes each cache time-major, `cache_key_{L}` / `cache_value_{L}`
  * [P, B, n_head, head_dim], and returns only the rows this step adds, `new_key_{L}` /
  * `new_value_{L}` [T, B, n_head, head_dim]. Time-major, appending a step is writing at the end

@@ -3,7 +3,7 @@
  *
  * The SAE encoder is one dense matmul: 128 x 1024 on the reference stack, but 3840 x 16384
  * (63M multiply-adds a position) for a Gemma Scope SAE. onnxruntime runs it with its BLAS
- * kernels, on CUDA too, where a JavaScript loop would take ~50 ms a position. No onnx package
+ * kernels, on CUDA too, which a JavaScript loop is far too slow to replace. No onnx package
  * is needed: the few protobuf fields below are the whole format this graph uses (onnx.proto3).
  */
 import { concatBytes, varintBytes } from './protobuf';
