@@ -179,7 +179,7 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** What `confab worker` (and the embedded worker of `confab start`) runs. */
+/** What `confab worker` runs: the models on engine threads, served over HTTP. */
 export async function runWorker(options: RunWorkerOptions): Promise<RunningWorker> {
   // The models run on their own thread, so this event loop keeps serving while they compute.
   const engine = await createThreadedEngine(options.modelsPath, { executionProvider: options.executionProvider, threads: options.engineThreads });
