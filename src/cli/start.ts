@@ -126,12 +126,12 @@ export async function createBackend(config: Config) {
     const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
     return Object.assign(client, { description: `workers ${config.worker.urls.join(', ')}` });
   }
-  const { createThreadedEngine } = await import('../worker/thread/engine-thread');
+  const [{ createThreadedEngine }, { createEmbeddedInferenceClient }] = await Promise.all([import('../worker/thread/engine-thread'), import('./embedded-worker')]);
   const started = Date.now();
   // On its own thread: a forward pass on this event loop would also hold up every Discord and
   // Slack acknowledgement behind it.
   const engine = await createThreadedEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider, threads: config.worker.engineThreads });
-  const client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
+  const client = await createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
   // Logged with the start line, after the database opened: a start that fails says one thing.
   const threads = `${engine.concurrency} engine thread${engine.concurrency === 1 ? '' : 's'}`;
   return Object.assign(client, { description: `embedded worker at ${client.url} (${threads}, loaded in ${Date.now() - started} ms)` });

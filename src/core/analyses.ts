@@ -6,7 +6,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable, Db } from '../../db';
 import { activations, analyses, explanations, positions, saeFeatures, tokens, type AnalysisSelection } from '../../db/schema';
-import type { AnalyzeResponse } from '../worker/api/analyze';
+import type { AnalyzeResponse } from '../protocol/analyze';
 import type { ActorIds } from './identity';
 import { DomainError, formatCount, notFound } from './errors';
 import { featureOverlap, type ActiveFeature, type StoredSignals } from './labels/signals';

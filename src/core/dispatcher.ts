@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../../db';
 import type { AnalysisSelection } from '../../db/schema';
-import type { AnalyzeRequestInput, AnalyzeResponse, Token } from '../worker/api/analyze';
+import type { AnalyzeRequestInput, AnalyzeResponse, Token } from '../protocol/analyze';
 import { failAnalysis, storeAnalysisResult, type AnalysisFailure } from './analyses';
 import type { AnalysisBackend } from './backend';
 import { DomainError } from './errors';

@@ -8,7 +8,7 @@ import { asc, eq } from 'drizzle-orm';
 import { activations, positions, saeFeatures, tokens } from '../../db/schema';
 import { REFERENCE_MODELS } from '../../src/config';
 import { createServices, type CoreServices } from '../../src/core/app';
-import { createEmbeddedInferenceClient, type EmbeddedInferenceClient } from '../../src/inference';
+import { createEmbeddedInferenceClient, type EmbeddedInferenceClient } from '../../src/cli/embedded-worker';
 import { createEngine } from '../../src/worker/runtime/engine';
 import type { AnalysisView, VoteAckView } from '../../src/core/view';
 import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';

@@ -9,7 +9,7 @@ import { queryRows } from '../../db';
 import { activations, analyses, explanationStateChanges, positions, voteHistory, votes } from '../../db/schema';
 import { createServices, type CoreServices } from '../../src/core/app';
 import type { ReviewItemView, SettingsView, StatsView, VoteAckView, FeatureCardView, AnalysisView } from '../../src/core/view';
-import { decodeActivation } from '../../src/worker/api/analyze';
+import { decodeActivation } from '../../src/protocol/analyze';
 import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';
 import { FixtureWorker } from './fixture-worker';
 import { actor, explainAndWait, explanationIds, run, runError } from './helpers';

@@ -11,11 +11,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as ortTypes from 'onnxruntime-node';
-import type { SaeBlock, SaeFeature } from '../api/analyze';
+import type { SaeBlock, SaeFeature } from '../../protocol/analyze';
 import { assertProviderInstalled, ort, type ExecutionProvider } from './execution';
 import { linearOnnx } from './linear-graph';
-import type { ModelStats, SaeConfig } from './manifest';
-import { ManifestError } from './manifest';
+import type { ModelStats } from './manifest';
+import { ManifestError } from './manifest-files';
+import type { SaeConfig } from './sae-config';
 import { cosine, fveNrmFromMse, mseNrmFromCosine } from './metrics';
 import { readTensors } from './safetensors';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadSaeConfig, type SaeConfig } from '../../../src/worker/runtime/manifest';
+import { loadSaeConfig, type SaeConfig } from '../../../src/worker/runtime/sae-config';
 import { Sae, topIndices, type SaeWeights } from '../../../src/worker/runtime/sae';
 import { encodeSafetensors } from '../../../src/worker/runtime/safetensors';
 
