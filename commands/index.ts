@@ -11,6 +11,4 @@ import { stats } from './stats';
 import type { CommandDefinition } from './types';
 import { vote } from './vote';
 
-// Each command types its own options; invokeCommand validates raw input against the declared
-// OptionSpecs before `run` sees it, which is what makes the widening to ParsedOptions safe.
-export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset] as unknown as CommandDefinition[];
+export const allCommands: readonly CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset];
