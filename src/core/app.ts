@@ -1,7 +1,7 @@
 /**
  * Builds the running core of one Confab process from its Config: the database (migrated),
  * the install secret, the dispatcher and the event hub. Channels receive the result and call
- * the command runner (commands/invoke.ts); `close()` stops everything in order.
+ * the command runner; `close()` stops everything in order.
  */
 import { eq } from 'drizzle-orm';
 import { openDatabase } from '../../db';
