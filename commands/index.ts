@@ -1,4 +1,8 @@
-/** Every chat command, in the order help lists them. Channels register these with their platform. */
+/**
+ * Every chat command, in the order help lists them. Channels register these with their platform.
+ * A new command is one file here exporting `defineCommand({ name, description, options, run })`,
+ * plus its line in this list.
+ */
 import { close } from './close';
 import { dataset } from './dataset';
 import { explain } from './explain';
