@@ -6,7 +6,6 @@
 import type { Database } from '../../db';
 import type { Config } from '../config';
 import type { Logger } from '../log';
-import type { Actor } from './actor';
 import type { AnalysisBackend } from './backend';
 import type { Dispatcher } from './dispatcher';
 import type { ConfabEvents, EventHub } from './events';
@@ -16,7 +15,6 @@ import type { Identity } from './identity';
 import type { Judge } from './labels/signals';
 import type { RateLimiter } from './rate-limit';
 import type { SettingsStore } from './settings';
-import type { View } from './view';
 
 export interface Services {
   config: Config;
