@@ -116,7 +116,7 @@ export interface StatsView {
   closedItems: number;
   /** Share of closed items labelled confabulated, with a Wilson interval when available. */
   confabulationRate: { rate: number; low: number; high: number; n: number } | null;
-  /** Extra labelled lines that later issues add (agreement, AUROC, …). */
+  /** Further labelled lines (agreement, AUROC, …). */
   extra: Array<{ label: string; value: string }>;
 }
 

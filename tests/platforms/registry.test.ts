@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config';
 import { CHAT_CHANNELS, enabledChatChannels, type ChannelModule } from '../../src/platforms';
+import { terminalChannel } from '../../src/platforms/terminal';
 
 describe('channel registry', () => {
   it('turns channels on from their credentials only', () => {
@@ -41,5 +42,13 @@ describe('channel registry', () => {
     const { CORE_VARIABLES } = await import('../../src/config');
     const names = [...CORE_VARIABLES, ...CHAT_CHANNELS.flatMap((c) => c.variables)].map((v) => v.name);
     expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('leaves the terminal out: no variable turns it on, and it says who is reviewing', () => {
+    expect(CHAT_CHANNELS).not.toContain(terminalChannel);
+    expect(terminalChannel.variables).toEqual([]);
+    expect(terminalChannel.configure({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '1', CONFAB_LOG_LEVEL: 'debug' })).toBeUndefined();
+    const config = { reviewer: 'alice', isAdmin: true } as Parameters<typeof terminalChannel.describe>[0];
+    expect(terminalChannel.describe(config)).toBe('terminal, reviewing as alice (admin)');
   });
 });

@@ -10,7 +10,7 @@ const snowflake = z.string().regex(/^\d+$/, 'a numeric Discord snowflake');
 export const DISCORD_VARIABLES = defineVariables({
   DISCORD_TOKEN: { description: 'Bot token; with DISCORD_APPLICATION_ID it turns the Discord channel on.', secret: true, schema: text() },
   DISCORD_APPLICATION_ID: { description: 'The application (client) id.', schema: snowflake },
-  DISCORD_GUILD_ID: { description: 'Register commands in this guild only (instant), instead of globally.', schema: snowflake },
+  DISCORD_GUILD_ID: { description: 'Register commands in this guild only (they appear at once); without it they are global and can take up to an hour to appear.', schema: snowflake },
   DISCORD_API_BASE: { description: 'REST base URL, for a proxy or a test server.', default: 'https://discord.com/api', schema: httpUrl },
   DISCORD_REGISTER_ON_START: {
     description: 'Register slash commands at every start (1) or only with `confab discord register` (0).',
