@@ -3,9 +3,9 @@
  * starting it: the resolved configuration (secrets masked), the database and whether it is
  * reachable, worker health with the model and layer, and the channels that would start.
  */
-import { loadConfig, loadDotEnv, SECRET_VARIABLES, VARIABLES, type Config, type VariableName } from '../config';
+import { CORE_VARIABLES, loadConfig, loadDotEnv, type Config } from '../config';
 import { maskDatabaseUrl } from '../../db';
-import { enabledChatChannels } from '../platforms';
+import { CHAT_CHANNELS, enabledChatChannels, type VariableSpec } from '../platforms';
 import type { InferenceClient } from '../inference';
 import type { CliCommand, CliIo } from './spec';
 import type { EmbeddedInferenceClient } from './embedded-worker';
@@ -20,11 +20,14 @@ export const doctorCommand: CliCommand = {
   async run(_args, io) {
     loadDotEnv();
     const config = loadConfig(io.env);
+    const chat = enabledChatChannels(io.env);
     const out = (line = '') => io.stdout.write(`${line}\n`);
 
     out('Configuration (environment and .env; secrets masked)');
-    for (const line of describeVariables(io.env)) out(`  ${line}`);
-    const unknown = Object.keys(io.env).filter((name) => name.startsWith('CONFAB_') && !(name in VARIABLES) && !name.startsWith('CONFAB_TEST_'));
+    const variables = allVariables();
+    for (const line of describeVariables(variables, io.env)) out(`  ${line}`);
+    const known = new Set(variables.map((v) => v.name));
+    const unknown = Object.keys(io.env).filter((name) => name.startsWith('CONFAB_') && !known.has(name) && !name.startsWith('CONFAB_TEST_'));
     for (const name of unknown) out(`  warning: ${name} is set but Confab does not read it (a typo?).`);
 
     out('');
@@ -39,14 +42,11 @@ export const doctorCommand: CliCommand = {
 
     out('');
     out('Channels that `confab start` would start');
-    const chat = enabledChatChannels(config);
     if (chat.length === 0) out('  terminal (no chat channel is configured)');
-    for (const channel of chat) {
-      out(channel.load ? `  ${channel.name}: ${channel.describe(config)}` : `  FAIL ${channel.name}: configured, but this build has no src/platforms/${channel.name}/ channel yet.`);
-    }
+    for (const { module, config: channelConfig } of chat) out(`  ${module.name}: ${module.describe(channelConfig)}`);
     out('  (`confab start --local` starts only the terminal)');
 
-    const ok = database.ok && workers.every((check) => check.ok) && chat.every((channel) => channel.load !== undefined);
+    const ok = database.ok && workers.every((check) => check.ok);
     out('');
     out(ok ? 'All checks passed.' : 'Some checks failed; see the lines marked FAIL.');
     return ok ? 0 : 1;
@@ -57,16 +57,20 @@ function mark(check: Check): string {
   return check.ok ? 'ok  ' : 'FAIL';
 }
 
+/** Every variable Confab reads: the core's, then each chat channel's. */
+export function allVariables(): VariableSpec[] {
+  return [...CORE_VARIABLES, ...CHAT_CHANNELS.flatMap((channel) => channel.variables)];
+}
+
 /** One line per variable: its value, masked when secret, or its default. */
-export function describeVariables(env: CliIo['env']): string[] {
-  const names = Object.keys(VARIABLES) as VariableName[];
-  const width = Math.max(...names.map((name) => name.length));
-  return names.map((name) => {
+export function describeVariables(variables: readonly VariableSpec[], env: CliIo['env']): string[] {
+  const width = Math.max(...variables.map((v) => v.name.length));
+  return variables.map(({ name, default: fallback, secret }) => {
     const value = env[name];
     let shown: string;
-    if (value === undefined || value === '') shown = VARIABLES[name].default !== undefined ? `${VARIABLES[name].default} (default)` : 'not set';
+    if (value === undefined || value === '') shown = fallback !== undefined ? `${fallback} (default)` : 'not set';
     else if (name === 'DATABASE_URL') shown = maskDatabaseUrl(value);
-    else if (SECRET_VARIABLES.includes(name)) shown = 'set (hidden)';
+    else if (secret) shown = 'set (hidden)';
     else shown = value;
     return `${name.padEnd(width)}  ${shown}`;
   });

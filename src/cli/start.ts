@@ -9,12 +9,12 @@
  */
 import { userInfo } from 'node:os';
 import { loadConfig, loadDotEnv, type Config } from '../config';
-import { enabledChatChannels, startChatChannel, type ChannelLog, type RunningChannel } from '../platforms';
-import { checkReviewerName, startTerminalSession, supportsColor } from '../platforms/terminal/session';
 import type { Services } from '../core/services';
 import { createJudge } from '../inference/judge';
-import { createLogger } from '../log';
-import { createLog } from './log';
+import { createLogger, type Logger } from '../log';
+import { enabledChatChannels, type RunningChannel } from '../platforms';
+import { terminalChannel } from '../platforms/terminal';
+import { checkReviewerName, supportsColor } from '../platforms/terminal/session';
 import { onShutdownSignal } from './signals';
 import { UsageError, type CliCommand } from './spec';
 
@@ -22,7 +22,7 @@ export const startCommand: CliCommand = {
   name: 'start',
   summary: 'Start Confab: the chat channels the environment configures, or a local terminal session.',
   options: {
-    local: { type: 'boolean', description: 'Use the terminal channel even when Discord or Slack is configured.' },
+    local: { type: 'boolean', description: 'Use the terminal channel even when a chat channel (Discord) is configured.' },
     as: { type: 'string', valueName: 'NAME', description: 'Review as this reviewer in the terminal (default: your login name). /as NAME switches later.' },
     admin: { type: 'boolean', description: 'Give the terminal reviewer admin rights (for /settings).' },
   },
@@ -39,13 +39,13 @@ export const startCommand: CliCommand = {
     const badName = checkReviewerName(reviewer);
     if (badName) throw new UsageError(badName, 'start');
 
-    const chatChannels = values.local ? [] : enabledChatChannels(config);
+    const chatChannels = values.local ? [] : enabledChatChannels(io.env);
     const useTerminal = chatChannels.length === 0;
     const interactive = useTerminal && (io.stdin as NodeJS.ReadStream).isTTY === true;
     // Info lines on stderr would interleave with an interactive prompt; keep them for warnings
     // unless the operator asked for a level.
     const logLevel = interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel;
-    const log = createLog(logLevel, io.stderr);
+    const log = createLogger({ level: logLevel, stream: io.stderr });
 
     const shutdown = onShutdownSignal(log);
     const stack = new ShutdownStack(log);
@@ -61,7 +61,7 @@ export const startCommand: CliCommand = {
       ]);
       let services: Services;
       try {
-        services = await createServices(config, { backend, judge: createJudge(config.judge), logger: createLogger({ level: logLevel, stream: io.stderr }) });
+        services = await createServices(config, { backend, judge: createJudge(config.judge), logger: log });
       } catch (error) {
         await backend.close();
         throw error;
@@ -71,31 +71,33 @@ export const startCommand: CliCommand = {
 
       const channels: RunningChannel[] = [];
       if (useTerminal) {
-        // No await between the services starting and this: see above.
-        const terminal = startTerminalSession({
+        // The session subscribes inside this call, before anything awaits: see above.
+        const terminal = await terminalChannel.start({
           services,
-          commands: allCommands,
-          invoke: invokeCommand,
-          input: io.stdin,
-          output: io.stdout,
-          reviewer,
-          isAdmin: values.admin === true,
-          interactive,
-          color: interactive && supportsColor(io.stdout, io.env),
-          log,
-          whenIdle: () => whenNoTerminalAnalysisPending(services, shutdown.signalled),
+          logger: log,
+          config: {
+            commands: allCommands,
+            invoke: invokeCommand,
+            input: io.stdin,
+            output: io.stdout,
+            reviewer,
+            isAdmin: values.admin === true,
+            interactive,
+            color: interactive && supportsColor(io.stdout, io.env),
+            whenIdle: () => whenNoTerminalAnalysisPending(services, shutdown.signalled),
+          },
         });
         // The terminal stops last: results that finish while the services close still print.
         stack.pushBottom('terminal', () => terminal.stop());
         channels.push(terminal);
       }
-      for (const entry of chatChannels) {
-        const channel = await startChatChannel(entry, services, log);
-        log.info(`${entry.name} channel started: ${entry.describe(config)}.`);
-        stack.push(`${entry.name} channel`, () => channel.stop());
+      for (const { module, config: channelConfig } of chatChannels) {
+        const channel = await module.start({ services, config: channelConfig, logger: log });
+        log.info(`${module.name} channel started: ${module.describe(channelConfig)}.`);
+        stack.push(`${module.name} channel`, () => channel.stop());
         channels.push(channel);
       }
-      const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.name).join(', ');
+      const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.module.name).join(', ');
       log.info(`Confab started: channels ${where}; ${backend.description}; database ${services.config.database.kind}. Stop with Ctrl-C.`);
 
       const ended = channels.map((channel) => channel.finished).filter((f): f is Promise<void> => f !== undefined);
@@ -163,7 +165,7 @@ async function whenNoTerminalAnalysisPending(services: Services, stop: Promise<u
 /** Things to stop, in reverse order of starting; one failure does not skip the rest. */
 class ShutdownStack {
   private readonly steps: Array<{ name: string; stop: () => Promise<void> }> = [];
-  constructor(private readonly log: ChannelLog) {}
+  constructor(private readonly log: Logger) {}
   push(name: string, stop: () => Promise<void>): void {
     this.steps.push({ name, stop });
   }

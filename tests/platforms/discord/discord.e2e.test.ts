@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCommands } from '../../../commands';
-import { slashCommandsJSON, startDiscordChannel } from '../../../src/platforms/discord';
+import { slashCommandsJSON } from '../../../src/platforms/discord/commands';
+import { startDiscordChannel } from '../../../src/platforms/discord/start';
 import type { RecordedRequest } from '../../fakes/discord/server';
 import { buttonIds, HAS_REFERENCE_STACK, MEMBERS, referenceBackend, startHarness, type GatedBackend, type Harness } from './harness';
 import { expectWithinDiscordLimits, HOSTILE_TEXT } from './limits';
@@ -54,7 +55,7 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord channel: connection, input errors
   });
 
   it('a wrong token stops the start with a message that names DISCORD_TOKEN', async () => {
-    await expect(startDiscordChannel(h.services, { ...h.config.discord!, token: 'wrong' })).rejects.toThrow(/Discord refused DISCORD_TOKEN/);
+    await expect(startDiscordChannel(h.services, { ...h.discord, token: 'wrong' })).rejects.toThrow(/Discord refused DISCORD_TOKEN/);
     expect(h.fake.requests.some((r) => r.path === '/gateway/bot' && r.status === 401)).toBe(true);
   });
 

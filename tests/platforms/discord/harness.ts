@@ -8,15 +8,15 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { loadConfig, REFERENCE_MODELS, type Config } from '../../../src/config';
 import { createServices, type Services } from '../../../src/core/app';
 import type { AnalysisBackend } from '../../../src/core/backend';
 import { createEmbeddedInferenceClient } from '../../../src/cli/embedded-worker';
 import { createInferenceClient } from '../../../src/inference';
-import { createLogger } from '../../../src/log';
-import { startDiscordChannel } from '../../../src/platforms/discord';
+import { discordChannel, type DiscordConfig } from '../../../src/platforms/discord';
 import type { RunningDiscordChannel } from '../../../src/platforms/discord/channel';
+import { startDiscordChannel } from '../../../src/platforms/discord/start';
+import { captureLogger } from '../capture-logger';
 import { FakeDiscord, type FakeMember } from '../../fakes/discord/server';
 
 /** True when the reference model stack is present, so analyses can really run. */
@@ -29,11 +29,10 @@ export const MEMBERS: Record<'ana' | 'bo' | 'cy' | 'dee', FakeMember> = {
   dee: { id: '2000000000000000004', username: 'dee' },
 };
 
-export const quietLog = { debug: () => undefined, info: () => undefined, warn: (m: string) => process.env.CONFAB_TEST_VERBOSE && console.warn(m), error: (m: string) => console.error(m) };
-
 export interface Harness {
   fake: FakeDiscord;
   config: Config;
+  discord: DiscordConfig;
   services: Services;
   channel: RunningDiscordChannel;
   errors: string[];
@@ -79,7 +78,7 @@ export function deadWorkerBackend(): AnalysisBackend {
 export async function startHarness(options: { backend: AnalysisBackend | null; env?: Record<string, string> }): Promise<Harness> {
   const fake = await FakeDiscord.start();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'confab-discord-'));
-  const config = loadConfig({
+  const env = {
     CONFAB_DATA_DIR: dataDir,
     CONFAB_INSTALL_SECRET: 'discord-e2e-install-secret',
     DISCORD_TOKEN: fake.token,
@@ -89,33 +88,25 @@ export async function startHarness(options: { backend: AnalysisBackend | null; e
     DISCORD_REGISTER_ON_START: '1',
     CONFAB_RATE_LIMIT_PER_MINUTE: '1000',
     ...options.env,
-  });
-  const errors: string[] = [];
-  const log = { ...quietLog, error: (m: string) => errors.push(m) };
+  };
+  const config = loadConfig(env);
+  const discord = discordChannel.configure(env)!;
+  const { logger: log, errors } = captureLogger({ echoWarnings: Boolean(process.env.CONFAB_TEST_VERBOSE) });
   const services = await createServices(config, {
     backend: options.backend,
     pollMs: 200,
-    // The core's error records, as JSON lines.
-    logger: createLogger({
-      level: 'error',
-      pretty: false,
-      stream: new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          errors.push(...chunk.toString().split('\n').filter(Boolean));
-          done();
-        },
-      }),
-    }),
+    logger: log,
   });
   const harness: Harness = {
     fake,
     config,
+    discord,
     services,
-    channel: await startDiscordChannel(services, config.discord!, log),
+    channel: await startDiscordChannel(services, discord, log),
     errors,
     async restartChannel() {
       await harness.channel.stop();
-      harness.channel = await startDiscordChannel(services, config.discord!, log);
+      harness.channel = await startDiscordChannel(services, discord, log);
     },
     async close() {
       await harness.channel.stop();

@@ -12,7 +12,9 @@ import { loadConfig } from '../../../src/config';
 import { EventHub } from '../../../src/core/events';
 import type { Services } from '../../../src/core/services';
 import type { View } from '../../../src/core/view';
-import { startTerminalSession, checkReviewerName, supportsColor, type InvokeCommand } from '../../../src/platforms/terminal/session';
+import type { InvokeCommand } from '../../../src/platforms/channel';
+import { startTerminalSession, checkReviewerName, supportsColor } from '../../../src/platforms/terminal/session';
+import { captureLogger } from '../capture-logger';
 import { doneAnalysis } from './fixtures';
 
 interface Call {
@@ -34,8 +36,7 @@ function harness(respond: (name: string, options: ParsedOptions, actor: Actor) =
   const output = new PassThrough();
   let text = '';
   output.on('data', (chunk) => (text += String(chunk)));
-  const errors: string[] = [];
-  const log = { debug() {}, info() {}, warn() {}, error: (m: string) => errors.push(m) };
+  const { logger, errors } = captureLogger();
   const channel = startTerminalSession({
     services,
     commands: allCommands,
@@ -46,7 +47,7 @@ function harness(respond: (name: string, options: ParsedOptions, actor: Actor) =
     isAdmin: false,
     interactive: false,
     color: false,
-    log,
+    logger,
     whenIdle,
   });
   return { hub, calls, input, channel, errors, output: () => text };
