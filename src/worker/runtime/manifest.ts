@@ -10,18 +10,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { loadLabels } from './labels';
+import { ManifestError } from './manifest-error';
 import { readSafetensorsHeader } from './safetensors';
+import { loadSaeFolder, type SaeConfig } from './sae-formats';
 
-export class ManifestError extends Error {
-  constructor(
-    readonly file: string,
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${file}: ${field ? `${field}: ` : ''}${message}`);
-    this.name = 'ManifestError';
-  }
-}
+export { ManifestError } from './manifest-error';
+export { loadSaeFolder } from './sae-formats';
+export type { NormalizeActivations, SaeArchitecture, SaeConfig } from './sae-formats';
 
 // ---------------------------------------------------------------------------------------------
 // Schemas (snake_case: these are files people write by hand and Python tools produce)
@@ -42,8 +38,10 @@ const ManifestSchema = z.object({
   sae: z.object({
     path: z.string().min(1),
     labels: z.string().optional(),
-    /** Defaults to sae_weights.safetensors, else Gemma Scope's params.safetensors. */
+    /** Defaults to sae_weights.safetensors, else Gemma Scope's params.safetensors or params.npz. */
     weights: z.string().optional(),
+    /** expected_average_only_in SAEs: the norm_scaling_factor SAELens keeps in its registry. */
+    norm_scaling_factor: z.number().positive().optional(),
   }),
   nla: z
     .object({
@@ -121,45 +119,8 @@ const StatsSchema = z.object({
   norm_std: z.number().optional(),
 });
 
-const SaeCfgSchema = z.looseObject({
-  architecture: z.string().optional(),
-  d_in: z.number().int().min(1),
-  d_sae: z.number().int().min(1),
-  dtype: z.string().optional(),
-  k: z.number().int().min(1).optional(),
-  activation_fn_str: z.string().optional(),
-  activation_fn_kwargs: z.looseObject({ k: z.number().int().optional() }).optional(),
-  apply_b_dec_to_input: z.boolean().default(true),
-  normalize_activations: z.string().nullable().default('none'),
-  rescale_acts_by_decoder_norm: z.boolean().default(false),
-  scaling_factor: z.number().nullable().optional(),
-  hook_name: z.string().optional(),
-  metadata: z.looseObject({ hook_name: z.string().optional(), model_name: z.string().optional() }).optional(),
-});
-
 // ---------------------------------------------------------------------------------------------
 // Resolved, typed manifest (camelCase, absolute paths)
-
-export type SaeArchitecture = 'standard' | 'jumprelu' | 'topk';
-export type NormalizeActivations = 'none' | 'expected_average_only_in' | 'constant_norm_rescale' | 'layer_norm';
-
-export interface SaeConfig {
-  architecture: SaeArchitecture;
-  dIn: number;
-  dSae: number;
-  k: number | null;
-  applyBDecToInput: boolean;
-  normalizeActivations: NormalizeActivations;
-  rescaleActsByDecoderNorm: boolean;
-  /**
-   * For expected_average_only_in: the cfg's scaling_factor. Absent means SAELens already folded
-   * it into the weights at save time, so inputs go in raw.
-   */
-  scalingFactor: number | null;
-  hookName?: string;
-  /** Tensor names in the weights file: SAELens or Gemma Scope. */
-  tensorNames: { wEnc: string; bEnc: string; wDec: string; bDec: string; threshold: string | null };
-}
 
 export interface NlaTokens {
   injectionChar: string;
@@ -316,93 +277,6 @@ export function loadStats(file: string, expectedDModel?: number): ModelStats {
   return { file, dModel: s.d_model, mu: Float32Array.from(s.mu), B: s.B, rawTotalVariance: s.raw_total_variance, normMean: s.norm_mean ?? null };
 }
 
-const NORMALIZE_MODES: NormalizeActivations[] = ['none', 'expected_average_only_in', 'constant_norm_rescale', 'layer_norm'];
-
-/**
- * Read an SAE folder: SAELens `cfg.json` + `sae_weights.safetensors`, or Gemma Scope
- * `params.safetensors` (jumprelu, no b_dec subtraction; sizes from the tensor shapes).
- */
-export function loadSaeConfig(dir: string, weightsName?: string): { cfg: SaeConfig; weights: string } {
-  const weights = weightsName
-    ? path.resolve(dir, weightsName)
-    : [path.join(dir, 'sae_weights.safetensors'), path.join(dir, 'params.safetensors')].find((f) => existsSync(f));
-  if (!weights || !existsSync(weights)) {
-    throw new ManifestError(path.join(dir, weightsName ?? 'sae_weights.safetensors'), '', 'does not exist (an SAE folder holds sae_weights.safetensors or params.safetensors)');
-  }
-  let header;
-  try {
-    header = readSafetensorsHeader(weights);
-  } catch (err) {
-    throw new ManifestError(weights, '', (err as Error).message.replace(`${weights}: `, ''));
-  }
-  const has = (n: string) => header.tensors.has(n);
-  const gemmaScope = has('w_enc') && !has('W_enc');
-  const tensorNames = gemmaScope
-    ? { wEnc: 'w_enc', bEnc: 'b_enc', wDec: 'w_dec', bDec: 'b_dec', threshold: has('threshold') ? 'threshold' : null }
-    : { wEnc: 'W_enc', bEnc: 'b_enc', wDec: 'W_dec', bDec: 'b_dec', threshold: has('threshold') ? 'threshold' : null };
-  for (const key of ['wEnc', 'bEnc', 'wDec', 'bDec'] as const) {
-    if (!has(tensorNames[key])) throw new ManifestError(weights, tensorNames[key], 'tensor is missing');
-  }
-  const wEncShape = header.tensors.get(tensorNames.wEnc)!.shape;
-
-  const cfgFile = path.join(dir, 'cfg.json');
-  let cfg: SaeConfig;
-  if (existsSync(cfgFile)) {
-    const parsed = SaeCfgSchema.safeParse(parseJsonFile(cfgFile, readText(cfgFile)));
-    if (!parsed.success) zodFail(cfgFile, parsed.error);
-    const c = parsed.data;
-    let arch = c.architecture ?? (gemmaScope ? 'jumprelu' : 'standard');
-    if (arch === 'relu') arch = 'standard';
-    // Older SAELens wrote TopK SAEs as architecture "standard" with activation_fn_str "topk".
-    if (arch === 'standard' && c.activation_fn_str === 'topk') arch = 'topk';
-    if (arch !== 'standard' && arch !== 'jumprelu' && arch !== 'topk') {
-      throw new ManifestError(cfgFile, 'architecture', `"${arch}" is not supported; use standard, jumprelu or topk`);
-    }
-    const k = c.k ?? c.activation_fn_kwargs?.k ?? null;
-    if (arch === 'topk' && (k === null || k > c.d_sae)) throw new ManifestError(cfgFile, 'k', `a topk SAE needs k between 1 and d_sae (${c.d_sae})`);
-    const norm = (c.normalize_activations ?? 'none') as NormalizeActivations;
-    if (!NORMALIZE_MODES.includes(norm)) {
-      throw new ManifestError(cfgFile, 'normalize_activations', `"${norm}" is not supported; use ${NORMALIZE_MODES.join(', ')}`);
-    }
-    if (arch === 'jumprelu' && !tensorNames.threshold) throw new ManifestError(weights, 'threshold', 'a jumprelu SAE needs a threshold tensor');
-    cfg = {
-      architecture: arch,
-      dIn: c.d_in,
-      dSae: c.d_sae,
-      k: arch === 'topk' ? k : null,
-      applyBDecToInput: c.apply_b_dec_to_input,
-      normalizeActivations: norm,
-      rescaleActsByDecoderNorm: c.rescale_acts_by_decoder_norm,
-      scalingFactor: c.scaling_factor ?? null,
-      hookName: c.metadata?.hook_name ?? c.hook_name,
-      tensorNames,
-    };
-  } else if (gemmaScope) {
-    cfg = {
-      architecture: 'jumprelu',
-      dIn: wEncShape[0],
-      dSae: wEncShape[1],
-      k: null,
-      applyBDecToInput: false,
-      normalizeActivations: 'none',
-      rescaleActsByDecoderNorm: false,
-      scalingFactor: null,
-      tensorNames,
-    };
-    if (!tensorNames.threshold) throw new ManifestError(weights, 'threshold', 'a Gemma Scope SAE needs a threshold tensor');
-  } else {
-    throw new ManifestError(cfgFile, '', 'does not exist (SAELens folders hold cfg.json beside sae_weights.safetensors)');
-  }
-  if (wEncShape[0] !== cfg.dIn || wEncShape[1] !== cfg.dSae) {
-    throw new ManifestError(weights, tensorNames.wEnc, `has shape [${wEncShape}]; cfg says d_in ${cfg.dIn}, d_sae ${cfg.dSae}`);
-  }
-  const wDecShape = header.tensors.get(tensorNames.wDec)!.shape;
-  if (wDecShape[0] !== cfg.dSae || wDecShape[1] !== cfg.dIn) {
-    throw new ManifestError(weights, tensorNames.wDec, `has shape [${wDecShape}]; [d_sae ${cfg.dSae}, d_in ${cfg.dIn}] expected`);
-  }
-  return { cfg, weights };
-}
-
 export interface LoadManifestOptions {
   /** Overrides the manifest's execution_provider (CLI flag / CONFAB_EXECUTION_PROVIDER). */
   executionProvider?: 'cpu' | 'cuda';
@@ -432,9 +306,12 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
   const stats = loadStats(requireFile(file, 'stats', at(m.stats)), d);
 
   const saeDir = requireFile(file, 'sae.path', at(m.sae.path), 'dir');
-  const { cfg, weights } = loadSaeConfig(saeDir, m.sae.weights);
+  const { cfg, weights } = loadSaeFolder(saeDir, { weights: m.sae.weights, normScalingFactor: m.sae.norm_scaling_factor, manifestFile: file });
   if (cfg.dIn !== d) throw new ManifestError(path.join(saeDir, 'cfg.json'), 'd_in', `is ${cfg.dIn}; the manifest's subject.d_model is ${d}`);
-  const labels = m.sae.labels ? requireFile(file, 'sae.labels', at(m.sae.labels)) : null;
+  // Labels are read here too, so a corrupt export stops the load rather than the engine.
+  const labels = m.sae.labels ? at(m.sae.labels) : null;
+  if (labels && !existsSync(labels)) throw new ManifestError(file, 'sae.labels', `${labels} does not exist (a JSON list, a batch-N.jsonl.gz file, or a Neuronpedia export folder)`);
+  if (labels) loadLabels(labels, cfg.dSae);
 
   let nla: ModelManifest['nla'] = null;
   if (m.nla) {
