@@ -307,7 +307,12 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
 
   const saeDir = requireFile(file, 'sae.path', at(m.sae.path), 'dir');
   const { cfg, weights } = loadSaeFolder(saeDir, { weights: m.sae.weights, normScalingFactor: m.sae.norm_scaling_factor, manifestFile: file });
-  if (cfg.dIn !== d) throw new ManifestError(path.join(saeDir, 'cfg.json'), 'd_in', `is ${cfg.dIn}; the manifest's subject.d_model is ${d}`);
+  if (cfg.dIn !== d) {
+    const saeCfg = path.join(saeDir, 'cfg.json');
+    const why = `the manifest's subject.d_model is ${d}`;
+    if (existsSync(saeCfg)) throw new ManifestError(saeCfg, 'd_in', `is ${cfg.dIn}; ${why}`);
+    throw new ManifestError(weights, cfg.tensorNames.wEnc, `has shape [${cfg.dIn}, ${cfg.dSae}] (d_in ${cfg.dIn}); ${why}`);
+  }
   // Labels are read here too, so a corrupt export stops the load rather than the engine.
   const labels = m.sae.labels ? at(m.sae.labels) : null;
   if (labels && !existsSync(labels)) throw new ManifestError(file, 'sae.labels', `${labels} does not exist (a JSON list, a batch-N.jsonl.gz file, or a Neuronpedia export folder)`);

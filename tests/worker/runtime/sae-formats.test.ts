@@ -290,3 +290,20 @@ describe('bad Neuronpedia explanation exports', () => {
     }
   });
 });
+
+describe('an SAE of another width than the subject', () => {
+  it('a Gemma Scope folder has no cfg.json: the error names the weights and W_enc', () => {
+    const stack = writeFixtureStack({ d: 16, dSae: 12 });
+    try {
+      rmSync(path.join(stack, 'sae'), { recursive: true });
+      cpSync(path.join(FIXTURES, 'gemma-scope-npz'), path.join(stack, 'sae'), { recursive: true });
+      const manifest = path.join(stack, 'manifest.yaml');
+      writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(', labels: sae/labels.json', ''));
+      const err = refusal(() => loadManifest(manifest));
+      expect(err.file).toBe(path.join(stack, 'sae/params.npz'));
+      expect(err.message).toMatch(/W_enc: has shape \[8, 12\] \(d_in 8\); the manifest's subject\.d_model is 16/);
+    } finally {
+      rmSync(stack, { recursive: true, force: true });
+    }
+  });
+});
