@@ -11,9 +11,9 @@
  * The directory and every array's header are read without reading the arrays, so a manifest
  * can be checked before the weights are loaded.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import zlib from 'node:zlib';
-import { halfToFloat } from './safetensors';
+import { halfToFloat, readFully } from './safetensors';
 
 /** Float element types read from `.npy` descriptors, named as safetensors names them. */
 export type NpyDtype = 'F64' | 'F32' | 'F16';
@@ -57,8 +57,7 @@ function u64(buf: Buffer, at: number): number {
 function readAt(fd: number, offset: number, length: number, fileSize: number): Buffer {
   if (offset < 0 || offset + length > fileSize) throw new NpzError(`the archive is truncated (needs bytes ${offset}..${offset + length}, has ${fileSize})`);
   const buf = Buffer.allocUnsafe(length);
-  const n = readSync(fd, buf, 0, length, offset);
-  if (n !== length) throw new NpzError(`short read at byte ${offset}`);
+  if (readFully(fd, buf, offset) !== length) throw new NpzError(`short read at byte ${offset}`);
   return buf;
 }
 

@@ -125,6 +125,20 @@ function requireTensor(header: SafetensorsHeader, name: string): TensorInfo {
   return info;
 }
 
+/**
+ * Fill `buf` from byte `position` of `fd`, in calls of at most 1 GiB: one readSync is capped
+ * near 2 GiB, less than a wide SAE's encoder. Returns the bytes read (short at end of file).
+ */
+export function readFully(fd: number, buf: Uint8Array, position: number): number {
+  let done = 0;
+  while (done < buf.length) {
+    const n = readSync(fd, buf, done, Math.min(buf.length - done, 2 ** 30), position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
 /** Read whole float tensors as Float32Array (for SAE weights); F64 is narrowed to float32. */
 export function readTensors(file: string, names: string[], header = readSafetensorsHeader(file)): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -133,7 +147,7 @@ export function readTensors(file: string, names: string[], header = readSafetens
     for (const name of names) {
       const info = requireTensor(header, name);
       const bytes = Buffer.allocUnsafe(info.byteLength);
-      readSync(fd, bytes, 0, info.byteLength, info.offset);
+      if (readFully(fd, bytes, info.offset) !== info.byteLength) throw new Error(`${file}: tensor "${name}" is cut short (truncated file?)`);
       const data = new Float32Array(info.byteLength / BYTES_PER_ELEMENT[info.dtype]);
       decodeFloats(info.dtype, bytes, data);
       out.set(name, { shape: info.shape, data });
