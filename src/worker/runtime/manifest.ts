@@ -306,7 +306,7 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
   const stats = loadStats(requireFile(file, 'stats', at(m.stats)), d);
 
   const saeDir = requireFile(file, 'sae.path', at(m.sae.path), 'dir');
-  const { cfg, weights } = loadSaeFolder(saeDir, { weights: m.sae.weights, normScalingFactor: m.sae.norm_scaling_factor, manifestFile: file });
+  const { cfg, weights } = loadSaeFolder(saeDir, { weights: m.sae.weights, normScalingFactor: m.sae.norm_scaling_factor, manifestFile: file, subjectLayer: m.subject.layer });
   if (cfg.dIn !== d) {
     const saeCfg = path.join(saeDir, 'cfg.json');
     const why = `the manifest's subject.d_model is ${d}`;

@@ -74,6 +74,7 @@ const SaeCfgSchema = z.looseObject({
   /** SAELens 3.0-3.3 wrote a boolean: true meant expected_average_only_in. */
   normalize_activations: z.union([z.string(), z.boolean()]).nullable().default('none'),
   rescale_acts_by_decoder_norm: z.boolean().default(false),
+  reshape_activations: z.string().optional(),
   finetuning_scaling_factor: z.boolean().optional(),
   hook_name: z.string().optional(),
   metadata: z.looseObject({ hook_name: z.string().optional(), model_name: z.string().optional() }).optional(),
@@ -86,6 +87,19 @@ export interface SaeFolderOptions {
   normScalingFactor?: number | null;
   /** The manifest, named in errors about its own fields. */
   manifestFile?: string;
+  /** The subject's layer: an SAE whose hook names another block is refused. */
+  subjectLayer?: number;
+}
+
+/**
+ * The block whose output a TransformerLens residual hook reads: `hook_resid_post` of block L,
+ * or `hook_resid_pre` of block L + 1. Null for names this cannot tell (other libraries' hooks).
+ */
+function residualLayer(hookName: string): number | 'mid' | null {
+  const m = /^blocks\.(\d+)\.hook_resid_(pre|mid|post)$/.exec(hookName);
+  if (!m) return null;
+  if (m[2] === 'mid') return 'mid';
+  return m[2] === 'post' ? Number(m[1]) : Number(m[1]) - 1;
 }
 
 interface TensorListing {
@@ -209,6 +223,15 @@ export function loadSaeFolder(dir: string, opts: SaeFolderOptions = {}): { cfg: 
       hookName: c.metadata?.hook_name ?? c.hook_name,
       tensorNames: names,
     };
+    if (c.reshape_activations === 'hook_z') {
+      throw new ManifestError(cfgFile, 'reshape_activations', 'is "hook_z": this SAE reads attention outputs, not the residual stream the worker feeds it');
+    }
+    const hookLayer = cfg.hookName ? residualLayer(cfg.hookName) : null;
+    if (hookLayer !== null && opts.subjectLayer !== undefined && hookLayer !== opts.subjectLayer) {
+      const field = c.metadata?.hook_name ? 'metadata.hook_name' : 'hook_name';
+      const reads = hookLayer === 'mid' ? 'the middle of a block' : `the output of block ${hookLayer}`;
+      throw new ManifestError(cfgFile, field, `is "${cfg.hookName}", ${reads}; the manifest's subject.layer is ${opts.subjectLayer} (the output of block ${opts.subjectLayer})`);
+    }
     if (norm === 'expected_average_only_in') {
       if (opts.normScalingFactor == null) {
         throw new ManifestError(

@@ -164,7 +164,7 @@ describe('expected_average_only_in needs the registry factor', () => {
   });
 
   it('the manifest carries it: sae.norm_scaling_factor', () => {
-    const stack = writeFixtureStack();
+    const stack = writeFixtureStack({ layer: 3 });
     try {
       rmSync(path.join(stack, 'sae'), { recursive: true });
       cpSync(path.join(FIXTURES, 'saelens-5-expected-average'), path.join(stack, 'sae'), { recursive: true });
@@ -288,6 +288,26 @@ describe('bad Neuronpedia explanation exports', () => {
     } finally {
       rmSync(stack, { recursive: true, force: true });
     }
+  });
+});
+
+describe('an SAE for another place in the model than the subject', () => {
+  it("a hook on another block is refused, naming cfg.json's hook; resid_pre of the next block is the same place", () => {
+    const dir = copy('saelens-6-standard');
+    expect(loadSaeFolder(dir, { subjectLayer: 3 }).cfg.hookName).toBe('blocks.3.hook_resid_post');
+    const err = refusal(() => loadSaeFolder(dir, { subjectLayer: 20 }));
+    expect(err.field).toBe('metadata.hook_name');
+    expect(err.message).toMatch(/is "blocks\.3\.hook_resid_post", the output of block 3; the manifest's subject\.layer is 20/);
+    editJson(path.join(dir, 'cfg.json'), (o) => ((o.metadata as Record<string, unknown>).hook_name = 'blocks.4.hook_resid_pre'));
+    expect(loadSaeFolder(dir, { subjectLayer: 3 }).cfg.hookName).toBe('blocks.4.hook_resid_pre');
+    const old = copy('saelens-3-bool-normalize');
+    expect(refusal(() => loadSaeFolder(old, { subjectLayer: 7 })).field).toBe('hook_name');
+  });
+
+  it('an attention-output SAE (hook_z) is refused', () => {
+    const dir = copy('saelens-6-standard');
+    editJson(path.join(dir, 'cfg.json'), (o) => (o.reshape_activations = 'hook_z'));
+    expect(refusal(() => loadSaeFolder(dir)).field).toBe('reshape_activations');
   });
 });
 
