@@ -16,7 +16,6 @@ import { readSafetensorsHeader } from './safetensors';
 import { loadSaeFolder, type SaeConfig } from './sae-formats';
 
 export { ManifestError } from './manifest-error';
-export { loadSaeFolder } from './sae-formats';
 export type { NormalizeActivations, SaeArchitecture, SaeConfig } from './sae-formats';
 
 // ---------------------------------------------------------------------------------------------
