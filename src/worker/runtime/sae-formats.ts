@@ -184,8 +184,9 @@ function resolveCfg(cfgFile: string, c: z.infer<typeof SaeCfgSchema>) {
 }
 
 /**
- * Read and check an SAE folder. Nothing here reads weights except small checks (a float64
- * tensor's range, a legacy all-ones scaling_factor), so the engine's load cannot fail later.
+ * Read and check an SAE folder, so that the engine's load cannot fail later. Weights are read
+ * here only where a check needs them: float64 tensors (do they fit float32?) and a legacy
+ * scaling_factor (all ones?).
  */
 export function loadSaeFolder(dir: string, opts: SaeFolderOptions = {}): { cfg: SaeConfig; weights: string } {
   const weights = resolveWeightsFile(dir, opts.weights);
