@@ -84,7 +84,6 @@ const EnvSchema = z.object({
   CONFAB_JUDGE_MODEL: z.string().min(1).optional(),
 });
 
-export type Env = z.infer<typeof EnvSchema>;
 export type VariableName = keyof typeof EnvSchema.shape;
 
 /** What each variable is for; `confab doctor` and the README's configuration table show these. */

@@ -8,6 +8,7 @@ import { maskDatabaseUrl } from '../../db';
 import { enabledChatChannels } from '../platforms';
 import type { InferenceClient } from '../inference';
 import type { CliCommand, CliIo } from './spec';
+import type { EmbeddedInferenceClient } from './embedded-worker';
 
 type Check = { ok: boolean; line: string };
 
@@ -100,12 +101,16 @@ async function checkWorkers(config: Config): Promise<Check[]> {
   }
   // The embedded worker: load it exactly as `confab start` does, and ask it.
   const label = `embedded worker (${config.worker.modelsPath})`;
-  let client: Awaited<ReturnType<typeof inference.createEmbeddedInferenceClient>> | undefined;
+  let client: EmbeddedInferenceClient | undefined;
   try {
-    const [{ createEngine }, { registerRemoteBackends }] = await Promise.all([import('../worker/runtime/engine'), import('../worker/remote')]);
+    const [{ createEngine }, { registerRemoteBackends }, { createEmbeddedInferenceClient }] = await Promise.all([
+      import('../worker/runtime/engine'),
+      import('../worker/remote'),
+      import('./embedded-worker'),
+    ]);
     registerRemoteBackends();
     const engine = await createEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider });
-    client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: 5_000 });
+    client = await createEmbeddedInferenceClient({ engine, timeoutMs: 5_000 });
     return [await describeWorker(client, label)];
   } catch (error) {
     return [{ ok: false, line: `${label}: ${(error as Error).message}` }];

@@ -8,11 +8,10 @@
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import { analyses, workspaces } from '../../db/schema';
-import { coreOf } from '../core/app';
 import type { Services } from '../core/services';
 
 export async function pendingAnalysisIds(services: Services, platform: string): Promise<number[]> {
-  const { database } = coreOf(services);
+  const { database } = services;
   const rows = await database.db
     .select({ id: analyses.id })
     .from(analyses)

@@ -12,6 +12,8 @@ import { loadConfig, loadDotEnv, type Config } from '../config';
 import { enabledChatChannels, startChatChannel, type ChannelLog, type RunningChannel } from '../platforms';
 import { checkReviewerName, startTerminalSession, supportsColor } from '../platforms/terminal/session';
 import type { Services } from '../core/services';
+import { createJudge } from '../inference/judge';
+import { createLogger } from '../log';
 import { createLog } from './log';
 import { onShutdownSignal } from './signals';
 import { UsageError, type CliCommand } from './spec';
@@ -42,7 +44,8 @@ export const startCommand: CliCommand = {
     const interactive = useTerminal && (io.stdin as NodeJS.ReadStream).isTTY === true;
     // Info lines on stderr would interleave with an interactive prompt; keep them for warnings
     // unless the operator asked for a level.
-    const log = createLog(interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel, io.stderr);
+    const logLevel = interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel;
+    const log = createLog(logLevel, io.stderr);
 
     const shutdown = onShutdownSignal(log);
     const stack = new ShutdownStack(log);
@@ -53,12 +56,12 @@ export const startCommand: CliCommand = {
       // emitted before anyone listens is not replayed).
       const [{ createServices }, { invokeCommand }, { allCommands }] = await Promise.all([
         import('../core/app'),
-        import('../core/invoke'),
+        import('../../commands/invoke'),
         import('../../commands'),
       ]);
       let services: Services;
       try {
-        services = await createServices(config, { backend, log: (level, message) => log[level](message) });
+        services = await createServices(config, { backend, judge: createJudge(config.judge), logger: createLogger({ level: logLevel, stream: io.stderr }) });
       } catch (error) {
         await backend.close();
         throw error;
@@ -126,12 +129,12 @@ export async function createBackend(config: Config) {
     const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
     return Object.assign(client, { description: `workers ${config.worker.urls.join(', ')}` });
   }
-  const { createThreadedEngine } = await import('../worker/thread/engine-thread');
+  const [{ createThreadedEngine }, { createEmbeddedInferenceClient }] = await Promise.all([import('../worker/thread/engine-thread'), import('./embedded-worker')]);
   const started = Date.now();
   // On its own thread: a forward pass on this event loop would also hold up every Discord and
   // Slack acknowledgement behind it.
   const engine = await createThreadedEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider, threads: config.worker.engineThreads });
-  const client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
+  const client = await createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
   // Logged with the start line, after the database opened: a start that fails says one thing.
   const threads = `${engine.concurrency} engine thread${engine.concurrency === 1 ? '' : 's'}`;
   return Object.assign(client, { description: `embedded worker at ${client.url} (${threads}, loaded in ${Date.now() - started} ms)` });

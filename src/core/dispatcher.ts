@@ -10,10 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../../db';
 import type { AnalysisSelection } from '../../db/schema';
-import type { AnalyzeRequestInput, AnalyzeResponse, Token } from '../worker/api/analyze';
+import type { AnalyzeRequestInput, AnalyzeResponse, Token } from '../protocol/analyze';
 import { failAnalysis, storeAnalysisResult, type AnalysisFailure } from './analyses';
 import type { AnalysisBackend } from './backend';
 import { DomainError } from './errors';
+import { silentLogger, type Logger } from '../log';
 
 export interface DispatcherOptions {
   /** Per worker call. */
@@ -29,7 +30,7 @@ export interface DispatcherOptions {
    * may run them; the poll notices when they finish and reports them here too.
    */
   watched?: () => number[];
-  log?: (level: 'warn' | 'error', message: string) => void;
+  logger?: Logger;
 }
 
 interface ClaimedAnalysis {
@@ -121,7 +122,7 @@ export class Dispatcher {
           await this.requeueInterrupted(false);
         }
       } catch (e) {
-        this.log('error', `dispatcher: claiming work failed: ${(e as Error).message}`);
+        this.logger.error({ err: e }, 'dispatcher: claiming work failed');
       }
       if (!this.running) break;
       if (this.woken) continue;
@@ -159,7 +160,7 @@ export class Dispatcher {
     );
     for (const { id } of rows) {
       if (this.inFlight.has(id)) continue;
-      await this.options.onFinished(id).catch((e: unknown) => this.log('error', `dispatcher: reporting analysis ${id} failed: ${(e as Error).message}`));
+      await this.options.onFinished(id).catch((e: unknown) => this.logger.error({ analysisId: id, err: e }, 'dispatcher: reporting a finished analysis failed'));
     }
   }
 
@@ -190,15 +191,15 @@ export class Dispatcher {
             sql`update analyses set status = 'queued', claimed_by = null, lease_until = null, attempts = greatest(attempts - 1, 0), updated_at = now()
                 where id = ${claimed.id} and status = 'running' and claimed_by = ${this.instanceId}`,
           )
-          .catch((err) => this.log('warn', `dispatcher: analysis ${claimed.id} could not be queued again at stop: ${(err as Error).message}`));
+          .catch((err) => this.logger.warn({ analysisId: claimed.id, err }, 'dispatcher: analysis could not be queued again at stop'));
         outcome = 'stopped';
       } else {
         const failure = classifyFailure(e, this.options.timeoutMs);
-        this.log('warn', `dispatcher: analysis ${claimed.id} failed (attempt ${claimed.attempts}): ${failure.code}: ${(e as Error)?.message ?? e}`);
+        this.logger.warn({ analysisId: claimed.id, attempt: claimed.attempts, code: failure.code, err: e }, 'dispatcher: analysis failed');
         try {
           outcome = (await failAnalysis(this.database.db, claimed.id, this.instanceId, failure)) ? 'failed' : 'lost';
         } catch (err) {
-          this.log('error', `dispatcher: analysis ${claimed.id} could not be marked failed: ${(err as Error).message}`);
+          this.logger.error({ analysisId: claimed.id, err }, 'dispatcher: analysis could not be marked failed');
           outcome = 'lost';
         }
       }
@@ -207,10 +208,10 @@ export class Dispatcher {
       try {
         await this.options.onFinished(claimed.id);
       } catch (e) {
-        this.log('error', `dispatcher: reporting analysis ${claimed.id} failed: ${(e as Error).message}`);
+        this.logger.error({ analysisId: claimed.id, err: e }, 'dispatcher: reporting a finished analysis failed');
       }
     } else if (outcome === 'lost') {
-      this.log('warn', `dispatcher: analysis ${claimed.id} was taken over by another process after its lease ran out; result dropped`);
+      this.logger.warn({ analysisId: claimed.id }, 'dispatcher: analysis taken over by another process after its lease ran out; result dropped');
     }
   }
 
@@ -254,8 +255,8 @@ export class Dispatcher {
     }
   }
 
-  private log(level: 'warn' | 'error', message: string): void {
-    (this.options.log ?? ((l, m) => console[l](m)))(level, message);
+  private get logger(): Logger {
+    return this.options.logger ?? silentLogger;
   }
 }
 

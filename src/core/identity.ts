@@ -7,7 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Queryable } from '../../db';
 import { install } from '../../db/schema';
-import type { Actor } from '../../commands/types';
+import type { Actor } from './actor';
 
 export interface ActorIds {
   workspaceId: number;

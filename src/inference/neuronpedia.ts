@@ -20,7 +20,7 @@ import {
   type Capabilities,
   type PositionResult,
   type Token,
-} from '../worker/api/analyze';
+} from '../protocol/analyze';
 import type { InferenceClient } from './client';
 import { WorkerRejectedError } from './errors';
 import { WorkerPool } from './pool';

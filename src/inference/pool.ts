@@ -13,7 +13,7 @@
  *   request), or every `healthIntervalMs` when set.
  */
 import type { z } from 'zod';
-import { ErrorBodySchema } from '../worker/api/analyze';
+import { ErrorBodySchema } from '../protocol/errors';
 import { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
 
 export interface PoolOptions {

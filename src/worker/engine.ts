@@ -6,7 +6,7 @@
  * requests arrived together, so that one forward pass of the subject model, the SAE and the
  * AR serves all of them.
  */
-import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from './api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../protocol/analyze';
 
 /** An error with an HTTP status and a stable code, raised for bad input or missing pieces. */
 export class EngineError extends Error {

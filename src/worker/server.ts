@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '../log';
 import type { Engine } from './engine';
 import type { ExecutionProvider } from './runtime/execution';
 import { requireSecret } from './http/auth';
@@ -39,8 +40,8 @@ export interface WorkerServerOptions {
   maxBatch?: number;
   /** After a batch of n > 1, how long the next may wait to gather n again (see WorkQueue). */
   regroupMs?: number;
-  /** Where server-side failures are logged (default: stderr). */
-  log?: (line: string) => void;
+  /** Where server-side failures are logged (default: a logger on stderr). */
+  log?: Logger;
 }
 
 export interface WorkerServer {
@@ -66,7 +67,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
   const { engine, secret } = options;
   const host = options.host ?? WORKER_DEFAULTS.host;
   const maxBodyBytes = options.maxBodyBytes ?? WORKER_DEFAULTS.maxBodyBytes;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? createLogger();
   const queue = new WorkQueue(engine, {
     queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit,
     batchWindowMs: options.batchWindowMs ?? WORKER_DEFAULTS.batchWindowMs,
@@ -167,7 +168,8 @@ export interface RunWorkerOptions {
   /** Engine threads (copies of the models); unset: defaultEngineThreads. */
   engineThreads?: number;
   /** Queue and batching knobs; the defaults suit both the reference stack and a GPU host. */
-  server?: Partial<Omit<WorkerServerOptions, 'engine' | 'secret' | 'host' | 'port'>>;
+  server?: Partial<Omit<WorkerServerOptions, 'engine' | 'secret' | 'host' | 'port' | 'log'>>;
+  log?: Logger;
 }
 
 export interface RunningWorker {
@@ -177,13 +179,13 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** What `confab worker` (and the embedded worker of `confab start`) runs. */
+/** What `confab worker` runs: the models on engine threads, served over HTTP. */
 export async function runWorker(options: RunWorkerOptions): Promise<RunningWorker> {
   // The models run on their own thread, so this event loop keeps serving while they compute.
   const engine = await createThreadedEngine(options.modelsPath, { executionProvider: options.executionProvider, threads: options.engineThreads });
   let server: WorkerServer;
   try {
-    server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port });
+    server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port, log: options.log });
   } catch (err) {
     await engine.close();
     throw err;

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { REFERENCE_MODELS } from '../../src/config';
 import { createInferenceClient } from '../../src/inference';
-import { decodeActivation, encodeActivation, type AnalyzeResponse } from '../../src/worker/api/analyze';
+import { decodeActivation, encodeActivation, type AnalyzeResponse } from '../../src/protocol/analyze';
 import type { Engine } from '../../src/worker/engine';
 import { OnnxAvBackend } from '../../src/worker/runtime/av-onnx';
 import { createEngine, type RuntimeEngine } from '../../src/worker/runtime/engine';

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInferenceClient, createNeuronpediaInferenceClient } from '../../src/inference';
-import { AnalyzeResponseSchema } from '../../src/worker/api/analyze';
+import { AnalyzeResponseSchema } from '../../src/protocol/analyze';
 import type { RuntimeEngine } from '../../src/worker/runtime/engine';
 import type { WorkerServer } from '../../src/worker/server';
 import { fakeCosine, startFakeNeuronpedia } from '../fakes/neuronpedia/server';

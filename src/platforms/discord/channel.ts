@@ -24,7 +24,8 @@ import {
   type RepliableInteraction,
   type SendableChannels,
 } from 'discord.js';
-import type { Actor, CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { Actor } from '../../core/actor';
 import type { AnalysisFinishedEvent, Services } from '../../core/services';
 import type { View, VoteAckView } from '../../core/view';
 import { coreNameOf, registerDiscordCommands, type DiscordConfig } from './commands';

@@ -18,7 +18,7 @@ const consoleLog: ChannelLog = {
 
 /** Connect to Discord with the real command set and core. */
 export async function startDiscordChannel(services: Services, config: DiscordConfig, log: ChannelLog = consoleLog): Promise<RunningDiscordChannel> {
-  const [{ allCommands }, { invokeCommand }] = await Promise.all([import('../../../commands/index'), import('../../core/invoke')]);
+  const [{ allCommands }, { invokeCommand }] = await Promise.all([import('../../../commands/index'), import('../../../commands/invoke')]);
   return startDiscordClient({ services, config, commands: allCommands, invoke: invokeCommand, log });
 }
 

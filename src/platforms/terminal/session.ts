@@ -9,7 +9,8 @@
  *   end of input once every pending analysis has finished.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { Actor, CommandDefinition, CommandResult, CommandContext, ParsedOptions } from '../../../commands/types';
+import type { CommandDefinition, CommandResult, CommandContext, ParsedOptions } from '../../../commands/types';
+import type { Actor } from '../../core/actor';
 import type { Services, AnalysisFinishedEvent } from '../../core/services';
 import type { View } from '../../core/view';
 import type { ChannelLog, RunningChannel } from '../index';

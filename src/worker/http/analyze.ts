@@ -1,9 +1,9 @@
 /**
  * `POST /v1/analyze`: tokens, SAE features, NLA explanations with AR scores, per position.
- * The schema is the shared contract in `api/analyze.ts`; concurrent requests are batched by
+ * The schema is the shared contract in `src/protocol/analyze.ts`; concurrent requests are batched by
  * the work queue into one engine call.
  */
-import { AnalyzeRequestSchema } from '../api/analyze';
+import { AnalyzeRequestSchema } from '../../protocol/analyze';
 import { parseBody } from './errors';
 import type { Route } from './route';
 

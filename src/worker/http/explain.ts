@@ -6,7 +6,7 @@
  * sample and the SAE block discarded), so both routes share one code path and one batch.
  */
 import { z } from 'zod';
-import type { AnalyzeRequest } from '../api/analyze';
+import type { AnalyzeRequest } from '../../protocol/analyze';
 import { HttpError, parseBody } from './errors';
 import type { Route } from './route';
 

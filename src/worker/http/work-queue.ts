@@ -13,7 +13,7 @@
  * A request whose client went away before its batch starts is dropped; the queue never runs
  * work nobody will read.
  */
-import type { AnalyzeRequest, AnalyzeResponse } from '../api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse } from '../../protocol/analyze';
 import { EngineError, type Engine } from '../engine';
 import { ClientGoneError, HttpError } from './errors';
 
@@ -27,8 +27,8 @@ export interface WorkQueueOptions {
   /**
    * After a batch of n > 1, how long the next batch may wait for up to n requests. The clients
    * just answered need a round trip to send their next request; without this pause the one
-   * request that arrived during the batch started alone, and 16 clients settled into batches
-   * of 1 and 15 (measured), each 15 waiting out the lone request's forward pass. When no other
+   * request that arrived during the batch starts alone, and closed-loop clients settle into
+   * alternating batches of one and of all the others, who wait out its forward pass. When no other
    * lane is running, the pause is also capped at a tenth of the batch it follows, so an idle
    * engine never waits more than 10% of the work it saves. Default 25 ms.
    */

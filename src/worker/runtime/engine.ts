@@ -20,7 +20,7 @@ import {
   type Explanation,
   type PositionResult,
   type Token,
-} from '../api/analyze';
+} from '../../protocol/analyze';
 import { EngineError, type Engine, type SamplingOptions, type TopkByTokenResult } from '../engine';
 import { OnnxArBackend } from './ar-onnx';
 import type { ArBackend, AvBackend, BuiltPrompt } from './av-backend';

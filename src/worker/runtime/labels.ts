@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { ManifestError } from './manifest-error';
+import { ManifestError } from './manifest-files';
 
 const BATCH_FILE = /^batch-(\d+)\.jsonl(\.gz)?$/;
 

@@ -6,20 +6,16 @@
  * Every error names the file and the field, because the person reading it is setting up a GPU
  * host from a README and needs to know which line to fix.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ManifestError, parseJsonFile, parseYamlFile, readText, requireFile, zodFail } from './manifest-files';
+import { loadNlaMeta, type NlaMeta, type NlaTokens } from './nla-meta';
 import { loadLabels } from './labels';
-import { ManifestError } from './manifest-error';
 import { readSafetensorsHeader } from './safetensors';
 import { loadSaeFolder, type SaeConfig } from './sae-formats';
 
-export { ManifestError } from './manifest-error';
-export type { NormalizeActivations, SaeArchitecture, SaeConfig } from './sae-formats';
-
-// ---------------------------------------------------------------------------------------------
-// Schemas (snake_case: these are files people write by hand and Python tools produce)
+// Schemas are snake_case: these are files people write by hand and Python tools produce.
 
 const ManifestSchema = z.object({
   name: z.string().min(1),
@@ -76,36 +72,6 @@ const ManifestSchema = z.object({
   execution_provider: z.enum(['cpu', 'cuda']).default('cpu'),
 });
 
-const NlaMetaSchema = z.object({
-  schema_version: z.number().int().optional(),
-  kind: z.literal('nla_model').optional(),
-  role: z.enum(['av', 'ar']),
-  d_model: z.number().int().min(1),
-  layer_index: z.number().int().optional(),
-  extraction: z
-    .object({
-      layer_index: z.number().int().optional(),
-      injection_scale: z.number().positive().nullable().optional(),
-      mse_scale: z.number().nullable().optional(),
-    })
-    .default({}),
-  tokens: z
-    .object({
-      injection_char: z.string().min(1),
-      injection_token_id: z.number().int().min(0),
-      injection_left_neighbor_id: z.number().int().nullable().optional(),
-      injection_right_neighbor_id: z.number().int().nullable().optional(),
-    })
-    .optional(),
-  prompt_templates: z.object({
-    av: z.string().optional(),
-    ar: z.string().optional(),
-    /** schema_version 1 names */
-    actor: z.string().optional(),
-    critic: z.string().optional(),
-  }),
-});
-
 const StatsSchema = z.object({
   d_model: z.number().int().min(1),
   layer: z.number().int().optional(),
@@ -118,27 +84,7 @@ const StatsSchema = z.object({
   norm_std: z.number().optional(),
 });
 
-// ---------------------------------------------------------------------------------------------
 // Resolved, typed manifest (camelCase, absolute paths)
-
-export interface NlaTokens {
-  injectionChar: string;
-  injectionTokenId: number;
-  leftNeighborId: number | null;
-  rightNeighborId: number | null;
-}
-
-export interface NlaMeta {
-  file: string;
-  role: 'av' | 'ar';
-  dModel: number;
-  layerIndex: number | null;
-  injectionScale: number | null;
-  mseScale: number | null;
-  tokens: NlaTokens | null;
-  avTemplate: string | null;
-  arTemplate: string | null;
-}
 
 export interface ModelStats {
   file: string;
@@ -192,77 +138,6 @@ export interface ModelManifest {
   nla: { av: AvSpec; ar: ArSpec } | null;
   stats: ModelStats;
   executionProvider: 'cpu' | 'cuda';
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function zodFail(file: string, err: z.ZodError): never {
-  const issue = err.issues[0];
-  const field = issue.path.join('.');
-  throw new ManifestError(file, field, issue.message);
-}
-
-function readText(file: string, referencedBy?: { file: string; field: string }): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (referencedBy) throw new ManifestError(referencedBy.file, referencedBy.field, `file ${file} cannot be read (${code})`);
-    throw new ManifestError(file, '', `cannot be read (${code})`);
-  }
-}
-
-function requireFile(manifestFile: string, field: string, file: string, kind: 'file' | 'dir' = 'file'): string {
-  if (!existsSync(file)) throw new ManifestError(manifestFile, field, `${kind === 'dir' ? 'folder' : 'file'} ${file} does not exist`);
-  const isDir = statSync(file).isDirectory();
-  if (kind === 'dir' && !isDir) throw new ManifestError(manifestFile, field, `${file} is not a folder`);
-  if (kind === 'file' && isDir) throw new ManifestError(manifestFile, field, `${file} is a folder; a file is expected`);
-  return file;
-}
-
-function parseYamlFile(file: string, text: string): unknown {
-  try {
-    return parseYaml(text);
-  } catch (err) {
-    throw new ManifestError(file, '', `is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-}
-
-function parseJsonFile(file: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ManifestError(file, '', `is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/** Read an `nla_meta.yaml` sidecar (schema_version 2; version-1 `actor`/`critic` template keys accepted). */
-export function loadNlaMeta(file: string): NlaMeta {
-  const raw = parseYamlFile(file, readText(file));
-  const parsed = NlaMetaSchema.safeParse(raw);
-  if (!parsed.success) zodFail(file, parsed.error);
-  const m = parsed.data;
-  if (m.schema_version !== undefined && m.schema_version > 2) {
-    throw new ManifestError(file, 'schema_version', `is ${m.schema_version}; this worker reads versions 1 and 2`);
-  }
-  return {
-    file,
-    role: m.role,
-    dModel: m.d_model,
-    layerIndex: m.extraction.layer_index ?? m.layer_index ?? null,
-    injectionScale: m.extraction.injection_scale ?? null,
-    mseScale: m.extraction.mse_scale ?? null,
-    tokens: m.tokens
-      ? {
-          injectionChar: m.tokens.injection_char,
-          injectionTokenId: m.tokens.injection_token_id,
-          leftNeighborId: m.tokens.injection_left_neighbor_id ?? null,
-          rightNeighborId: m.tokens.injection_right_neighbor_id ?? null,
-        }
-      : null,
-    avTemplate: m.prompt_templates.av ?? m.prompt_templates.actor ?? null,
-    arTemplate: m.prompt_templates.ar ?? m.prompt_templates.critic ?? null,
-  };
 }
 
 export function loadStats(file: string, expectedDModel?: number): ModelStats {

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ManifestError } from './manifest-error';
+import { ManifestError } from './manifest-files';
 import { readNpyArray, readNpzDirectory } from './npy';
 import { readSafetensorsHeader, readTensors } from './safetensors';
 

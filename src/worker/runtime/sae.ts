@@ -14,7 +14,7 @@
  * r by it on the way out: the same numbers as SAELens's folding of s into the weights.
  */
 import type * as ortTypes from 'onnxruntime-node';
-import type { SaeBlock, SaeFeature } from '../api/analyze';
+import type { SaeBlock, SaeFeature } from '../../protocol/analyze';
 import { assertProviderInstalled, ort, type ExecutionProvider } from './execution';
 import { loadLabels } from './labels';
 import { linearOnnx } from './linear-graph';

@@ -8,10 +8,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { loadConfig, REFERENCE_MODELS, type Config } from '../../../src/config';
-import { createServices, type CoreServices } from '../../../src/core/app';
+import { createServices, type Services } from '../../../src/core/app';
 import type { AnalysisBackend } from '../../../src/core/backend';
-import { createEmbeddedInferenceClient, createInferenceClient } from '../../../src/inference';
+import { createEmbeddedInferenceClient } from '../../../src/cli/embedded-worker';
+import { createInferenceClient } from '../../../src/inference';
+import { createLogger } from '../../../src/log';
 import { startDiscordChannel } from '../../../src/platforms/discord';
 import type { RunningDiscordChannel } from '../../../src/platforms/discord/channel';
 import { FakeDiscord, type FakeMember } from '../../fakes/discord/server';
@@ -31,7 +34,7 @@ export const quietLog = { debug: () => undefined, info: () => undefined, warn: (
 export interface Harness {
   fake: FakeDiscord;
   config: Config;
-  services: CoreServices;
+  services: Services;
   channel: RunningDiscordChannel;
   errors: string[];
   /** Stop the channel and start a new one (a bot restart; the core and database stay). */
@@ -92,7 +95,17 @@ export async function startHarness(options: { backend: AnalysisBackend | null; e
   const services = await createServices(config, {
     backend: options.backend,
     pollMs: 200,
-    log: (level, message) => level === 'error' && errors.push(message),
+    // The core's error records, as JSON lines.
+    logger: createLogger({
+      level: 'error',
+      pretty: false,
+      stream: new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          errors.push(...chunk.toString().split('\n').filter(Boolean));
+          done();
+        },
+      }),
+    }),
   });
   const harness: Harness = {
     fake,

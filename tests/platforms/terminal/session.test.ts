@@ -5,7 +5,8 @@
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Actor, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { CommandResult, ParsedOptions } from '../../../commands/types';
+import type { Actor } from '../../../src/core/actor';
 import { allCommands } from '../../../commands';
 import { loadConfig } from '../../../src/config';
 import { EventHub } from '../../../src/core/events';
@@ -23,7 +24,7 @@ interface Call {
 
 function harness(respond: (name: string, options: ParsedOptions, actor: Actor) => CommandResult | Promise<CommandResult>, whenIdle?: () => Promise<number[]>) {
   const hub = new EventHub(() => {});
-  const services = { config: loadConfig({}), events: hub, close: async () => {} } as Services;
+  const services = { config: loadConfig({}), events: hub, close: async () => {} } as Partial<Services> as Services;
   const calls: Call[] = [];
   const invoke: InvokeCommand = async (_services, actor, name, options) => {
     calls.push({ actor, name, options, at: Date.now() });

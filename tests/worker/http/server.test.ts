@@ -4,7 +4,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyzeResponseSchema, CapabilitiesSchema, decodeActivation, ErrorBodySchema } from '../../../src/worker/api/analyze';
+import { AnalyzeResponseSchema, CapabilitiesSchema, decodeActivation } from '../../../src/protocol/analyze';
+import { ErrorBodySchema } from '../../../src/protocol/errors';
 import { DescribeResponseSchema } from '../../../src/worker/http/describe';
 import { ExplainResponseSchema } from '../../../src/worker/http/explain';
 import { HealthResponseSchema } from '../../../src/worker/http/health';
@@ -15,7 +16,7 @@ import type { WorkerServer } from '../../../src/worker/server';
 import { REFERENCE_MODELS } from '../../../src/config';
 import { HealthResponseSchema as Health } from '../../../src/worker/http/health';
 import { createThreadedEngine } from '../../../src/worker/thread/engine-thread';
-import { call, loadReferenceEngine, SECRET, serve } from './reference-worker';
+import { call, loadReferenceEngine, recordingLogger, SECRET, serve } from './reference-worker';
 
 let engine: RuntimeEngine;
 let worker: WorkerServer;
@@ -223,6 +224,23 @@ describe('errors are JSON {error, detail} and never crash the worker', () => {
       await server.close();
     }
   });
+
+  it('a 500 goes to the log as one error record with the stack, which the client is not shown', async () => {
+    const broken = await loadReferenceEngine();
+    await broken.close();
+    const logged: Array<Record<string, unknown>> = [];
+    const server = await serve(broken, { log: recordingLogger(logged) });
+    try {
+      const answer = await call(`${server.url}/v1/analyze`, { body: { prompt: 'hello' } });
+      expectError(answer, 500, 'internal_error', /worker log/);
+      expect(JSON.stringify(answer.body)).not.toMatch(/\bat /);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ level: 50, code: 'internal_error', status: 500, msg: 'worker: internal_error' });
+      expect((logged[0].err as { stack?: string }).stack).toMatch(/\n\s+at /);
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('batching and the bounded queue', () => {
@@ -298,8 +316,8 @@ describe('batching and the bounded queue', () => {
 
 describe('clients that leave mid-batch', () => {
   it('stop the batch quietly: no error is logged, and the worker serves the next request', async () => {
-    const logged: string[] = [];
-    const server = await serve(engine, { log: (line) => logged.push(line) });
+    const logged: Array<Record<string, unknown>> = [];
+    const server = await serve(engine, { log: recordingLogger(logged) });
     try {
       const leaving = Array.from({ length: 8 }, () => new AbortController());
       const gone = leaving.map((c, i) =>

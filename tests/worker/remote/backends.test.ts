@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_MODELS } from '../../../src/config';
-import { AnalyzeResponseSchema, decodeActivation } from '../../../src/worker/api/analyze';
+import { AnalyzeResponseSchema, decodeActivation } from '../../../src/protocol/analyze';
 import { EngineError } from '../../../src/worker/engine';
 import { createNeuronpediaArBackend, createSglangAvBackend, createVllmAvBackend, registerRemoteBackends } from '../../../src/worker/remote';
 import { AvPromptBuilder } from '../../../src/worker/runtime/embeddings';

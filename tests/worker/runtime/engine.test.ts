@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyzeRequestSchema, AnalyzeResponseSchema, decodeActivation, type AnalyzeRequestInput, type AnalyzeResponse } from '../../../src/worker/api/analyze';
+import { AnalyzeRequestSchema, AnalyzeResponseSchema, decodeActivation, type AnalyzeRequestInput, type AnalyzeResponse } from '../../../src/protocol/analyze';
 import { EngineError } from '../../../src/worker/engine';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
 

@@ -1,7 +1,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ManifestError, loadManifest, loadNlaMeta } from '../../../src/worker/runtime/manifest';
+import { loadManifest } from '../../../src/worker/runtime/manifest';
+import { ManifestError } from '../../../src/worker/runtime/manifest-files';
+import { loadNlaMeta } from '../../../src/worker/runtime/nla-meta';
 import { writeFixtureStack } from './fixtures';
 
 const dirs: string[] = [];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyzeRequestSchema, type AnalyzeResponse } from '../../../src/worker/api/analyze';
+import { AnalyzeRequestSchema, type AnalyzeResponse } from '../../../src/protocol/analyze';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
 import { encodeSafetensors, readTensors } from '../../../src/worker/runtime/safetensors';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../../src/worker/runtime/tokenizer';
-import { byteTokenizerJson, bytesToUnicode } from './fixtures';
+import { bytesToUnicode } from '../../../src/worker/runtime/byte-level';
+import { byteTokenizerJson } from './fixtures';
 
 const utf8 = (s: string) => Array.from(Buffer.from(s, 'utf8'));
 const QWEN2_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";

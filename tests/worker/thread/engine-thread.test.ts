@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_MODELS } from '../../../src/config';
-import { decodeActivation, type AnalyzeRequest, type AnalyzeResponse } from '../../../src/worker/api/analyze';
+import { decodeActivation, type AnalyzeRequest, type AnalyzeResponse } from '../../../src/protocol/analyze';
 import { EngineError } from '../../../src/worker/engine';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
 import { createThreadedEngine, defaultEngineThreads, type ThreadedEngine } from '../../../src/worker/thread/engine-thread';

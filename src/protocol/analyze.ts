@@ -1,6 +1,7 @@
 /**
- * The contract of `POST /v1/analyze`: the single source of truth for the worker's HTTP edge,
- * for the engine behind it, and for the bot's client in `src/inference/`.
+ * The contract of `POST /v1/analyze` and `GET /v1/capabilities`: the single source of truth
+ * for the worker's HTTP edge, for the engine behind it, and for the bot's client in
+ * `src/inference/`. It lives outside both so that neither imports the other.
  *
  * Field names are snake_case because they are a wire format that non-TypeScript tools
  * (curl, Python notebooks) read.
@@ -123,10 +124,6 @@ export const CapabilitiesSchema = z.object({
   version: z.string(),
 });
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
-
-/** Every worker error body. `error` is a stable machine code; `detail` is for humans. */
-export const ErrorBodySchema = z.object({ error: z.string(), detail: z.string() });
-export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 export function encodeActivation(v: Float32Array): string {
   const le = new Uint8Array(v.length * 4);

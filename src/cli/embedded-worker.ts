@@ -1,12 +1,14 @@
 /**
  * The embedded worker: `confab start` without `WORKER_URLS` runs the worker in-process on a
- * loopback port, and the bot reaches it through the ordinary client. One code path for the
- * laptop default and a fleet of GPU workers; the only difference is who owns the server.
+ * loopback port, and the bot reaches it through the ordinary inference client. One code path
+ * for the laptop default and a fleet of GPU workers; the only difference is who owns the
+ * server. It lives in the CLI because only the entry point may hold both sides: the inference
+ * client knows a worker only by its URL and secret.
  */
 import { randomBytes } from 'node:crypto';
+import { createInferenceClient, type InferenceClient } from '../inference';
 import type { Engine } from '../worker/engine';
 import { createWorkerServer, type WorkerServerOptions } from '../worker/server';
-import { createInferenceClient, type InferenceClient } from './client';
 
 export interface EmbeddedInferenceOptions extends Partial<Omit<WorkerServerOptions, 'engine' | 'host' | 'port'>> {
   engine: Engine;
