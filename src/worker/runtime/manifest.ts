@@ -11,8 +11,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ManifestError, parseJsonFile, parseYamlFile, readText, requireFile, zodFail } from './manifest-files';
 import { loadNlaMeta, type NlaMeta, type NlaTokens } from './nla-meta';
-import { loadSaeConfig, type SaeConfig } from './sae-config';
+import { loadLabels } from './labels';
 import { readSafetensorsHeader } from './safetensors';
+import { loadSaeFolder, type SaeConfig } from './sae-formats';
 
 // Schemas are snake_case: these are files people write by hand and Python tools produce.
 
@@ -32,8 +33,10 @@ const ManifestSchema = z.object({
   sae: z.object({
     path: z.string().min(1),
     labels: z.string().optional(),
-    /** Defaults to sae_weights.safetensors, else Gemma Scope's params.safetensors. */
+    /** Defaults to sae_weights.safetensors, else Gemma Scope's params.safetensors or params.npz. */
     weights: z.string().optional(),
+    /** expected_average_only_in SAEs: the norm_scaling_factor SAELens keeps in its registry. */
+    norm_scaling_factor: z.number().positive().optional(),
   }),
   nla: z
     .object({
@@ -177,9 +180,17 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
   const stats = loadStats(requireFile(file, 'stats', at(m.stats)), d);
 
   const saeDir = requireFile(file, 'sae.path', at(m.sae.path), 'dir');
-  const { cfg, weights } = loadSaeConfig(saeDir, m.sae.weights);
-  if (cfg.dIn !== d) throw new ManifestError(path.join(saeDir, 'cfg.json'), 'd_in', `is ${cfg.dIn}; the manifest's subject.d_model is ${d}`);
-  const labels = m.sae.labels ? requireFile(file, 'sae.labels', at(m.sae.labels)) : null;
+  const { cfg, weights } = loadSaeFolder(saeDir, { weights: m.sae.weights, normScalingFactor: m.sae.norm_scaling_factor, manifestFile: file, subjectLayer: m.subject.layer });
+  if (cfg.dIn !== d) {
+    const saeCfg = path.join(saeDir, 'cfg.json');
+    const why = `the manifest's subject.d_model is ${d}`;
+    if (existsSync(saeCfg)) throw new ManifestError(saeCfg, 'd_in', `is ${cfg.dIn}; ${why}`);
+    throw new ManifestError(weights, cfg.tensorNames.wEnc, `has shape [${cfg.dIn}, ${cfg.dSae}] (d_in ${cfg.dIn}); ${why}`);
+  }
+  // Labels are read here too, so a corrupt export stops the load rather than the engine.
+  const labels = m.sae.labels ? at(m.sae.labels) : null;
+  if (labels && !existsSync(labels)) throw new ManifestError(file, 'sae.labels', `${labels} does not exist (a JSON list, a batch-N.jsonl.gz file, or a Neuronpedia export folder)`);
+  if (labels) loadLabels(labels, cfg.dSae);
 
   let nla: ModelManifest['nla'] = null;
   if (m.nla) {
