@@ -22,7 +22,9 @@ const Template = z.string().nullable().optional();
 const NlaMetaSchema = z.object({
   schema_version: z.number().int().optional(),
   kind: z.string().optional(),
-  role: z.string({ message: 'is missing; say av (or actor) for the AV, ar (or critic) for the AR' }),
+  role: z.string({
+    error: (issue) => (issue.input === undefined ? 'is missing; say av (or actor) for the AV, ar (or critic) for the AR' : 'must be a string: av, actor, ar or critic'),
+  }),
   d_model: z.number().int().min(1),
   layer_index: Layer.optional(),
   extraction_layer_index: Layer.nullable().optional(),
@@ -84,6 +86,9 @@ export interface NlaMeta {
 /** Read an `nla_meta.yaml` sidecar (schema_version 1 or 2, in either shape). */
 export function loadNlaMeta(file: string): NlaMeta {
   const raw = parseYamlFile(file, readText(file));
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ManifestError(file, '', 'is empty or not a YAML mapping; a sidecar maps kind, role, d_model, extraction, tokens and prompt_templates');
+  }
   const parsed = NlaMetaSchema.safeParse(raw);
   if (!parsed.success) zodFail(file, parsed.error);
   const m = parsed.data;
