@@ -10,7 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ManifestError, parseJsonFile, parseYamlFile, readText, requireFile, zodFail } from './manifest-files';
-import { checkReleasedArDepth, isReleasedArFolder, releasedArAsOnnxMessage, resolveEmbeddingTable } from './nla-folders';
+import { checkReleasedArDepth, isReleasedArFolder, releasedArAsOnnxMessage, resolveEmbeddingTable, resolveEmbedScale } from './nla-folders';
 import { checkNlaMeta, loadNlaMeta, type NlaMeta, type NlaTokens } from './nla-meta';
 import { loadSaeConfig, type SaeConfig } from './sae-config';
 
@@ -45,8 +45,8 @@ const ManifestSchema = z.object({
         embeddings: z.string().min(1).optional(),
         /** By default the one tensor named like an input embedding (`...embed_tokens.weight`). */
         embedding_key: z.string().min(1).optional(),
-        /** A number, or "sqrt_d" (Gemma multiplies embeddings by sqrt(d) after lookup). */
-        embed_scale: z.union([z.number().positive(), z.literal('sqrt_d')]).default(1),
+        /** A number, or "sqrt_d" (Gemma multiplies embeddings by sqrt(d) after lookup); by default from the AV's config.json, else 1. */
+        embed_scale: z.union([z.number().positive(), z.literal('sqrt_d')]).optional(),
         eos_token_id: z.union([z.number().int(), z.array(z.number().int()).min(1)]),
         max_new_tokens: z.number().int().min(1).default(200),
         /** The AV's tokenizer when it differs from the subject's. */
@@ -202,7 +202,7 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
         onnx: av.onnx ? requireFile(file, 'nla.av.onnx', avDirAt(av.onnx)) : null,
         embeddings: table.file,
         embeddingKey: table.key,
-        embedScale: av.embed_scale === 'sqrt_d' ? Math.sqrt(d) : av.embed_scale,
+        embedScale: resolveEmbedScale(file, avDir, av.embed_scale, d),
         eosTokenIds: Array.isArray(av.eos_token_id) ? av.eos_token_id : [av.eos_token_id],
         maxNewTokens: av.max_new_tokens,
         tokenizer: av.tokenizer ? requireFile(file, 'nla.av.tokenizer', avDirAt(av.tokenizer)) : subject.tokenizer,

@@ -122,3 +122,27 @@ export function releasedArAsOnnxMessage(dir: string): string {
     'see "A released NLA and SAE on a GPU host" in the README'
   );
 }
+
+/** Architectures whose embedding layer multiplies by sqrt(hidden_size) after the lookup. */
+const SCALED_EMBEDDINGS = new Set(['gemma', 'gemma2', 'gemma3', 'gemma3_text', 't5']);
+
+/**
+ * The factor the AV's embedding rows are multiplied by. Read from the AV's config.json when it
+ * has one, because a Gemma AV without it gets rows about 60 times too small and describes noise;
+ * a manifest value that contradicts config.json is refused rather than trusted.
+ */
+export function resolveEmbedScale(manifestFile: string, avDir: string, given: number | 'sqrt_d' | undefined, d: number): number {
+  const value = given === 'sqrt_d' ? Math.sqrt(d) : given;
+  const file = path.join(avDir, 'config.json');
+  if (!existsSync(file)) return value ?? 1;
+  const parsed = z.looseObject({ model_type: z.string().optional(), text_config: z.looseObject({ model_type: z.string().optional() }).optional() }).safeParse(parseJsonFile(file, readText(file)));
+  if (!parsed.success) zodFail(file, parsed.error);
+  const modelType = parsed.data.text_config?.model_type ?? parsed.data.model_type;
+  if (modelType === undefined) return value ?? 1;
+  const expected = SCALED_EMBEDDINGS.has(modelType) ? Math.sqrt(d) : 1;
+  if (value !== undefined && Math.abs(value - expected) > 1e-6 * expected) {
+    const want = expected === 1 ? '1' : '"sqrt_d"';
+    throw new ManifestError(manifestFile, 'nla.av.embed_scale', `is ${given}, but ${file} says model_type ${modelType}, whose embedding rows are used ${expected === 1 ? 'as they are' : 'times sqrt(hidden_size)'}; set ${want} or leave it out`);
+  }
+  return expected;
+}

@@ -234,3 +234,37 @@ describe('a released AR folder goes to a Neuronpedia /score server', () => {
     expect(loadError(dir).message).toBe(`${path.join(dir, 'nla/ar/nla_meta.yaml')}: role: is "decoder"; allowed: av or actor (the AV), ar or critic (the AR)`);
   });
 });
+
+describe('the AV embed scale follows its config.json', () => {
+  const config = (dir: string, json: unknown) => writeFileSync(path.join(dir, 'nla/av/config.json'), JSON.stringify(json));
+  const setScale = (dir: string, scale: string) => edit(path.join(dir, 'manifest.yaml'), (t) => t.replace('eos_token_id: 257}', `eos_token_id: 257, embed_scale: ${scale}}`));
+
+  it('a Gemma 3 AV gets sqrt(d) without being told; a Qwen AV gets 1', () => {
+    const gemma = releaseStack();
+    config(gemma, { model_type: 'gemma3', text_config: { model_type: 'gemma3_text', hidden_size: D } });
+    expect(loadManifest(gemma).nla!.av.embedScale).toBeCloseTo(Math.sqrt(D), 10);
+    setScale(gemma, 'sqrt_d');
+    expect(loadManifest(gemma).nla!.av.embedScale).toBeCloseTo(Math.sqrt(D), 10);
+    expect(loadManifest(releaseStack()).nla!.av.embedScale).toBe(1);
+  });
+
+  it('a manifest value that contradicts config.json is refused', () => {
+    const gemma = releaseStack();
+    config(gemma, { model_type: 'gemma3_text' });
+    setScale(gemma, '1.0');
+    expect(loadError(gemma).message).toBe(
+      `${path.join(gemma, 'manifest.yaml')}: nla.av.embed_scale: is 1, but ${path.join(gemma, 'nla/av/config.json')} says model_type gemma3_text, whose embedding rows are used times sqrt(hidden_size); set "sqrt_d" or leave it out`,
+    );
+    const qwen = releaseStack();
+    setScale(qwen, 'sqrt_d');
+    expect(loadError(qwen).message).toMatch(/nla\.av\.embed_scale: is sqrt_d, but .*config\.json says model_type qwen2, whose embedding rows are used as they are; set 1 or leave it out$/);
+  });
+
+  it('a config.json of the wrong shape is refused by file and field', () => {
+    const dir = releaseStack();
+    config(dir, { model_type: 3 });
+    expect(loadError(dir).message).toMatch(/nla\/av\/config\.json: model_type: /);
+    writeFileSync(path.join(dir, 'nla/av/config.json'), '{');
+    expect(loadError(dir).message).toMatch(/nla\/av\/config\.json: is not valid JSON/);
+  });
+});
