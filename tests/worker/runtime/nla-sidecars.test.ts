@@ -54,6 +54,13 @@ describe('the release training code\'s shape (write_model_sidecar)', () => {
     expect(() => checkNlaMeta(ar, 'ar', 3584, 20)).not.toThrow();
   });
 
+  it('resolves the sqrt_d_model sentinel the release\'s loader accepts for a scale', () => {
+    const file = edited('training', 'av', (t) => t.replace('injection_scale: 150.0', 'injection_scale: sqrt_d_model'));
+    expect(loadNlaMeta(file).injectionScale).toBeCloseTo(Math.sqrt(3584), 10);
+    const bad = edited('training', 'av', (t) => t.replace('injection_scale: 150.0', 'injection_scale: lots'));
+    expect(refusal(() => loadNlaMeta(bad)).field).toBe('extraction.injection_scale');
+  });
+
   it('reads schema 1\'s critic.num_hidden_layers as the AR depth', () => {
     expect(qwen('schema1', 'ar').layerFields).toEqual([{ field: 'critic.num_hidden_layers', value: 20 }]);
   });
