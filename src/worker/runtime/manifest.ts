@@ -10,8 +10,9 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ManifestError, parseJsonFile, parseYamlFile, readText, requireFile, zodFail } from './manifest-files';
-import { loadNlaMeta, type NlaMeta, type NlaTokens } from './nla-meta';
 import { loadLabels } from './labels';
+import { checkReleasedArDepth, isReleasedArFolder, releasedArAsOnnxMessage, resolveEmbeddingTable, resolveEmbedScale } from './nla-folders';
+import { checkNlaMeta, loadNlaMeta, type NlaMeta, type NlaTokens } from './nla-meta';
 import { readSafetensorsHeader } from './safetensors';
 import { loadSaeFolder, type SaeConfig } from './sae-formats';
 
@@ -44,10 +45,12 @@ const ManifestSchema = z.object({
         path: z.string().min(1),
         backend: z.string().min(1).default('onnx'),
         onnx: z.string().optional(),
-        embeddings: z.string().min(1),
-        embedding_key: z.string().default('model.embed_tokens.weight'),
-        /** A number, or "sqrt_d" (Gemma multiplies embeddings by sqrt(d) after lookup). */
-        embed_scale: z.union([z.number().positive(), z.literal('sqrt_d')]).default(1),
+        /** A safetensors file or shard index; by default the AV folder's index or model.safetensors. */
+        embeddings: z.string().min(1).optional(),
+        /** By default the one tensor named like an input embedding (`...embed_tokens.weight`). */
+        embedding_key: z.string().min(1).optional(),
+        /** A number, or "sqrt_d" (Gemma multiplies embeddings by sqrt(d) after lookup); by default from the AV's config.json, else 1. */
+        embed_scale: z.union([z.number().positive(), z.literal('sqrt_d')]).optional(),
         eos_token_id: z.union([z.number().int(), z.array(z.number().int()).min(1)]),
         max_new_tokens: z.number().int().min(1).default(200),
         /** The AV's tokenizer when it differs from the subject's. */
@@ -197,24 +200,21 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
     const avDir = requireFile(file, 'nla.av.path', at(m.nla.av.path), 'dir');
     const avMetaFile = requireFile(file, 'nla.av.path', path.join(avDir, 'nla_meta.yaml'));
     const avMeta = loadNlaMeta(avMetaFile);
-    checkMeta(avMeta, 'av', d, m.subject.layer);
+    checkNlaMeta(avMeta, 'av', d, m.subject.layer);
     if (!avMeta.tokens) throw new ManifestError(avMetaFile, 'tokens', 'an AV sidecar needs tokens.injection_char and tokens.injection_token_id');
     if (avMeta.injectionScale === null) throw new ManifestError(avMetaFile, 'extraction.injection_scale', 'an AV sidecar needs a positive injection_scale');
-    if (!avMeta.avTemplate) throw new ManifestError(avMetaFile, 'prompt_templates.av', 'is missing');
-    if (!avMeta.avTemplate.includes('{injection_char}')) {
-      throw new ManifestError(avMetaFile, 'prompt_templates.av', 'has no {injection_char} placeholder');
-    }
     const av = m.nla.av;
     const avDirAt = (rel: string) => path.resolve(avDir, rel);
+    const table = resolveEmbeddingTable(file, avDir, av.embeddings, av.embedding_key, d);
     nla = {
       av: {
         backend: av.backend,
         dir: avDir,
         meta: avMeta as AvSpec['meta'],
         onnx: av.onnx ? requireFile(file, 'nla.av.onnx', avDirAt(av.onnx)) : null,
-        embeddings: requireFile(file, 'nla.av.embeddings', avDirAt(av.embeddings)),
-        embeddingKey: av.embedding_key,
-        embedScale: av.embed_scale === 'sqrt_d' ? Math.sqrt(d) : av.embed_scale,
+        embeddings: table.file,
+        embeddingKey: table.key,
+        embedScale: resolveEmbedScale(file, avDir, av.embed_scale, d),
         eosTokenIds: Array.isArray(av.eos_token_id) ? av.eos_token_id : [av.eos_token_id],
         maxNewTokens: av.max_new_tokens,
         tokenizer: av.tokenizer ? requireFile(file, 'nla.av.tokenizer', avDirAt(av.tokenizer)) : subject.tokenizer,
@@ -224,13 +224,8 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
       ar: undefined as unknown as ArSpec,
     };
     if (av.backend === 'onnx' && !nla.av.onnx) throw new ManifestError(file, 'nla.av.onnx', 'the onnx backend needs the decoder graph file');
-    const emb = readSafetensorsHeader(nla.av.embeddings).tensors.get(nla.av.embeddingKey);
-    if (!emb) throw new ManifestError(nla.av.embeddings, nla.av.embeddingKey, 'tensor is missing (set nla.av.embedding_key)');
-    if (emb.shape.length !== 2 || emb.shape[1] !== d) {
-      throw new ManifestError(nla.av.embeddings, nla.av.embeddingKey, `has shape [${emb.shape}]; [vocab, ${d}] expected`);
-    }
-    if (avMeta.tokens.injectionTokenId >= emb.shape[0]) {
-      throw new ManifestError(avMetaFile, 'tokens.injection_token_id', `${avMeta.tokens.injectionTokenId} is outside the embedding table (${emb.shape[0]} rows)`);
+    if (avMeta.tokens.injectionTokenId >= table.rows) {
+      throw new ManifestError(avMetaFile, 'tokens.injection_token_id', `${avMeta.tokens.injectionTokenId} is outside the embedding table (${table.rows} rows)`);
     }
 
     const ar = m.nla.ar;
@@ -240,9 +235,11 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
     const arMeta: NlaMeta = ar.path
       ? loadNlaMeta(requireFile(file, 'nla.ar.path', path.join(arDir, 'nla_meta.yaml')))
       : { ...avMeta, file, role: 'ar', injectionScale: null, arTemplate: avMeta.arTemplate ?? '{explanation}' };
-    checkMeta(arMeta, 'ar', d, m.subject.layer);
-    if (!arMeta.arTemplate) throw new ManifestError(arMeta.file, 'prompt_templates.ar', 'is missing');
-    if (!arMeta.arTemplate.includes('{explanation}')) throw new ManifestError(arMeta.file, 'prompt_templates.ar', 'has no {explanation} placeholder');
+    checkNlaMeta(arMeta, 'ar', d, m.subject.layer);
+    if (ar.path && isReleasedArFolder(arDir)) {
+      if (ar.backend === 'onnx' && !ar.onnx?.endsWith('.onnx')) throw new ManifestError(file, 'nla.ar.backend', releasedArAsOnnxMessage(arDir));
+      checkReleasedArDepth(arDir, m.subject.layer);
+    }
     nla.ar = {
       backend: ar.backend,
       dir: arDir,
@@ -264,12 +261,4 @@ export function loadManifest(manifestPath: string, opts: LoadManifestOptions = {
     stats,
     executionProvider: opts.executionProvider ?? m.execution_provider,
   };
-}
-
-function checkMeta(meta: NlaMeta, role: 'av' | 'ar', d: number, layer: number): void {
-  if (meta.role !== role) throw new ManifestError(meta.file, 'role', `is ${meta.role}; this folder is the ${role.toUpperCase()}`);
-  if (meta.dModel !== d) throw new ManifestError(meta.file, 'd_model', `is ${meta.dModel}; the manifest's subject.d_model is ${d}`);
-  if (meta.layerIndex !== null && meta.layerIndex !== layer) {
-    throw new ManifestError(meta.file, 'extraction.layer_index', `is ${meta.layerIndex}; the manifest's subject.layer is ${layer}`);
-  }
 }

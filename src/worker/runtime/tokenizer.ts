@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { BYTE_TO_CHAR, CHAR_TO_BYTE } from './byte-level';
+import { readPostProcessor, type PostProcessor, type SpecialTokensAround } from './post-processor';
 import { normalize, preTokenize, type Piece } from './pre-tokenize';
 import {
   readDecoders,
@@ -64,6 +65,7 @@ export class Tokenizer {
   private readonly unkId: number | null;
   private readonly wordCache = new Map<string, Array<{ id: number; from: number; to: number }>>();
   private readonly byteCache: Array<Uint8Array | undefined> = [];
+  private readonly postProcessor: PostProcessor;
 
   private constructor(json: TokenizerJson, readonly source: string) {
     const model = json.model ?? {};
@@ -102,6 +104,13 @@ export class Tokenizer {
     this.decoders = readDecoders(json.decoder, source);
     this.byteLevel = this.preTokenizers.some((p) => p.kind === 'bytelevel') || this.decoders.some((d) => d.kind === 'bytelevel');
     this.vocabSize = this.idToToken.length;
+    this.postProcessor = readPostProcessor(json.post_processor, source);
+  }
+
+  /** The ids `add_special_tokens=True` puts around one sequence (BOS on Gemma and Llama 3). */
+  specialTokensAround(): SpecialTokensAround {
+    if (!this.postProcessor.ok) throw new TokenizerError(this.postProcessor.reason);
+    return this.postProcessor.single;
   }
 
   static fromFile(file: string): Tokenizer {
