@@ -15,6 +15,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** A body in another route family's shape (FastAPI's `{detail}` on the Neuronpedia routes). */
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -54,7 +56,7 @@ export function sendError(res: ServerResponse, err: unknown, log: (msg: string) 
   const http = toHttpError(err);
   if (http.status >= 500) log(`worker: ${http.code}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   const body: ErrorBody = { error: http.code, detail: http.message };
-  sendJson(res, http.status, body, http.headers);
+  sendJson(res, http.status, http.body ?? body, http.headers);
 }
 
 function defaultLog(msg: string): void {
