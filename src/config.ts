@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseNeuronpediaSetting, type NeuronpediaSetting } from './inference/neuronpedia-setting';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -53,6 +54,16 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// or postgresql:// URL')
     .optional(),
   WORKER_URLS: urlList.optional(),
+  CONFAB_NEURONPEDIA: z
+    .string()
+    .superRefine((value, ctx) => {
+      try {
+        parseNeuronpediaSetting(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    })
+    .optional(),
   CONFAB_WORKER_SECRET: z.string().min(8, 'at least 8 characters').optional(),
   CONFAB_MODELS: z.string().min(1).optional(),
   CONFAB_WORKER_PORT: intIn(0, 65535).default(8477),
@@ -92,6 +103,10 @@ export const VARIABLES: Record<VariableName, { group: string; description: strin
   CONFAB_DATA_DIR: { group: 'core', description: 'Where the embedded database and exports live.', default: './data' },
   DATABASE_URL: { group: 'core', description: 'A PostgreSQL server to use instead of the embedded PGlite database.' },
   WORKER_URLS: { group: 'worker', description: 'Comma-separated URLs of external inference workers; unset runs the embedded worker in-process.' },
+  CONFAB_NEURONPEDIA: {
+    group: 'worker',
+    description: 'Use Neuronpedia\'s NLA and inference servers instead of a Confab worker: nla=<url>,inference=<url>,model=<id>,source=<id>[,fve_baseline=<B>].',
+  },
   CONFAB_WORKER_SECRET: { group: 'worker', description: 'Shared secret sent as X-SECRET-KEY to workers (and required by `confab worker` when set).' },
   CONFAB_MODELS: { group: 'worker', description: 'Path to the model manifest (YAML) the worker loads.', default: 'models/reference/manifest.yaml' },
   CONFAB_WORKER_PORT: { group: 'worker', description: 'Port `confab worker` listens on (0 picks a free one). The embedded worker always takes a free loopback port.', default: '8477' },
@@ -137,6 +152,8 @@ export interface Config {
     executionProvider?: 'cpu' | 'cuda';
     /** Unset: defaultEngineThreads(provider). */
     engineThreads?: number;
+    /** Neuronpedia's servers instead of Confab workers (CONFAB_NEURONPEDIA). */
+    neuronpedia?: NeuronpediaSetting;
   };
   limits: { maxPromptChars: number; votesToClose: number; rateLimitPerMinute: number; decoyRate: number };
   installSecret?: string;
@@ -204,6 +221,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       timeoutMs: e.CONFAB_WORKER_TIMEOUT_MS,
       executionProvider: e.CONFAB_EXECUTION_PROVIDER,
       engineThreads: e.CONFAB_ENGINE_THREADS,
+      neuronpedia: e.CONFAB_NEURONPEDIA ? parseNeuronpediaSetting(e.CONFAB_NEURONPEDIA) : undefined,
     },
     limits: {
       maxPromptChars: e.CONFAB_MAX_PROMPT_CHARS,

@@ -4,3 +4,5 @@ export { createEmbeddedInferenceClient, type EmbeddedInferenceClient, type Embed
 export { createNeuronpediaInferenceClient, type NeuronpediaClientOptions } from './neuronpedia';
 export { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
 export type { WorkerStatus } from './pool';
+export { checkNeuronpediaServers, type ServerCheck } from './neuronpedia-check';
+export { parseNeuronpediaSetting, type NeuronpediaSetting } from './neuronpedia-setting';
