@@ -160,6 +160,32 @@ describe('POST /explain', () => {
     expect(last).toMatchObject({ token: 'o', role: 'assistant', section: 'content', message_index: 1 });
   });
 
+  it('describes a repeated position twice, as Neuronpedia does, and refuses messages on a model without a chat template', async () => {
+    const twice = await nla('/explain', { text: 'ab', positions: [1, 1], max_new_tokens: 8 });
+    expect(twice.status, JSON.stringify(twice.body)).toBe(200);
+    expect((twice.body as { results: Array<{ position: number }> }).results.map((r) => r.position)).toEqual([1, 1]);
+    const bare = await serve(engine, { secret: SECRET });
+    try {
+      const answer = await call(`${bare.url}/explain`, { body: { messages: [{ role: 'user', content: 'hi' }] } });
+      expect(answer.status).toBe(400);
+      expectValid('nla', 'HTTPException', answer.body);
+      expect((answer.body as { detail: string }).detail).toMatch(/no chat template; send `text`/);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('a chat template that does not render is a 400 naming the template', async () => {
+    const broken = await serve(engine, { secret: SECRET, chatTemplate: '{% for m in messages %}{{ m.content }' });
+    try {
+      const answer = await call(`${broken.url}/explain`, { body: { messages: [{ role: 'user', content: 'hi' }] } });
+      expect(answer.status).toBe(400);
+      expect((answer.body as { detail: string }).detail).toMatch(/Failed to apply chat template/);
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('streams server-sent events: a meta frame, one result per position, then [DONE]', async () => {
     const response = await fetch(`${worker.url}/explain`, {
       method: 'POST',
@@ -210,6 +236,21 @@ describe('POST /explain', () => {
 });
 
 describe('POST /describe and /score', () => {
+  it('a /describe stream the client closes halfway stops quietly, and the worker keeps serving', async () => {
+    const v = await activationOf('abc', -1);
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${worker.url}/describe`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-secret-key': SECRET } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
+      req.end(JSON.stringify({ activations: [v, v, v, v], stream: true, max_new_tokens: 32 }));
+    });
+    await expectHealthy();
+  });
+
   it('describe: DescribeResponse, and the same results as server-sent events', async () => {
     const v = await activationOf('hello world', -1);
     const request = { activations: [v], temperature: 0, max_new_tokens: 16, stream: false };

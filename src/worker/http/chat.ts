@@ -54,7 +54,12 @@ export function loadChatTemplate(manifestPath: string): string | undefined {
   if (typeof tokenizer !== 'string') return undefined;
   const configPath = path.join(path.dirname(path.resolve(path.dirname(manifestPath), tokenizer)), 'tokenizer_config.json');
   if (!existsSync(configPath)) return undefined;
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { chat_template?: unknown };
+  let config: { chat_template?: unknown };
+  try {
+    config = JSON.parse(readFileSync(configPath, 'utf8')) as { chat_template?: unknown };
+  } catch (err) {
+    throw new Error(`${configPath} is not valid JSON (${(err as Error).message}); fix it or remove it to serve without a chat template.`);
+  }
   const template = config.chat_template;
   if (typeof template === 'string') return template;
   if (Array.isArray(template)) {
