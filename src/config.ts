@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseNeuronpediaSetting, type NeuronpediaSetting } from './inference/neuronpedia-setting';
 import { defineVariables, floatIn, httpUrl, intIn, readVariables, text, variableSpecs, type VariableSpec } from './variables';
 
 export { ConfigError } from './variables';
@@ -40,6 +41,18 @@ export const VARIABLES = defineVariables({
     group: 'worker',
     description: 'Comma-separated URLs of external inference workers; unset runs the embedded worker in-process.',
     schema: urlList,
+  },
+  CONFAB_NEURONPEDIA: {
+    group: 'worker',
+    description: "Use Neuronpedia's NLA and inference servers instead of a Confab worker: nla=<url>,inference=<url>,model=<id>,source=<id>[,fve_baseline=<B>].",
+    schema: z.string().transform((value, ctx) => {
+      try {
+        return parseNeuronpediaSetting(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   },
   CONFAB_WORKER_SECRET: {
     group: 'worker',
@@ -128,6 +141,8 @@ export interface Config {
     executionProvider?: 'cpu' | 'cuda';
     /** Unset: defaultEngineThreads(provider). */
     engineThreads?: number;
+    /** Neuronpedia's servers instead of Confab workers (CONFAB_NEURONPEDIA). */
+    neuronpedia?: NeuronpediaSetting;
   };
   limits: { maxPromptChars: number; votesToClose: number; rateLimitPerMinute: number; decoyRate: number };
   installSecret?: string;
@@ -144,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dir: path.join(dataDir, 'pglite') },
     worker: {
       urls: e.WORKER_URLS ?? [],
+      neuronpedia: e.CONFAB_NEURONPEDIA,
       secret: e.CONFAB_WORKER_SECRET,
       modelsPath: e.CONFAB_MODELS,
       port: e.CONFAB_WORKER_PORT,

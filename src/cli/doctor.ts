@@ -91,6 +91,8 @@ async function checkDatabase(config: Config): Promise<Check> {
 
 async function checkWorkers(config: Config): Promise<Check[]> {
   const inference = await import('../inference');
+  const np = config.worker.neuronpedia;
+  if (np) return inference.checkNeuronpediaServers({ ...np, secret: config.worker.secret, timeoutMs: 5_000 });
   if (config.worker.urls.length > 0) {
     return Promise.all(
       config.worker.urls.map(async (url) => {

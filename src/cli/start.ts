@@ -127,6 +127,11 @@ function defaultReviewerName(env: Record<string, string | undefined>): string {
  */
 export async function createBackend(config: Config) {
   const inference = await import('../inference');
+  const np = config.worker.neuronpedia;
+  if (np) {
+    const client = inference.createNeuronpediaInferenceClient({ ...np, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
+    return Object.assign(client, { description: `Neuronpedia servers (NLA ${np.nlaUrl}, inference ${np.inferenceUrl})` });
+  }
   if (config.worker.urls.length > 0) {
     const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
     return Object.assign(client, { description: `workers ${config.worker.urls.join(', ')}` });

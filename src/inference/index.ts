@@ -3,3 +3,5 @@ export { createInferenceClient, type InferenceClient, type InferenceClientOption
 export { createNeuronpediaInferenceClient, type NeuronpediaClientOptions } from './neuronpedia';
 export { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
 export type { WorkerStatus } from './pool';
+export { checkNeuronpediaServers, type ServerCheck } from './neuronpedia-check';
+export { parseNeuronpediaSetting, type NeuronpediaSetting } from './neuronpedia-setting';

@@ -31,6 +31,8 @@ export interface PoolOptions {
   backoffMs?: number;
   /** Longest Retry-After the pool is willing to wait for. */
   maxRetryAfterMs?: number;
+  /** The route probed for liveness, with the secret (default `/health`; Neuronpedia's NLA server: `/`). */
+  healthPath?: string;
 }
 
 export interface WorkerStatus {
@@ -177,7 +179,7 @@ export class WorkerPool {
       if (response.status >= 400 && response.status < 500) {
         const parsed = ErrorBodySchema.safeParse(safeJson(text));
         const code = parsed.success ? parsed.data.error : `http_${response.status}`;
-        const detail = parsed.success ? parsed.data.detail : text.slice(0, 300);
+        const detail = parsed.success ? parsed.data.detail : (fastApiDetail(safeJson(text)) ?? text.slice(0, 300));
         throw new WorkerRejectedError(worker.url, response.status, code, detail);
       }
       if (!response.ok) {
@@ -213,9 +215,10 @@ export class WorkerPool {
 
   private async probe(worker: WorkerState): Promise<void> {
     try {
-      const response = await fetch(`${worker.url}/health`, { signal: AbortSignal.timeout(Math.min(this.timeoutMs, 2_000)) });
+      const healthPath = this.options.healthPath ?? '/health';
+      const response = await fetch(`${worker.url}${healthPath}`, { headers: this.headers(false), signal: AbortSignal.timeout(Math.min(this.timeoutMs, 2_000)) });
       await response.arrayBuffer();
-      if (!response.ok) throw new Error(`/health answered ${response.status}`);
+      if (!response.ok) throw new Error(`${healthPath} answered ${response.status}`);
       worker.up = true;
       worker.lastError = undefined;
     } catch (err) {
@@ -241,6 +244,16 @@ function parseRetryAfter(header: string | null): number {
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(header);
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : 1_000;
+}
+
+/** FastAPI's error bodies (Neuronpedia's servers): `{detail: "..."}` or `{detail: [{loc, msg}]}`. */
+function fastApiDetail(body: unknown): string | undefined {
+  const detail = (body as { detail?: unknown } | undefined)?.detail;
+  if (typeof detail === 'string') return detail;
+  if (!Array.isArray(detail)) return undefined;
+  return detail
+    .map((e: { loc?: unknown[]; msg?: unknown }) => `${(e.loc ?? []).filter((k) => k !== 'body').join('.') || 'body'}: ${String(e.msg)}`)
+    .join('; ');
 }
 
 function safeJson(text: string): unknown {

@@ -12,8 +12,10 @@ import type { Engine } from './engine';
 import type { ExecutionProvider } from './runtime/execution';
 import { requireSecret } from './http/auth';
 import { readJsonBody } from './http/body';
+import { loadChatTemplate } from './http/chat';
 import { ClientGoneError, HttpError, sendError, sendJson } from './http/errors';
-import type { Route } from './http/route';
+import { toFastApiError } from './http/fastapi';
+import type { Route, RouteSettings } from './http/route';
 import { ROUTES } from './http/routes';
 import { WorkQueue, type QueueStats } from './http/work-queue';
 import { createThreadedEngine } from './thread/engine-thread';
@@ -42,6 +44,8 @@ export interface WorkerServerOptions {
   regroupMs?: number;
   /** Where server-side failures are logged (default: a logger on stderr). */
   log?: Logger;
+  /** The subject model's Jinja chat template, for Neuronpedia's `messages` input. */
+  chatTemplate?: string;
 }
 
 export interface WorkerServer {
@@ -74,6 +78,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
     maxBatch: options.maxBatch ?? WORKER_DEFAULTS.maxBatch,
     regroupMs: options.regroupMs ?? WORKER_DEFAULTS.regroupMs,
   });
+  const settings: RouteSettings = { queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit, chatTemplate: options.chatTemplate };
   const byPath = new Map<string, Route[]>();
   for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
 
@@ -91,14 +96,15 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
     const candidates = byPath.get(path);
+    let route: Route | undefined;
     try {
       if (!candidates) throw new HttpError(404, 'not_found', `No route ${path}. Routes: ${[...byPath.keys()].join(', ')}.`);
-      const route = candidates.find((r) => r.method === req.method);
+      route = candidates.find((r) => r.method === req.method);
       if (!route) {
         const allowed = candidates.map((r) => r.method).join(', ');
         throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allowed}.`, { allow: allowed });
       }
-      if (route.auth) requireSecret(req, secret);
+      if (route.auth) requireSecret(req, secret, route.style === 'nla' ? 403 : 401);
 
       const controller = new AbortController();
       // 'close' on the response fires both on normal completion and when the client drops;
@@ -113,6 +119,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
         queue,
         body: () => readJsonBody(req, maxBodyBytes),
         signal: controller.signal,
+        settings,
       });
       sendJson(res, 200, result);
     } catch (err) {
@@ -120,7 +127,9 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
         res.destroy();
         return;
       }
-      sendError(res, err, log);
+      // The inference server's own 401 is `{error}`, which Confab's shape already carries.
+      const fastApi = route?.style === 'nla' || (route?.style === 'inference' && !(err instanceof HttpError && err.status === 401));
+      sendError(res, fastApi ? toFastApiError(err) : err, log);
     }
   }
 
@@ -185,7 +194,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   const engine = await createThreadedEngine(options.modelsPath, { executionProvider: options.executionProvider, threads: options.engineThreads });
   let server: WorkerServer;
   try {
-    server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port, log: options.log });
+    const chatTemplate = loadChatTemplate(options.modelsPath);
+    server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port, log: options.log, chatTemplate });
   } catch (err) {
     await engine.close();
     throw err;

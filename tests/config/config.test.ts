@@ -17,6 +17,7 @@ function configError(env: Record<string, string>): string {
 const BAD_VALUES: Partial<Record<VariableName, string[]>> = {
   DATABASE_URL: ['mysql://localhost/confab', 'localhost:5432'],
   WORKER_URLS: ['ftp://worker', 'http://ok:8477,worker2:8477'],
+  CONFAB_NEURONPEDIA: ['http://gpu:5001', 'nla=http://a,inference=http://b,model=m', 'nla=http://a,inference=b,model=m,source=s'],
   CONFAB_WORKER_SECRET: ['short'],
   CONFAB_WORKER_PORT: ['abc', '70000', '-1', '80.5'],
   CONFAB_WORKER_TIMEOUT_MS: ['5', 'soon'],
@@ -39,6 +40,12 @@ describe('loadConfig', () => {
     expect(config.limits).toEqual({ maxPromptChars: 2000, votesToClose: 3, rateLimitPerMinute: 10, decoyRate: 0.1 });
     expect(config.logLevel).toBe('info');
     expect(config.judge).toBeUndefined();
+  });
+
+  it('reads CONFAB_NEURONPEDIA into the Neuronpedia backend\'s settings', () => {
+    const config = loadConfig({ CONFAB_NEURONPEDIA: 'nla=http://gpu:5001,inference=http://gpu:5002,model=gemma-3-12b-it,source=32-x' });
+    expect(config.worker.neuronpedia).toEqual({ nlaUrl: 'http://gpu:5001', inferenceUrl: 'http://gpu:5002', model: 'gemma-3-12b-it', source: '32-x', fveBaseline: undefined });
+    expect(loadConfig({}).worker.neuronpedia).toBeUndefined();
   });
 
   it('turns numbers into numbers, defaults included', () => {

@@ -16,6 +16,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** A body in another route family's shape (FastAPI's `{detail}` on the Neuronpedia routes). */
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -56,7 +58,7 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger): void 
   const http = toHttpError(err);
   if (http.status >= 500) log.error({ err, code: http.code, status: http.status }, `worker: ${http.code}`);
   const body: ErrorBody = { error: http.code, detail: http.message };
-  sendJson(res, http.status, body, http.headers);
+  sendJson(res, http.status, http.body ?? body, http.headers);
 }
 
 /** "positions[0]: expected an integer; top_k: too big" — the field is always named. */
