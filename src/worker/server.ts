@@ -28,6 +28,11 @@ export interface WorkerServerOptions {
   port?: number;
   /** Largest accepted request body. A 5,376-d vector as JSON is about 120 kB. */
   maxBodyBytes?: number;
+  /**
+   * Request bodies being read at once, in bytes; a request that would pass it gets 429 before
+   * its body is read, so a flood of large uploads cannot hold unbounded memory. Default 64 MiB.
+   */
+  maxBodyBytesInFlight?: number;
   /** Requests that may wait beyond the running batch; more get 429. */
   queueLimit?: number;
   /**
@@ -40,6 +45,11 @@ export interface WorkerServerOptions {
   maxBatch?: number;
   /** After a batch of n > 1, how long the next may wait to gather n again (see WorkQueue). */
   regroupMs?: number;
+  /**
+   * The longest a request may wait for its batch: more estimated work ahead is refused with 429
+   * and a Retry-After of the drain time. Keep it well under the clients' timeout.
+   */
+  maxQueueWaitMs?: number;
   /** Where server-side failures are logged (default: a logger on stderr). */
   log?: Logger;
 }
@@ -57,10 +67,12 @@ export const WORKER_DEFAULTS = {
   host: '127.0.0.1',
   port: 8477,
   maxBodyBytes: 1024 * 1024,
+  maxBodyBytesInFlight: 64 * 1024 * 1024,
   queueLimit: 64,
   batchWindowMs: 0,
   maxBatch: 16,
   regroupMs: 25,
+  maxQueueWaitMs: 10_000,
 } as const;
 
 export async function createWorkerServer(options: WorkerServerOptions): Promise<WorkerServer> {
@@ -68,11 +80,31 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
   const host = options.host ?? WORKER_DEFAULTS.host;
   const maxBodyBytes = options.maxBodyBytes ?? WORKER_DEFAULTS.maxBodyBytes;
   const log = options.log ?? createLogger();
+  const bodyBudget = options.maxBodyBytesInFlight ?? WORKER_DEFAULTS.maxBodyBytesInFlight;
+  let bodyBytesInFlight = 0;
+  /** Reads a body within the budget; a chunked body reserves the whole cap, since its size is unknown. */
+  async function readBody(req: IncomingMessage): Promise<unknown> {
+    const declared = Number(req.headers['content-length']);
+    const reserve = Number.isFinite(declared) ? Math.min(declared, maxBodyBytes + 1) : maxBodyBytes;
+    if (bodyBytesInFlight + reserve > bodyBudget && bodyBytesInFlight > 0) {
+      throw new HttpError(429, 'busy_reading', 'The worker is reading too many request bodies at once; retry in 1 s or use another worker.', {
+        'retry-after': '1',
+        connection: 'close',
+      });
+    }
+    bodyBytesInFlight += reserve;
+    try {
+      return await readJsonBody(req, maxBodyBytes);
+    } finally {
+      bodyBytesInFlight -= reserve;
+    }
+  }
   const queue = new WorkQueue(engine, {
     queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit,
     batchWindowMs: options.batchWindowMs ?? WORKER_DEFAULTS.batchWindowMs,
     maxBatch: options.maxBatch ?? WORKER_DEFAULTS.maxBatch,
     regroupMs: options.regroupMs ?? WORKER_DEFAULTS.regroupMs,
+    maxQueueWaitMs: options.maxQueueWaitMs ?? WORKER_DEFAULTS.maxQueueWaitMs,
   });
   const byPath = new Map<string, Route[]>();
   for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
@@ -111,7 +143,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
         res,
         engine,
         queue,
-        body: () => readJsonBody(req, maxBodyBytes),
+        body: () => readBody(req),
         signal: controller.signal,
       });
       sendJson(res, 200, result);
