@@ -61,6 +61,12 @@ export interface WorkerServer {
   queueStats(): QueueStats;
   /** Stops accepting, rejects waiting requests with 503, and closes connections. Does not close the engine. */
   close(): Promise<void>;
+  /**
+   * The graceful close: stops accepting, rejects waiting requests with 503, lets the running
+   * batches answer, then closes connections. A close() meanwhile hurries it (the running
+   * batches lose their clients and stop at their next step); it resolves when they have.
+   */
+  drain(): Promise<void>;
 }
 
 export const WORKER_DEFAULTS = {
@@ -179,6 +185,17 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
     url,
     server,
     queueStats: () => queue.stats(),
+    async drain() {
+      queue.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await queue.idle();
+      // The last answers are written; idle keep-alive sockets would otherwise hold close open.
+      await new Promise((resolve) => setImmediate(resolve));
+      server.closeIdleConnections();
+      const straggler = setTimeout(() => server.closeAllConnections(), 2_000);
+      await closed;
+      clearTimeout(straggler);
+    },
     async close() {
       queue.close();
       await new Promise<void>((resolve) => {
@@ -207,8 +224,13 @@ export interface RunWorkerOptions {
 export interface RunningWorker {
   url: string;
   engineThreads: number;
-  /** Stops the server, then releases the models. */
+  /**
+   * Stops the server, lets the running batches answer, then releases the models; the engine
+   * threads end only after their runs have returned.
+   */
   close(): Promise<void>;
+  /** During close(): stop the running batches at their next step instead of letting them finish. */
+  hurry(): void;
 }
 
 /** What `confab worker` runs: the models on engine threads, served over HTTP. */
@@ -226,8 +248,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     url: server.url,
     engineThreads: engine.concurrency,
     async close() {
-      await server.close();
+      await server.drain();
       await engine.close();
+    },
+    hurry() {
+      void server.close();
     },
   };
 }

@@ -3,8 +3,10 @@
  * and its Retry-After is the time the work ahead takes to drain.
  *
  * A cost is in units: 1 for the forward passes every request shares (prompt, SAE, AR), plus one
- * per 64 tokens the NLA may generate. Generation is the long part and its length is known from the
- * request; the prompt is bounded by the character limit and runs in one batched pass. The time
+ * per sample the NLA generates. Generation is the long part; a sample ends at its end-of-text
+ * token, which comes long before a large max_new_tokens, so a sample counts as at most 64 tokens
+ * (smaller limits count less). The prompt is bounded by the character limit and runs in one
+ * batched pass. The time
  * one unit takes is learned from the batches that ran (`CostMeter`), so the same units serve a
  * CPU and a GPU.
  */
@@ -15,7 +17,7 @@ const DEFAULT_NEW_TOKENS = 64;
 
 export function analyzeCost(request: AnalyzeRequest): number {
   const positions = request.positions?.length ?? 1;
-  const generated = positions * request.nla_samples * (request.max_new_tokens ?? DEFAULT_NEW_TOKENS);
+  const generated = positions * request.nla_samples * Math.min(request.max_new_tokens ?? DEFAULT_NEW_TOKENS, DEFAULT_NEW_TOKENS);
   return 1 + generated / DEFAULT_NEW_TOKENS;
 }
 

@@ -94,6 +94,7 @@ export class WorkQueue {
   /** The batches and tasks on the lanes now, for the drain estimate. */
   private readonly onLanes = new Set<{ startedAt: number; cost: number }>();
   private readonly maxQueueWaitMs: number;
+  private readonly idleWaiters: Array<() => void> = [];
   private lastBatchEnd = 0;
   private lastBatchSize = 0;
   private lastBatchMs = 0;
@@ -157,6 +158,12 @@ export class WorkQueue {
         detach: () => {},
       });
     });
+  }
+
+  /** Resolves when no batch or task is on a lane (at once when none is). */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Reject everything still waiting; the running job finishes on its own. */
@@ -338,6 +345,7 @@ export class WorkQueue {
       // The clients of the batch that just ended are the ones about to send their next request.
       if (ran > 0) this.lastBatchSize = ran;
       this.schedule();
+      if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 

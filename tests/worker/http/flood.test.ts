@@ -126,11 +126,12 @@ describe('a flood of near-limit prompts', () => {
 });
 
 describe('cost units', () => {
-  it('count the tokens the NLA may generate, per position and sample', () => {
+  it('count the samples the NLA generates, per position, up to 64 tokens each', () => {
     const base = { prompt: 'p', top_k: 8, return_activations: false } as const;
     expect(analyzeCost({ ...base, nla_samples: 0 })).toBe(1);
     expect(analyzeCost({ ...base, nla_samples: 1 })).toBe(2);
-    expect(analyzeCost({ ...base, nla_samples: 4, positions: [0, 1], max_new_tokens: 128 })).toBe(17);
+    expect(analyzeCost({ ...base, nla_samples: 4, positions: [0, 1], max_new_tokens: 1024 })).toBe(9);
+    expect(analyzeCost({ ...base, nla_samples: 2, max_new_tokens: 16 })).toBe(1.5);
   });
 
   it('the meter follows the batches that ran and ignores empty ones', () => {
