@@ -62,13 +62,14 @@ describe('prompts over the character bound', () => {
         expect(body.error).toBe('prompt_too_long');
         expect(body.detail).toBe('Prompt is 900,000 characters; the limit is 127 characters (this model reads at most 128 tokens).');
       }
-      // Tokenizing one such prompt takes seconds and hundreds of MB; refusing 70 by length takes neither.
-      expect(took).toBeLessThan(30_000);
+      // None reached the engine: tokenizing one such prompt takes seconds and hundreds of MB there.
       expect(server.queueStats().batches).toBe(0);
+      // Uploading and parsing 63 MB takes time on a busy machine; tokenizing it took minutes.
+      expect(took).toBeLessThan(90_000);
     } finally {
       await server.close();
     }
-  });
+  }, 120_000);
 
   it('a prompt one character over the bound is refused, one at the bound is analysed', async () => {
     const server = await serve(engine, { secret: SECRET });
@@ -95,8 +96,9 @@ describe('a flood of near-limit prompts', () => {
       let longestBatch = 0;
       for (let round = 0; round < 3; round++) {
         const warm = await Promise.all(Array.from({ length: 8 }, (_, i) => timedCall(server, request(i))));
-        for (const a of warm) expect(a.status).toBe(200);
-        longestBatch = Math.max(longestBatch, ...warm.map((a) => a.answeredAt - a.sentAt));
+        // On a loaded machine the learned pace may already refuse some of these eight.
+        for (const a of warm) expect([200, 429]).toContain(a.status);
+        longestBatch = Math.max(longestBatch, ...warm.filter((a) => a.status === 200).map((a) => a.answeredAt - a.sentAt));
       }
 
       const answers = await Promise.all(Array.from({ length: 70 }, (_, i) => timedCall(server, request(100 + i))));
@@ -105,6 +107,7 @@ describe('a flood of near-limit prompts', () => {
       expect(ok.length + busy.length, JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 429).map((a) => a.body))).toBe(70);
       expect(ok.length).toBeGreaterThan(0);
       expect(busy.length).toBeGreaterThan(0);
+      expect(longestBatch).toBeGreaterThan(0);
 
       // In time: no client waits past the wait bound plus one batch (with room for a busy machine).
       const slowest = Math.max(...answers.map((a) => a.answeredAt - a.sentAt));
