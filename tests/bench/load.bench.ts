@@ -2,12 +2,13 @@
  * `npm run bench:load [-- --seconds N]`: the scale-out layout under load, end to end.
  *
  * A throwaway PostgreSQL, 3 `confab start --local` bot processes and `confab worker` processes.
- *   1. /explain throughput: 24 analyses asked across the 3 bots, with WORKER_URLS naming 1 worker,
+ *   1. /explain throughput: 60 analyses asked across the 3 bots, with WORKER_URLS naming 1 worker,
  *      then 2; analyses per second from the first ask to the last result in the database.
  *   2. Votes: 200 simulated reviewers (67 per bot), each with one vote outstanding at a time,
  *      each item voted on by 40 of them (under the 50 votes that close it here),
  *      voting through the bots' terminal channel for N seconds (default 20). Latency is from
  *      writing the vote to reading its acknowledgement, as the reviewer sees it.
+ *   3. The same votes from 3 reviewers (one per bot): a vote's latency with nothing queued ahead.
  * Analyses lost: asked and neither done nor failed at the end. Prints the figures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,7 +23,7 @@ const argv = process.argv.slice(2);
 const SECONDS = argv.includes('--seconds') ? Number(argv[argv.indexOf('--seconds') + 1]) : 20;
 const BOTS = 3;
 const REVIEWERS = 200;
-const ANALYSES = 24;
+const ANALYSES = 60;
 const SECRET = 'load-bench-secret';
 const BIN = path.resolve(import.meta.dirname, '../../bin/confab.mjs');
 const work = mkdtempSync(path.join(tmpdir(), 'confab-load-'));
@@ -122,21 +123,22 @@ async function explainThroughput(workerUrls: string, tag: string): Promise<{ per
 const one = await explainThroughput(urls[0], 'one');
 const two = await explainThroughput(urls.join(','), 'two');
 
-// Votes: the explanations made above, 200 reviewers, one vote outstanding each.
+// Votes: the explanations made above; `reviewers` across the bots, one vote outstanding each.
 const explanationIds = ((await db.query('select id from explanations order by id')).rows as Array<{ id: number }>).map((r) => r.id);
-const bots = await startBots(urls.join(','));
-const latencies: number[] = [];
-let acked = 0;
-let refused = 0;
-/** Why votes were refused (an item closed by its votes, …), by message. */
-const refusals = new Map<string, number>();
-let running = true;
 const LABELS = ['faithful', 'confabulated'];
-await Promise.all(
-  bots.map(async (bot, b) => {
+
+async function votePhase(reviewers: number, seconds: number) {
+  const bots = await startBots(urls.join(','));
+  const latencies: number[] = [];
+  let acked = 0;
+  let refused = 0;
+  /** Why votes were refused (an item closed by its votes, …), by message. */
+  const refusals = new Map<string, number>();
+  let running = true;
+  bots.forEach((bot, b) => {
     // The bot answers its stdin in order, so acknowledgements match the writes first in, first out.
     const outstanding: Array<{ sentAt: number; reviewer: number }> = [];
-    const mine = Array.from({ length: REVIEWERS }, (_, r) => r).filter((r) => r % BOTS === b);
+    const mine = Array.from({ length: reviewers }, (_, r) => r).filter((r) => r % BOTS === b);
     const turn = new Map(mine.map((r) => [r, 0]));
     const send = (reviewer: number) => {
       const n = turn.get(reviewer)!;
@@ -151,35 +153,38 @@ await Promise.all(
     bot.onLine = (line) => {
       if (!/^(Vote recorded on|Vote on #\d+ changed|You already voted|Error:)/.test(line)) return;
       const done = outstanding.shift();
-      if (!done) return;
+      if (!done || !running) return;
       if (line.startsWith('Error:')) {
         refused++;
-        refusals.set(line.replace(/#\d+/g, '#N'), (refusals.get(line.replace(/#\d+/g, '#N')) ?? 0) + 1);
+        const why = line.replace(/#\d+/g, '#N');
+        refusals.set(why, (refusals.get(why) ?? 0) + 1);
       } else {
         acked++;
         latencies.push(performance.now() - done.sentAt);
       }
-      if (running) send(done.reviewer);
+      send(done.reviewer);
     };
     for (const r of mine) send(r);
-  }),
-);
-const voteStart = performance.now();
-const ackedAtStart = acked;
-const refusedAtStart = refused;
-await sleep(SECONDS * 1000);
-running = false;
-const refusedDuring = refused - refusedAtStart;
-const voteSeconds = (performance.now() - voteStart) / 1000;
-const votesPerSecond = (acked - ackedAtStart) / voteSeconds;
-await Promise.all(bots.map(stop));
-latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  });
+  const voteStart = performance.now();
+  await sleep(seconds * 1000);
+  running = false;
+  const votesPerSecond = acked / ((performance.now() - voteStart) / 1000);
+  await Promise.all(bots.map(stop));
+  latencies.sort((x, y) => x - y);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  console.log(
+    `votes: ${reviewers} reviewers, ${seconds} s: ${votesPerSecond.toFixed(0)} votes/s in aggregate (target >= 2,000), ${refused} refused; ` +
+      `latency p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms (target <= 50 ms)`,
+  );
+  for (const [why, n] of [...refusals].sort((x, y) => y[1] - x[1]).slice(0, 3)) console.log(`  refused ${n}×: ${why}`);
+}
 
 console.log(`bench:load on ${cpus().length} cores, PostgreSQL ${cluster.version}, ${BOTS} bot processes`);
-console.log(`votes: ${REVIEWERS} reviewers, ${SECONDS} s: ${votesPerSecond.toFixed(0)} votes/s in aggregate (target >= 2,000), ${refusedDuring} refused; latency of recorded votes p50 ${pct(50).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms (target <= 50 ms)`);
-for (const [why, n] of [...refusals].sort((a, b) => b[1] - a[1]).slice(0, 3)) console.log(`  refused ${n}×: ${why}`);
 console.log(`/explain: ${ANALYSES} analyses: 1 worker ${one.perSecond.toFixed(2)}/s, 2 workers ${two.perSecond.toFixed(2)}/s, ratio ${(two.perSecond / one.perSecond).toFixed(2)}x (target >= 1.8x)`);
+await votePhase(REVIEWERS, SECONDS);
+// The same votes with one reviewer per bot: the time one vote takes when nothing queues ahead of it.
+await votePhase(BOTS, Math.min(SECONDS, 10));
 console.log(`analyses lost: ${one.lost + two.lost} (target 0)`);
 
 await Promise.all(workers.map(stop));
