@@ -12,10 +12,11 @@
  *   - no item closed twice;
  *   - the export was consistent (each row's votes agree with its counts and label);
  *   - takeover: how long an analysis held by a killed bot waited before another process took it.
- * It prints the counts and exits 1 if any check failed. Not part of `npm test`.
+ * It prints the counts and exits 1 if any check failed. Not part of `npm test`. With `--keep`, the
+ * working folder stays, with each bot process's output in `bot-<n>-<pid>.log`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,7 @@ const flag = (name: string, fallback: number) => {
 const SECONDS = flag('seconds', 300);
 const KILL_EVERY_S = flag('kill-every', 5);
 const SETTLE_S = flag('settle', 60);
+const KEEP = argv.includes('--keep');
 const BOTS = 3;
 const WORKERS = 2;
 const USERS_PER_BOT = 8;
@@ -262,7 +264,7 @@ for (const inc of incarnations) {
     let m: RegExpExecArray | null;
     if ((m = /^Now acting as (\S+)\.$/.exec(line))) user = m[1];
     else if ((m = /^Vote recorded on #(\d+): (\w+)\.$/.exec(line)) || (m = /^Vote on #(\d+) changed from \w+ to (\w+)\.$/.exec(line))) acks.push({ explanationId: Number(m[1]), user, label: m[2] });
-    else if ((m = /^Analysis (\d+) · queued · asked by/.exec(line))) requested.add(Number(m[1]));
+    else if ((m = /^Analysis (\d+) · (?:queued|running) · asked by/.exec(line))) requested.add(Number(m[1]));
     else if ((m = /^Analysis (\d+) · (done|failed) ·/.exec(line))) resultPosts.set(Number(m[1]), (resultPosts.get(Number(m[1])) ?? 0) + 1);
     else if ((m = /^This vote closed #(\d+)\.$/.exec(line))) closePosts.set(Number(m[1]), (closePosts.get(Number(m[1])) ?? 0) + 1);
   }
@@ -369,5 +371,8 @@ for (const w of workers) w?.kill('SIGKILL');
 for (const inc of bots) inc?.child.kill('SIGKILL');
 await db.end().catch(() => {});
 cluster.stop();
-rmSync(work, { recursive: true, force: true });
+if (KEEP) {
+  for (const inc of incarnations) writeFileSync(path.join(work, `bot-${inc.bot}-${inc.pid}.log`), inc.out);
+  console.log(`kept ${work}`);
+} else rmSync(work, { recursive: true, force: true });
 process.exit(failures.length ? 1 : 0);
