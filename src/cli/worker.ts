@@ -59,7 +59,14 @@ export const workerCommand: CliCommand = {
       log,
     });
     io.stdout.write(`Confab worker listening on ${worker.url} (models: ${config.worker.modelsPath}; ${worker.engineThreads} engine thread${worker.engineThreads === 1 ? '' : 's'}).\n`);
-    const shutdown = onShutdownSignal(log);
+    // Never exit on a second signal: ONNX Runtime aborts the process (134) when it is torn down
+    // inside a run. The second signal stops the runs at their next step; the exit follows them.
+    const shutdown = onShutdownSignal(log, {
+      onRepeat(signal) {
+        log.warn(`${signal} received again; stopping the running batches at their next step, then exiting.`);
+        worker.hurry();
+      },
+    });
     await shutdown.signalled;
     await worker.close();
     shutdown.dispose();

@@ -118,6 +118,8 @@ export const CapabilitiesSchema = z.object({
   layer: z.number().int(),
   d_model: z.number().int(),
   max_tokens: z.number().int(),
+  /** Longest prompt (UTF-16 code units) that can fit max_tokens; absent when the tokenizer gives no bound. */
+  max_prompt_chars: z.number().int().optional(),
   sae: z.object({ width: z.number().int(), architecture: z.string(), hook_name: z.string().optional() }),
   nla: z.object({ av_backend: z.string(), ar_backend: z.string(), available: z.boolean() }),
   device: z.string(),

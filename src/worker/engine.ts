@@ -20,6 +20,18 @@ export class EngineError extends Error {
   }
 }
 
+/**
+ * A prompt refused by its length before tokenizing; one wording for the HTTP edge and the
+ * runtime, which both check.
+ */
+export function promptTooLong(chars: number, charLimit: number, tokenLimit: number): EngineError {
+  return new EngineError(
+    400,
+    'prompt_too_long',
+    `Prompt is ${chars.toLocaleString('en-US')} characters; the limit is ${charLimit.toLocaleString('en-US')} characters (this model reads at most ${tokenLimit.toLocaleString('en-US')} tokens).`,
+  );
+}
+
 export interface SamplingOptions {
   /** NLA verbalizations per vector. */
   samples: number;

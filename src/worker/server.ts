@@ -30,6 +30,11 @@ export interface WorkerServerOptions {
   port?: number;
   /** Largest accepted request body. A 5,376-d vector as JSON is about 120 kB. */
   maxBodyBytes?: number;
+  /**
+   * Request bodies being read at once, in bytes; a request that would pass it gets 429 before
+   * its body is read, so a flood of large uploads cannot hold unbounded memory. Default 64 MiB.
+   */
+  maxBodyBytesInFlight?: number;
   /** Requests that may wait beyond the running batch; more get 429. */
   queueLimit?: number;
   /**
@@ -42,6 +47,11 @@ export interface WorkerServerOptions {
   maxBatch?: number;
   /** After a batch of n > 1, how long the next may wait to gather n again (see WorkQueue). */
   regroupMs?: number;
+  /**
+   * The longest a request may wait for its batch: more estimated work ahead is refused with 429
+   * and a Retry-After of the drain time. Keep it well under the clients' timeout.
+   */
+  maxQueueWaitMs?: number;
   /** Where server-side failures are logged (default: a logger on stderr). */
   log?: Logger;
   /** The subject model's Jinja chat template, for Neuronpedia's `messages` input. */
@@ -55,16 +65,24 @@ export interface WorkerServer {
   queueStats(): QueueStats;
   /** Stops accepting, rejects waiting requests with 503, and closes connections. Does not close the engine. */
   close(): Promise<void>;
+  /**
+   * The graceful close: stops accepting, rejects waiting requests with 503, lets the running
+   * batches answer, then closes connections. A close() meanwhile hurries it (the running
+   * batches lose their clients and stop at their next step); it resolves when they have.
+   */
+  drain(): Promise<void>;
 }
 
 export const WORKER_DEFAULTS = {
   host: '127.0.0.1',
   port: 8477,
   maxBodyBytes: 1024 * 1024,
+  maxBodyBytesInFlight: 64 * 1024 * 1024,
   queueLimit: 64,
   batchWindowMs: 0,
   maxBatch: 16,
   regroupMs: 25,
+  maxQueueWaitMs: 10_000,
 } as const;
 
 export async function createWorkerServer(options: WorkerServerOptions): Promise<WorkerServer> {
@@ -72,11 +90,31 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
   const host = options.host ?? WORKER_DEFAULTS.host;
   const maxBodyBytes = options.maxBodyBytes ?? WORKER_DEFAULTS.maxBodyBytes;
   const log = options.log ?? createLogger();
+  const bodyBudget = options.maxBodyBytesInFlight ?? WORKER_DEFAULTS.maxBodyBytesInFlight;
+  let bodyBytesInFlight = 0;
+  /** Reads a body within the budget; a chunked body reserves the whole cap, since its size is unknown. */
+  async function readBody(req: IncomingMessage): Promise<unknown> {
+    const declared = Number(req.headers['content-length']);
+    const reserve = Number.isFinite(declared) ? Math.min(declared, maxBodyBytes + 1) : maxBodyBytes;
+    if (bodyBytesInFlight + reserve > bodyBudget && bodyBytesInFlight > 0) {
+      throw new HttpError(429, 'busy_reading', 'The worker is reading too many request bodies at once; retry in 1 s or use another worker.', {
+        'retry-after': '1',
+        connection: 'close',
+      });
+    }
+    bodyBytesInFlight += reserve;
+    try {
+      return await readJsonBody(req, maxBodyBytes);
+    } finally {
+      bodyBytesInFlight -= reserve;
+    }
+  }
   const queue = new WorkQueue(engine, {
     queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit,
     batchWindowMs: options.batchWindowMs ?? WORKER_DEFAULTS.batchWindowMs,
     maxBatch: options.maxBatch ?? WORKER_DEFAULTS.maxBatch,
     regroupMs: options.regroupMs ?? WORKER_DEFAULTS.regroupMs,
+    maxQueueWaitMs: options.maxQueueWaitMs ?? WORKER_DEFAULTS.maxQueueWaitMs,
   });
   const settings: RouteSettings = { queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit, chatTemplate: options.chatTemplate };
   const byPath = new Map<string, Route[]>();
@@ -117,7 +155,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
         res,
         engine,
         queue,
-        body: () => readJsonBody(req, maxBodyBytes),
+        body: () => readBody(req),
         signal: controller.signal,
         settings,
       });
@@ -156,6 +194,17 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
     url,
     server,
     queueStats: () => queue.stats(),
+    async drain() {
+      queue.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await queue.idle();
+      // The last answers are written; idle keep-alive sockets would otherwise hold close open.
+      await new Promise((resolve) => setImmediate(resolve));
+      server.closeIdleConnections();
+      const straggler = setTimeout(() => server.closeAllConnections(), 2_000);
+      await closed;
+      clearTimeout(straggler);
+    },
     async close() {
       queue.close();
       await new Promise<void>((resolve) => {
@@ -184,8 +233,13 @@ export interface RunWorkerOptions {
 export interface RunningWorker {
   url: string;
   engineThreads: number;
-  /** Stops the server, then releases the models. */
+  /**
+   * Stops the server, lets the running batches answer, then releases the models; the engine
+   * threads end only after their runs have returned.
+   */
   close(): Promise<void>;
+  /** During close(): stop the running batches at their next step instead of letting them finish. */
+  hurry(): void;
 }
 
 /** What `confab worker` runs: the models on engine threads, served over HTTP. */
@@ -204,8 +258,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     url: server.url,
     engineThreads: engine.concurrency,
     async close() {
-      await server.close();
+      await server.drain();
       await engine.close();
+    },
+    hurry() {
+      void server.close();
     },
   };
 }

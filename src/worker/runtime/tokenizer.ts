@@ -66,6 +66,7 @@ export class Tokenizer {
   private readonly wordCache = new Map<string, Array<{ id: number; from: number; to: number }>>();
   private readonly byteCache: Array<Uint8Array | undefined> = [];
   private readonly postProcessor: PostProcessor;
+  private charsPerToken: number | undefined;
 
   private constructor(json: TokenizerJson, readonly source: string) {
     const model = json.model ?? {};
@@ -130,6 +131,35 @@ export class Tokenizer {
   private setToken(tok: string, id: number) {
     this.vocab.set(tok, id);
     this.idToToken[id] = tok;
+  }
+
+  /**
+   * The most UTF-16 code units of user text (`allowSpecial: false`) that one token can cover,
+   * so that `chars / maxCharsPerToken()` is a lower bound on the token count and a prompt can be
+   * refused by its length before it is tokenized. Infinity when no bound holds (a normalizer
+   * that deletes text, or an added token that swallows surrounding whitespace).
+   */
+  maxCharsPerToken(): number {
+    if (this.charsPerToken !== undefined) return this.charsPerToken;
+    let longest = 1;
+    // A byte-level vocabulary entry has one character per byte, and every UTF-16 code unit of
+    // the input is at least one UTF-8 byte; elsewhere an entry is text, or a byte-fallback
+    // <0xAB> token that covers less than its own length.
+    for (const [tok, id] of this.vocab) {
+      const added = this.addedById.get(id);
+      if (added) {
+        if (added.special) continue;
+        if (added.lstrip || added.rstrip) return (this.charsPerToken = Infinity);
+      }
+      longest = Math.max(longest, tok.length);
+    }
+    // NFC composes at most four code units into one (a base letter and three marks).
+    let shrink = 1;
+    for (const n of this.normalizers) {
+      if (n.kind === 'nfc') shrink *= 4;
+      else if (n.kind === 'replace') shrink *= n.to.length === 0 ? Infinity : Math.max(1, n.from.length / n.to.length);
+    }
+    return (this.charsPerToken = longest * shrink);
   }
 
   /** The id of a vocabulary or added token, by its exact content. */
