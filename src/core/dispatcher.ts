@@ -279,7 +279,11 @@ export function positionOfText(prompt: string, tokens: Token[], text: string): n
   return found;
 }
 
-/** Turns whatever the backend threw into a reason the user can read, and whether a retry can help. */
+/**
+ * Turns whatever the backend threw into a reason the user can read, and whether a retry can help.
+ * Chat users see "the inference worker", never a URL: worker addresses and their failures are
+ * for the logs and `confab doctor`.
+ */
 export function classifyFailure(error: unknown, timeoutMs: number): AnalysisFailure {
   if (error instanceof WorkerTimeoutError || (error as Error)?.name === 'TimeoutError') {
     return {
@@ -289,18 +293,39 @@ export function classifyFailure(error: unknown, timeoutMs: number): AnalysisFail
     };
   }
   if (error instanceof DomainError) return { code: error.code, message: error.message, retryable: false };
-  const e = (error ?? {}) as { status?: number; code?: string; retryable?: boolean; detail?: string; message?: string; cause?: { code?: string } };
+  const e = (error ?? {}) as {
+    status?: number;
+    code?: string;
+    retryable?: boolean;
+    misconfigured?: boolean;
+    detail?: string;
+    message?: string;
+    cause?: { code?: string };
+  };
   const status = typeof e.status === 'number' ? e.status : undefined;
+  // 401/403: the worker does not take this bot's secret. The request is fine; the setup is not.
+  if (e.misconfigured === true || status === 401 || status === 403) {
+    return {
+      code: 'worker_misconfigured',
+      message: 'The inference worker refused Confab\'s credentials: it is misconfigured. An operator must set the same WORKER_SECRET on the bot and the worker (`confab doctor` shows which worker); then /retry.',
+      retryable: true,
+    };
+  }
   const badRequest = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
   const retryable = typeof e.retryable === 'boolean' ? e.retryable : !badRequest;
-  const detail = (e.detail ?? e.message ?? String(error)).split('\n')[0].slice(0, 300);
+  const detail = withoutUrls((e.detail ?? e.message ?? String(error)).split('\n')[0].slice(0, 300));
   if (!retryable) {
     return { code: typeof e.code === 'string' ? e.code : 'invalid_request', message: `The worker rejected this analysis: ${detail}`, retryable: false };
   }
   const networkCode = typeof e.code === 'string' ? e.code : e.cause?.code;
-  if (networkCode === 'ECONNREFUSED' || networkCode === 'ENOTFOUND' || networkCode === 'ECONNRESET' || status === 503) {
-    return { code: 'worker_unavailable', message: `The inference worker is unavailable (${detail}). Try /retry in a moment.`, retryable: true };
+  if (networkCode === 'ECONNREFUSED' || networkCode === 'ENOTFOUND' || networkCode === 'ECONNRESET' || networkCode === 'worker_unavailable' || status === 503) {
+    return { code: 'worker_unavailable', message: 'The inference worker is unavailable. Try /retry in a moment.', retryable: true };
   }
   if (status === 429) return { code: 'worker_busy', message: 'The inference worker is busy. Try /retry in a moment.', retryable: true };
   return { code: 'worker_error', message: `The inference worker failed: ${detail}. Try /retry.`, retryable: true };
+}
+
+/** Any address in a message a chat user will read becomes "the inference worker". */
+function withoutUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s,;)]+/gi, 'the inference worker');
 }

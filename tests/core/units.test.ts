@@ -65,7 +65,8 @@ describe('failure classification', () => {
   it('reads the inference client errors', () => {
     const down = classifyFailure(new WorkerUnavailableError([{ url: 'http://127.0.0.1:8477', reason: 'connection refused' }]), 60_000);
     expect(down).toMatchObject({ code: 'worker_unavailable', retryable: true });
-    expect(down.message).toContain('http://127.0.0.1:8477: connection refused');
+    // Chat users read this message: the worker's address stays in the logs.
+    expect(down.message).toBe('The inference worker is unavailable. Try /retry in a moment.');
     const rejected = classifyFailure(new WorkerRejectedError('http://w', 400, 'too_many_tokens', 'The prompt is 300 tokens; the limit is 128.'), 60_000);
     expect(rejected).toEqual({ code: 'too_many_tokens', retryable: false, message: 'The worker rejected this analysis: The prompt is 300 tokens; the limit is 128.' });
   });
@@ -76,6 +77,20 @@ describe('failure classification', () => {
     expect(classifyFailure(new AnalysisBackendError('bad', { status: 422 }), 1000)).toMatchObject({ retryable: false });
     expect(classifyFailure(Object.assign(new Error('t'), { name: 'TimeoutError' }), 60_000).message).toContain('within 60 s');
     expect(classifyFailure(new Error('socket hang up'), 1000)).toMatchObject({ code: 'worker_error', retryable: true });
+  });
+
+  it('a refused secret (401/403) is a misconfigured worker: retryable, never an input failure', () => {
+    for (const status of [401, 403]) {
+      expect(classifyFailure(new AnalysisBackendError('denied', { status, retryable: false }), 1000)).toMatchObject({ code: 'worker_misconfigured', retryable: true });
+    }
+    const refused = classifyFailure(new WorkerUnavailableError([{ url: 'http://a', reason: 'misconfigured: refused our WORKER_SECRET (401)', misconfigured: true }]), 1000);
+    expect(refused).toMatchObject({ code: 'worker_misconfigured', retryable: true });
+    expect(refused.message).toMatch(/WORKER_SECRET/);
+  });
+
+  it('never shows a URL to chat users', () => {
+    const failure = classifyFailure(new Error('request to https://user:pw@gpu.example:8000/v1/analyze?api_key=abc failed'), 1000);
+    expect(failure.message).toBe('The inference worker failed: request to the inference worker failed. Try /retry.');
   });
 });
 
