@@ -57,7 +57,8 @@ export async function invokeCommand(
       new DomainError('unknown_command', `There is no /${commandName.replace(/^\//, '')} command. Commands: ${allCommands.map((c) => `/${c.name}`).join(', ')}.`),
     );
   }
-  const where = { command: command.name, platform: actor.platform, user: actor.userId, workspace: actor.workspaceId, channel: actor.channelId };
+  // Logs carry the reviewer's pseudonym (as the dataset does), never the platform user id or name.
+  const where = { command: command.name, platform: actor.platform, reviewer: services.identity.pseudonym(actor), workspace: actor.workspaceId, channel: actor.channelId };
   try {
     const options = parseOptions(command, rawOptions ?? {});
     await checkRights(services, command, actor);
