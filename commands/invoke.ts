@@ -37,7 +37,8 @@ async function checkRights(services: Services, command: CommandDefinition, actor
     }
   }
   if (command.rateLimited) {
-    const waitMs = services.rateLimiter.take(`${actor.platform}:${actor.workspaceId}:${actor.userId}`);
+    // Keyed by pseudonym: the table holds no platform user id.
+    const waitMs = await services.rateLimiter.take(`${actor.workspaceId}:${services.identity.pseudonym(actor)}`);
     if (waitMs > 0) {
       throw new DomainError('rate_limited', `You can run ${services.rateLimiter.limit} analyses a minute; try again in ${Math.ceil(waitMs / 1000)} s.`);
     }

@@ -98,7 +98,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       dispatcher,
       identity: new Identity(database.db, secret),
       settingsStore: new SettingsStore(config),
-      rateLimiter: new RateLimiter(config.limits.rateLimitPerMinute),
+      rateLimiter: new RateLimiter(database.db, config.limits.rateLimitPerMinute),
       hub,
       judge,
       logger,

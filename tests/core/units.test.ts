@@ -7,7 +7,6 @@ import { splitClaims } from '../../src/core/claims';
 import { classifyFailure, positionOfText } from '../../src/core/dispatcher';
 import { DomainError } from '../../src/core/errors';
 import { contextAround } from '../../src/core/features';
-import { RateLimiter } from '../../src/core/rate-limit';
 import { characterCount, findControlCharacter } from '../../src/core/text';
 import { explanationView, outcomeOf } from '../../src/core/views';
 import { WorkerRejectedError, WorkerUnavailableError } from '../../src/inference/errors';
@@ -91,21 +90,6 @@ describe('failure classification', () => {
   it('never shows a URL to chat users', () => {
     const failure = classifyFailure(new Error('request to https://user:pw@gpu.example:8000/v1/analyze?api_key=abc failed'), 1000);
     expect(failure.message).toBe('The inference worker failed: request to the inference worker failed. Try /retry.');
-  });
-});
-
-describe('rate limit', () => {
-  it('allows N per minute per key, then says how long to wait', () => {
-    let now = 0;
-    const limiter = new RateLimiter(2, () => now);
-    expect(limiter.take('a')).toBe(0);
-    now = 10_000;
-    expect(limiter.take('a')).toBe(0);
-    expect(limiter.take('b')).toBe(0);
-    now = 20_000;
-    expect(limiter.take('a')).toBe(40_000);
-    now = 60_001;
-    expect(limiter.take('a')).toBe(0);
   });
 });
 
