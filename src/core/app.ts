@@ -3,7 +3,7 @@
  * the install secret, the dispatcher and the event hub. Channels receive the result and call
  * the command runner; `close()` stops everything in order.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { openDatabase } from '../../db';
 import { analyses, channels, workspaces } from '../../db/schema';
 import type { Config } from '../config';
@@ -31,6 +31,8 @@ export interface CreateServicesOptions {
   concurrency?: number;
   /** How often to look for work queued by other processes (ms, default 2000). */
   pollMs?: number;
+  /** How long an analysis's claim holds without a heartbeat (ms, default 10 000). */
+  leaseMs?: number;
   /**
    * The LLM judge that scores each finished analysis (`createJudge(config.judge)` from
    * src/inference/judge.ts); none by default.
@@ -63,7 +65,14 @@ export async function createServices(config: Config, options: CreateServicesOpti
 
     const finished = async (analysisId: number) => {
       const [where] = await database.db
-        .select({ platform: workspaces.platform, workspace: workspaces.externalId, channel: channels.externalId, messageRef: analyses.messageRef })
+        .select({
+          platform: workspaces.platform,
+          workspace: workspaces.externalId,
+          channel: channels.externalId,
+          messageRef: analyses.messageRef,
+          // A command in another live process awaits this result and will show it there.
+          watchedElsewhere: sql<boolean>`${analyses.watchedBy} is not null and ${analyses.watchedBy} <> ${dispatcher.instanceId} and ${analyses.watchedUntil} > now()`,
+        })
         .from(analyses)
         .innerJoin(workspaces, eq(workspaces.id, analyses.workspaceId))
         .innerJoin(channels, eq(channels.id, analyses.channelId))
@@ -77,13 +86,14 @@ export async function createServices(config: Config, options: CreateServicesOpti
         channelId: where.channel,
         messageRef: where.messageRef,
         view,
-        followUpPending: hub.hasWaiter(analysisId),
+        followUpPending: hub.hasWaiter(analysisId) || where.watchedElsewhere === true,
       });
     };
     const dispatcher = new Dispatcher(database, backend, {
       timeoutMs: config.worker.timeoutMs,
       concurrency: options.concurrency,
       pollMs: options.pollMs,
+      leaseMs: options.leaseMs,
       onFinished: finished,
       watched: () => hub.waitingIds(),
       logger,

@@ -3,8 +3,11 @@
  * and stores the result in one transaction, or marks the analysis failed with a reason.
  *
  * Claiming is one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)`, so several bot
- * processes can share one PostgreSQL without taking the same analysis. A claim carries a lease;
- * a `running` analysis whose lease ran out belongs to a process that died, and is queued again.
+ * processes can share one PostgreSQL without taking the same analysis. A claim carries a short
+ * lease that a heartbeat renews while the work runs: a `running` analysis whose lease ran out
+ * belongs to a process that died, and is queued again within a lease and a poll. A process
+ * whose renewal finds the claim gone stops that work, and every finishing write is conditional
+ * on still holding the claim, so two processes never both complete one analysis.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -23,6 +26,8 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** How often to look for work queued by other processes, and for expired leases. */
   pollMs?: number;
+  /** How long a claim holds without renewal (ms, default 10 s); renewed every third of it. */
+  leaseMs?: number;
   /** Called after an analysis reached done or failed (by this process, or one it waits for). */
   onFinished(analysisId: number): Promise<void>;
   /**
@@ -51,8 +56,8 @@ export class Dispatcher {
   private loop: Promise<void> | null = null;
   private readonly concurrency: number;
   private readonly pollMs: number;
-  /** A held analysis's lease: long enough for two worker calls (token lookup, then analysis). */
   private readonly leaseMs: number;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly database: Database,
@@ -61,7 +66,17 @@ export class Dispatcher {
   ) {
     this.concurrency = options.concurrency ?? 2;
     this.pollMs = options.pollMs ?? 2_000;
-    this.leaseMs = 2 * options.timeoutMs + 30_000;
+    this.leaseMs = options.leaseMs ?? 10_000;
+  }
+
+  /**
+   * Marks an analysis as awaited by a command in this process, which will show the result
+   * itself (editing its reply): a process that finishes it elsewhere then leaves the posting here.
+   */
+  async watch(analysisId: number): Promise<void> {
+    await this.database.db.execute(
+      sql`update analyses set watched_by = ${this.instanceId}, watched_until = now() + make_interval(secs => ${this.leaseMs / 1000}) where id = ${analysisId}`,
+    );
   }
 
   /**
@@ -72,9 +87,38 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.running) return;
     await this.requeueInterrupted(this.database.kind === 'pglite');
+    this.heartbeat = setInterval(() => void this.renew(), this.leaseMs / 3);
+    this.heartbeat.unref();
     if (!this.backend) return;
     this.running = true;
     this.loop = this.run();
+  }
+
+  /** Renews this process's claims and watches; work whose claim was taken over is stopped. */
+  private async renew(): Promise<void> {
+    const held = [...this.inFlight.keys()];
+    const watched = (this.options.watched?.() ?? []).filter((id) => !this.inFlight.has(id));
+    const secs = this.leaseMs / 1000;
+    try {
+      if (held.length > 0) {
+        const kept = await queryRows<{ id: number }>(this.database.db, sql`
+          update analyses set lease_until = now() + make_interval(secs => ${secs})
+          where status = 'running' and claimed_by = ${this.instanceId} and id in (${sql.join(held.map((id) => sql`${id}`), sql`, `)})
+          returning id`);
+        const keptIds = new Set(kept.map((r) => Number(r.id)));
+        for (const id of held) {
+          if (!keptIds.has(id)) this.inFlight.get(id)?.controller.abort(new ClaimLostError(id));
+        }
+      }
+      if (watched.length > 0) {
+        await this.database.db.execute(sql`
+          update analyses set watched_by = ${this.instanceId}, watched_until = now() + make_interval(secs => ${secs})
+          where id in (${sql.join(watched.map((id) => sql`${id}`), sql`, `)})`);
+      }
+    } catch (e) {
+      // A missed renewal is survivable: the lease is three renewals long.
+      this.logger.warn({ err: e }, 'dispatcher: renewing leases failed');
+    }
   }
 
   /** Set by notify() while the loop is busy, so that a wake-up is not lost between two sleeps. */
@@ -91,6 +135,7 @@ export class Dispatcher {
    * the next start (of this or another process) runs them.
    */
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.running = false;
     this.wake?.();
     // The loop first: a claim it made just now becomes in-flight work only when the claim's
@@ -117,7 +162,7 @@ export class Dispatcher {
           this.inFlight.set(claimed.id, { controller, done });
         }
         await this.reportFinishedElsewhere();
-        if (Date.now() - lastSweep > this.pollMs * 5) {
+        if (Date.now() - lastSweep >= this.pollMs) {
           lastSweep = Date.now();
           await this.requeueInterrupted(false);
         }
@@ -185,7 +230,9 @@ export class Dispatcher {
       );
       outcome = (await storeAnalysisResult(this.database.db, claimed.id, this.instanceId, response)) ? 'done' : 'lost';
     } catch (e) {
-      if (stopSignal.aborted) {
+      if (stopSignal.reason instanceof ClaimLostError) {
+        outcome = 'lost';
+      } else if (stopSignal.aborted) {
         await this.database.db
           .execute(
             sql`update analyses set status = 'queued', claimed_by = null, lease_until = null, attempts = greatest(attempts - 1, 0), updated_at = now()
@@ -257,6 +304,13 @@ export class Dispatcher {
 
   private get logger(): Logger {
     return this.options.logger ?? silentLogger;
+  }
+}
+
+class ClaimLostError extends Error {
+  constructor(readonly analysisId: number) {
+    super(`analysis #${analysisId} was taken over by another process`);
+    this.name = 'ClaimLostError';
   }
 }
 
