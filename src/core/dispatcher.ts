@@ -361,7 +361,7 @@ export function classifyFailure(error: unknown, timeoutMs: number): AnalysisFail
   if (e.misconfigured === true || status === 401 || status === 403) {
     return {
       code: 'worker_misconfigured',
-      message: 'The inference worker refused Confab\'s credentials: it is misconfigured. An operator must set the same WORKER_SECRET on the bot and the worker (`confab doctor` shows which worker); then /retry.',
+      message: 'The inference worker refused Confab\'s credentials: it is misconfigured. An operator must set the same CONFAB_WORKER_SECRET on the bot and the worker (`confab doctor` shows which worker); then /retry.',
       retryable: true,
     };
   }

@@ -267,7 +267,7 @@ export class WorkerPool {
 function misconfiguredReason(status: number, text: string): string {
   const parsed = ErrorBodySchema.safeParse(safeJson(text));
   const said = parsed.success ? `${parsed.data.error}: ${parsed.data.detail}` : `http_${status}`;
-  return `misconfigured: refused our WORKER_SECRET (${status} ${said}); set the same secret on the bot and the worker`;
+  return `misconfigured: refused our CONFAB_WORKER_SECRET (${status} ${said}); set the same secret on the bot and the worker`;
 }
 
 function networkReason(err: unknown): string {

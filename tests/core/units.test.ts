@@ -82,9 +82,9 @@ describe('failure classification', () => {
     for (const status of [401, 403]) {
       expect(classifyFailure(new AnalysisBackendError('denied', { status, retryable: false }), 1000)).toMatchObject({ code: 'worker_misconfigured', retryable: true });
     }
-    const refused = classifyFailure(new WorkerUnavailableError([{ url: 'http://a', reason: 'misconfigured: refused our WORKER_SECRET (401)', misconfigured: true }]), 1000);
+    const refused = classifyFailure(new WorkerUnavailableError([{ url: 'http://a', reason: 'misconfigured: refused our CONFAB_WORKER_SECRET (401)', misconfigured: true }]), 1000);
     expect(refused).toMatchObject({ code: 'worker_misconfigured', retryable: true });
-    expect(refused.message).toMatch(/WORKER_SECRET/);
+    expect(refused.message).toMatch(/CONFAB_WORKER_SECRET/);
   });
 
   it('never shows a URL to chat users', () => {

@@ -180,7 +180,7 @@ describe('busy workers and refused requests', () => {
     const denied = await unauthorized.analyze({ prompt: 'x' }).catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(WorkerUnavailableError);
     expect((denied as WorkerUnavailableError).misconfigured).toBe(true);
-    expect((denied as WorkerUnavailableError).attempts[0].reason).toMatch(/^misconfigured: refused our WORKER_SECRET \(401 unauthorized/);
+    expect((denied as WorkerUnavailableError).attempts[0].reason).toMatch(/^misconfigured: refused our CONFAB_WORKER_SECRET \(401 unauthorized/);
   });
 
   it('a bad request is refused by the client before any worker is called', async () => {

@@ -48,7 +48,7 @@ describe('a worker with the wrong secret', () => {
       expect(views.map((v) => v.status)).toEqual(Array(6).fill('done'));
       const status = await client.health();
       expect(status[0]).toMatchObject({ up: false, misconfigured: true });
-      expect(status[0].lastError).toMatch(/misconfigured: refused our WORKER_SECRET \(401/);
+      expect(status[0].lastError).toMatch(/misconfigured: refused our CONFAB_WORKER_SECRET \(401/);
       expect(status[1]).toMatchObject({ up: true });
       const logged = records.filter((r) => r.msg === 'inference worker misconfigured: skipped until it accepts our secret');
       expect(logged).toHaveLength(1);
@@ -68,7 +68,7 @@ describe('a worker with the wrong secret', () => {
       const failed = (await pending.followUp!) as AnalysisView;
       expect(failed).toMatchObject({ status: 'failed', retryable: true });
       expect(failed.error).toMatch(/misconfigured/);
-      expect(failed.error).toMatch(/WORKER_SECRET/);
+      expect(failed.error).toMatch(/CONFAB_WORKER_SECRET/);
       expect(failed.error).not.toMatch(/https?:\/\/|127\.0\.0\.1/);
 
       // The operator fixes the worker's secret; the same address now accepts the bot.
