@@ -144,6 +144,10 @@ export class Dispatcher {
     this.loop = null;
     for (const { controller } of this.inFlight.values()) controller.abort(new Error('Confab is stopping'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+    // Commands here no longer wait: whichever process finishes these now posts them.
+    await this.database.db
+      .execute(sql`update analyses set watched_by = null, watched_until = null where watched_by = ${this.instanceId}`)
+      .catch((err) => this.logger.warn({ err }, 'dispatcher: releasing watched analyses failed'));
   }
 
   private async run(): Promise<void> {
