@@ -63,22 +63,40 @@ export async function createServices(config: Config, options: CreateServicesOpti
       judging.add(run);
     };
 
-    const finished = async (analysisId: number) => {
+    // Results left to a process whose command awaits them, checked again when its watch ends.
+    const rechecks = new Set<NodeJS.Timeout>();
+    /** `watcherGone`: a recheck, posting only if that watcher let its watch lapse undelivered. */
+    const finished = async (analysisId: number, watcherGone?: string) => {
       const [where] = await database.db
         .select({
           platform: workspaces.platform,
           workspace: workspaces.externalId,
           channel: channels.externalId,
           messageRef: analyses.messageRef,
+          watcher: analyses.watchedBy,
           // A command in another live process awaits this result and will show it there.
           watchedElsewhere: sql<boolean>`${analyses.watchedBy} is not null and ${analyses.watchedBy} <> ${dispatcher.instanceId} and ${analyses.watchedUntil} > now()`,
+          watchLeftMs: sql<number>`greatest(0, extract(epoch from (${analyses.watchedUntil} - now())) * 1000)`,
         })
         .from(analyses)
         .innerJoin(workspaces, eq(workspaces.id, analyses.workspaceId))
         .innerJoin(channels, eq(channels.id, analyses.channelId))
         .where(eq(analyses.id, analysisId));
+      // The watcher delivered it (and cleared its watch), or someone watches it anew.
+      if (watcherGone !== undefined && where.watcher !== watcherGone) return;
+      const awaitedHere = hub.hasWaiter(analysisId);
+      const watchedElsewhere = where.watchedElsewhere === true;
+      if (watchedElsewhere) {
+        // Should that process die before showing it, the result is posted here after all.
+        const timer = setTimeout(() => {
+          rechecks.delete(timer);
+          void finished(analysisId, where.watcher!).catch((e: unknown) => logger.error({ analysisId, err: e }, 'rechecking a watched analysis failed'));
+        }, Number(where.watchLeftMs) + 250);
+        timer.unref();
+        rechecks.add(timer);
+      }
       const view = await loadAnalysisView(database.db, analysisId, null);
-      if (judge && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
+      if (judge && watcherGone === undefined && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
       await hub.emitAnalysisFinished({
         analysisId,
         platform: where.platform,
@@ -86,8 +104,11 @@ export async function createServices(config: Config, options: CreateServicesOpti
         channelId: where.channel,
         messageRef: where.messageRef,
         view,
-        followUpPending: hub.hasWaiter(analysisId) || where.watchedElsewhere === true,
+        followUpPending: awaitedHere || watchedElsewhere,
       });
+      if (awaitedHere) {
+        await database.db.execute(sql`update analyses set watched_by = null, watched_until = null where id = ${analysisId} and watched_by = ${dispatcher.instanceId}`);
+      }
     };
     const dispatcher = new Dispatcher(database, backend, {
       timeoutMs: config.worker.timeoutMs,
@@ -119,6 +140,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
             tone: 'warning',
             lines: [`Confab is stopping. Analysis #${analysisId} is saved and will finish after the restart.`],
           }));
+          for (const timer of rechecks) clearTimeout(timer);
           await dispatcher.stop();
           stopJudging.abort();
           await Promise.all([...judging]);

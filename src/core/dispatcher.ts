@@ -219,6 +219,8 @@ export class Dispatcher {
       where status = 'running' and (${all} or lease_until < now())
       returning id
     `);
+    // Alone on the database (PGlite): nothing of a previous run still waits for a result.
+    if (all) await this.database.db.execute(sql`update analyses set watched_by = null, watched_until = null where watched_by is not null`);
     return rows.length;
   }
 

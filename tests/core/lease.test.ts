@@ -143,4 +143,24 @@ describe.skipIf(!PG_URL)('leases across bot processes (PostgreSQL)', () => {
       await a.close();
     }
   });
+
+  it('a result awaited by a process that died before showing it is posted by the finisher once the watch lapses', async () => {
+    const requester = await createServices(config(), { backend: null, logger: silentLogger });
+    const queued = await run(requester, actor('alice'), 'explain', { prompt: 'Awaited by a process that dies' });
+    const analysisId = (queued.view as AnalysisView).analysisId;
+    // What a process that died while its command waited leaves: a watch nobody will renew.
+    await requester.database.db.execute(sql`update analyses set watched_by = 'dead-process', watched_until = now() + interval '1 second' where id = ${analysisId}`);
+    const b = await createServices(config(), { backend: new FixtureWorker(), pollMs: 100, logger: silentLogger });
+    const events: AnalysisFinishedEvent[] = [];
+    b.events.onAnalysisFinished((e) => void (e.analysisId === analysisId && events.push(e)));
+    try {
+      await until(async () => events.length >= 2, 10_000);
+      expect(events.map((e) => e.followUpPending)).toEqual([true, false]);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(events).toHaveLength(2);
+    } finally {
+      await b.close();
+      await requester.close();
+    }
+  });
 });

@@ -13,6 +13,11 @@ import { createTestDatabase, testConfig, type TestDatabase } from '../db/support
 import { actor, run } from '../core/helpers';
 import { loadReferenceEngine, recordingLogger, SECRET, serve } from '../worker/http/reference-worker';
 import { silentLogger } from '../../src/log';
+import { doctorCommand } from '../../src/cli/doctor';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
 
 let engine: RuntimeEngine;
 let database: TestDatabase;
@@ -81,5 +86,26 @@ describe('a worker with the wrong secret', () => {
     } finally {
       await services.close();
     }
+  });
+
+  it('confab doctor says plainly which worker is misconfigured, and that the other is healthy', async () => {
+    const bad = await worker('not-the-bots-secret');
+    const good = await worker(SECRET);
+    const stdout = new PassThrough();
+    let text = '';
+    stdout.on('data', (c: Buffer) => (text += c.toString()));
+    const code = await doctorCommand.run(
+      { values: {}, positionals: [] },
+      {
+        stdin: new PassThrough(),
+        stdout,
+        stderr: new PassThrough(),
+        env: { CONFAB_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'confab-doctor-')), WORKER_URLS: `${bad.url},${good.url}`, CONFAB_WORKER_SECRET: SECRET },
+      },
+    );
+    expect(code).toBe(1);
+    expect(text).toContain(`FAIL worker ${bad.url}: MISCONFIGURED, it refused our CONFAB_WORKER_SECRET (401 unauthorized`);
+    expect(text).toMatch(new RegExp(`ok {3}worker ${good.url.replace(/[.]/g, '\\.')}: healthy`));
+    expect(text).not.toContain(SECRET);
   });
 });
