@@ -41,6 +41,7 @@ export const explain = defineCommand({
     // The pending view is read, and the follow-up registered, before the dispatcher is woken:
     // the reply shows 'queued' and a fast result is not missed.
     const view = await loadAnalysisView(db, analysisId, who.reviewerId);
+    if (services.backend) await services.dispatcher.watch(analysisId);
     const followUp = services.backend ? services.hub.waitForAnalysis(analysisId) : undefined;
     services.dispatcher.notify();
     return { view, followUp };

@@ -37,7 +37,8 @@ async function checkRights(services: Services, command: CommandDefinition, actor
     }
   }
   if (command.rateLimited) {
-    const waitMs = services.rateLimiter.take(`${actor.platform}:${actor.workspaceId}:${actor.userId}`);
+    // Keyed by pseudonym: the table holds no platform user id.
+    const waitMs = await services.rateLimiter.take(`${actor.workspaceId}:${services.identity.pseudonym(actor)}`);
     if (waitMs > 0) {
       throw new DomainError('rate_limited', `You can run ${services.rateLimiter.limit} analyses a minute; try again in ${Math.ceil(waitMs / 1000)} s.`);
     }
@@ -57,7 +58,8 @@ export async function invokeCommand(
       new DomainError('unknown_command', `There is no /${commandName.replace(/^\//, '')} command. Commands: ${allCommands.map((c) => `/${c.name}`).join(', ')}.`),
     );
   }
-  const where = { command: command.name, platform: actor.platform, user: actor.userId, workspace: actor.workspaceId, channel: actor.channelId };
+  // Logs carry the reviewer's pseudonym (as the dataset does), never the platform user id or name.
+  const where = { command: command.name, platform: actor.platform, reviewer: services.identity.pseudonym(actor), workspace: actor.workspaceId, channel: actor.channelId };
   try {
     const options = parseOptions(command, rawOptions ?? {});
     await checkRights(services, command, actor);

@@ -16,6 +16,7 @@ export const retry = defineCommand({
     services.hub.forget(options.analysis);
     await retryAnalysis(services.database.db, options.analysis, who.workspaceId);
     const view = await loadAnalysisView(services.database.db, options.analysis, who.reviewerId);
+    if (services.backend) await services.dispatcher.watch(options.analysis);
     const followUp = services.backend ? services.hub.waitForAnalysis(options.analysis) : undefined;
     services.dispatcher.notify();
     return { view, followUp };

@@ -106,7 +106,7 @@ export const VARIABLES = defineVariables({
     default: '3',
     schema: intIn(1, 50),
   },
-  CONFAB_RATE_LIMIT_PER_MINUTE: { group: 'review', description: 'Analyses one user may request per minute.', default: '10', schema: intIn(1, 10_000) },
+  CONFAB_RATE_LIMIT_PER_MINUTE: { group: 'review', description: 'Analyses one user may request per minute, counted in the database across every bot process.', default: '10', schema: intIn(1, 10_000) },
   CONFAB_DECOY_RATE: { group: 'review', description: 'Share of /review items that are decoys.', default: '0.1', schema: floatIn(0, 1) },
   CONFAB_INSTALL_SECRET: {
     group: 'review',

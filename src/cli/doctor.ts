@@ -4,9 +4,9 @@
  * reachable, worker health with the model and layer, and the channels that would start.
  */
 import { CORE_VARIABLES, loadConfig, loadDotEnv, type Config } from '../config';
-import { maskDatabaseUrl } from '../../db';
 import { CHAT_CHANNELS, enabledChatChannels, type VariableSpec } from '../platforms';
 import type { InferenceClient } from '../inference';
+import { maskSecrets } from '../log';
 import type { CliCommand, CliIo } from './spec';
 import type { EmbeddedInferenceClient } from './embedded-worker';
 
@@ -69,9 +69,9 @@ export function describeVariables(variables: readonly VariableSpec[], env: CliIo
     const value = env[name];
     let shown: string;
     if (value === undefined || value === '') shown = fallback !== undefined ? `${fallback} (default)` : 'not set';
-    else if (name === 'DATABASE_URL') shown = maskDatabaseUrl(value);
+    else if (name === 'DATABASE_URL') shown = maskSecrets(value);
     else if (secret) shown = 'set (hidden)';
-    else shown = value;
+    else shown = maskSecrets(value);
     return `${name.padEnd(width)}  ${shown}`;
   });
 }
@@ -79,13 +79,13 @@ export function describeVariables(variables: readonly VariableSpec[], env: CliIo
 async function checkDatabase(config: Config): Promise<Check> {
   // db/index.ts loads the database drivers lazily, so importing it at the top is cheap.
   const { openDatabase } = await import('../../db');
-  const where = config.database.kind === 'pglite' ? `PGlite at ${config.database.dir}` : `PostgreSQL at ${maskDatabaseUrl(config.database.url)}`;
+  const where = config.database.kind === 'pglite' ? `PGlite at ${config.database.dir}` : `PostgreSQL at ${maskSecrets(config.database.url)}`;
   try {
     const database = await openDatabase(config.database);
     await database.close();
     return { ok: true, line: `${where}: reachable, migrations applied.` };
   } catch (error) {
-    return { ok: false, line: `${where}: ${(error as Error).message}` };
+    return { ok: false, line: `${where}: ${maskSecrets((error as Error).message)}` };
   }
 }
 
@@ -98,7 +98,7 @@ async function checkWorkers(config: Config): Promise<Check[]> {
       config.worker.urls.map(async (url) => {
         const client = inference.createInferenceClient({ urls: [url], secret: config.worker.secret, timeoutMs: 5_000, retries: 0 });
         try {
-          return await describeWorker(client, `worker ${url}`);
+          return await describeWorker(client, `worker ${maskSecrets(url)}`);
         } finally {
           await client.close();
         }
@@ -129,7 +129,12 @@ async function describeWorker(client: InferenceClient, label: string): Promise<C
   try {
     const [status] = await client.health();
     if (status && !status.up) return { ok: false, line: `${label}: unreachable (${status.lastError ?? 'no answer'}).` };
-    const caps = await client.capabilities(AbortSignal.timeout(5_000));
+    const caps = await client.capabilities(AbortSignal.timeout(5_000)).catch(async (error: unknown) => {
+      const [after] = await client.health();
+      // /health takes no secret; only the authenticated call shows a secret the worker refuses.
+      if (after?.misconfigured) throw new Error(`MISCONFIGURED, it ${after.lastError?.replace(/^misconfigured: /, '') ?? 'refused our secret'}. Analyses skip it until fixed.`);
+      throw error;
+    });
     return {
       ok: true,
       line:
@@ -137,6 +142,6 @@ async function describeWorker(client: InferenceClient, label: string): Promise<C
         `SAE ${caps.sae.architecture} × ${caps.sae.width}; NLA ${caps.nla.available ? `AV ${caps.nla.av_backend}, AR ${caps.nla.ar_backend}` : 'not available'}; device ${caps.device}.`,
     };
   } catch (error) {
-    return { ok: false, line: `${label}: ${(error as Error).message}` };
+    return { ok: false, line: `${label}: ${maskSecrets((error as Error).message)}` };
   }
 }

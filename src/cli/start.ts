@@ -50,7 +50,7 @@ export const startCommand: CliCommand = {
     const shutdown = onShutdownSignal(log);
     const stack = new ShutdownStack(log);
     try {
-      const backend = await createBackend(config);
+      const backend = await createBackend(config, log);
       // Loaded before the services start: the dispatcher resumes interrupted analyses at once,
       // and the terminal must be listening before the first of them can finish (an event
       // emitted before anyone listens is not replayed).
@@ -125,7 +125,7 @@ function defaultReviewerName(env: Record<string, string | undefined>): string {
  * The inference backend: the workers named by WORKER_URLS, or the embedded worker, served
  * in-process on a free loopback port and reached through the same client.
  */
-export async function createBackend(config: Config) {
+export async function createBackend(config: Config, logger?: Logger) {
   const inference = await import('../inference');
   const np = config.worker.neuronpedia;
   if (np) {
@@ -133,7 +133,7 @@ export async function createBackend(config: Config) {
     return Object.assign(client, { description: `Neuronpedia servers (NLA ${np.nlaUrl}, inference ${np.inferenceUrl})` });
   }
   if (config.worker.urls.length > 0) {
-    const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
+    const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs, logger });
     return Object.assign(client, { description: `workers ${config.worker.urls.join(', ')}` });
   }
   const [{ createThreadedEngine }, { createEmbeddedInferenceClient }] = await Promise.all([import('../worker/thread/engine-thread'), import('./embedded-worker')]);

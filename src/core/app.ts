@@ -3,7 +3,7 @@
  * the install secret, the dispatcher and the event hub. Channels receive the result and call
  * the command runner; `close()` stops everything in order.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { openDatabase } from '../../db';
 import { analyses, channels, workspaces } from '../../db/schema';
 import type { Config } from '../config';
@@ -31,6 +31,8 @@ export interface CreateServicesOptions {
   concurrency?: number;
   /** How often to look for work queued by other processes (ms, default 2000). */
   pollMs?: number;
+  /** How long an analysis's claim holds without a heartbeat (ms, default 10 000). */
+  leaseMs?: number;
   /**
    * The LLM judge that scores each finished analysis (`createJudge(config.judge)` from
    * src/inference/judge.ts); none by default.
@@ -61,15 +63,40 @@ export async function createServices(config: Config, options: CreateServicesOpti
       judging.add(run);
     };
 
-    const finished = async (analysisId: number) => {
+    // Results left to a process whose command awaits them, checked again when its watch ends.
+    const rechecks = new Set<NodeJS.Timeout>();
+    /** `watcherGone`: a recheck, posting only if that watcher let its watch lapse undelivered. */
+    const finished = async (analysisId: number, watcherGone?: string) => {
       const [where] = await database.db
-        .select({ platform: workspaces.platform, workspace: workspaces.externalId, channel: channels.externalId, messageRef: analyses.messageRef })
+        .select({
+          platform: workspaces.platform,
+          workspace: workspaces.externalId,
+          channel: channels.externalId,
+          messageRef: analyses.messageRef,
+          watcher: analyses.watchedBy,
+          // A command in another live process awaits this result and will show it there.
+          watchedElsewhere: sql<boolean>`${analyses.watchedBy} is not null and ${analyses.watchedBy} <> ${dispatcher.instanceId} and ${analyses.watchedUntil} > now()`,
+          watchLeftMs: sql<number>`greatest(0, extract(epoch from (${analyses.watchedUntil} - now())) * 1000)`,
+        })
         .from(analyses)
         .innerJoin(workspaces, eq(workspaces.id, analyses.workspaceId))
         .innerJoin(channels, eq(channels.id, analyses.channelId))
         .where(eq(analyses.id, analysisId));
+      // The watcher delivered it (and cleared its watch), or someone watches it anew.
+      if (watcherGone !== undefined && where.watcher !== watcherGone) return;
+      const awaitedHere = hub.hasWaiter(analysisId);
+      const watchedElsewhere = where.watchedElsewhere === true;
+      if (watchedElsewhere) {
+        // Should that process die before showing it, the result is posted here after all.
+        const timer = setTimeout(() => {
+          rechecks.delete(timer);
+          void finished(analysisId, where.watcher!).catch((e: unknown) => logger.error({ analysisId, err: e }, 'rechecking a watched analysis failed'));
+        }, Number(where.watchLeftMs) + 250);
+        timer.unref();
+        rechecks.add(timer);
+      }
       const view = await loadAnalysisView(database.db, analysisId, null);
-      if (judge && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
+      if (judge && watcherGone === undefined && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
       await hub.emitAnalysisFinished({
         analysisId,
         platform: where.platform,
@@ -77,13 +104,17 @@ export async function createServices(config: Config, options: CreateServicesOpti
         channelId: where.channel,
         messageRef: where.messageRef,
         view,
-        followUpPending: hub.hasWaiter(analysisId),
+        followUpPending: awaitedHere || watchedElsewhere,
       });
+      if (awaitedHere) {
+        await database.db.execute(sql`update analyses set watched_by = null, watched_until = null where id = ${analysisId} and watched_by = ${dispatcher.instanceId}`);
+      }
     };
     const dispatcher = new Dispatcher(database, backend, {
       timeoutMs: config.worker.timeoutMs,
       concurrency: options.concurrency,
       pollMs: options.pollMs,
+      leaseMs: options.leaseMs,
       onFinished: finished,
       watched: () => hub.waitingIds(),
       logger,
@@ -98,7 +129,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       dispatcher,
       identity: new Identity(database.db, secret),
       settingsStore: new SettingsStore(config),
-      rateLimiter: new RateLimiter(config.limits.rateLimitPerMinute),
+      rateLimiter: new RateLimiter(database.db, config.limits.rateLimitPerMinute),
       hub,
       judge,
       logger,
@@ -109,6 +140,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
             tone: 'warning',
             lines: [`Confab is stopping. Analysis #${analysisId} is saved and will finish after the restart.`],
           }));
+          for (const timer of rechecks) clearTimeout(timer);
           await dispatcher.stop();
           stopJudging.abort();
           await Promise.all([...judging]);

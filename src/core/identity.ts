@@ -42,6 +42,11 @@ export class Identity {
     private readonly secret: string,
   ) {}
 
+  /** The reviewer's pseudonymous id: what logs name, never the platform's user id or name. */
+  pseudonym(actor: Pick<Actor, 'platform' | 'userId'>): string {
+    return pseudonymFor(this.secret, actor.platform, actor.userId);
+  }
+
   async resolve(actor: Actor): Promise<ActorIds> {
     const key = JSON.stringify([actor.platform, actor.workspaceId, actor.channelId, actor.userId]);
     const cached = this.known.get(key);

@@ -15,6 +15,7 @@ import {
   type AnalyzeResponse,
   type Capabilities,
 } from '../protocol/analyze';
+import type { Logger } from '../log';
 import { WorkerRejectedError } from './errors';
 import { WorkerPool, type PoolOptions, type WorkerStatus } from './pool';
 
@@ -39,6 +40,8 @@ export interface InferenceClientOptions {
   healthIntervalMs?: number;
   cooldownMs?: number;
   backoffMs?: number;
+  /** Where a misconfigured worker is reported. */
+  logger?: Logger;
 }
 
 export function createInferenceClient(options: InferenceClientOptions): InferenceClient {

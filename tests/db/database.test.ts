@@ -39,6 +39,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
         'explanations',
         'install',
         'positions',
+        'rate_limits',
         'review_locks',
         'reviewers',
         'sae_features',

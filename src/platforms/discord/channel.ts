@@ -35,7 +35,7 @@ import { coreNameOf, registerDiscordCommands } from './commands';
 import type { DiscordConfig } from './config';
 import { AcknowledgementsFirst, describe, interactionLabel, isApiError, isExpiredToken, readField, toReply } from './interactions';
 import type { DiscordMessage } from './message';
-import { claimsFromMessage, closeExplanationOnMessage, MODAL_FIELDS, renderNoteModal } from './note';
+import { claimsFromMessage, closeExplanationOnMessage, MODAL_FIELDS, renderNoteModal, reopenExplanationOnMessage } from './note';
 import { errorMessage, renderView } from './render';
 
 export interface DiscordChannelOptions {
@@ -201,8 +201,12 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       }
     }
     if (result.view.kind === 'vote-ack' && result.view.closedNow) await revealClosedTally(result.view, null);
-    // An admin's /close reveals the tally on the public message just as a closing vote does.
-    if (result.view.kind === 'message' && result.view.item?.state === 'closed') await revealClosedTally(result.view.item, null);
+    // An admin's /close reveals the tally on the public message just as a closing vote does;
+    // /reopen takes it back and makes the buttons work again.
+    if (result.view.kind === 'message' && result.view.item) {
+      const item = result.view.item;
+      await revealClosedTally(item, null, item.state === 'open' ? reopenExplanationOnMessage : closeExplanationOnMessage);
+    }
     if (result.followUp) {
       const analysisId = result.view.kind === 'analysis' ? result.view.analysisId : null;
       if (analysisId !== null) awaitingFollowUp.add(analysisId);
@@ -330,10 +334,14 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   }
 
   /**
-   * An item closed: show its tally on the public message. That is the message the vote came
-   * from when it is public, else the one this process remembers showing the explanation on.
+   * An item closed (or reopened): show it on the public message. That is the message the vote
+   * came from when it is public, else the one this process remembers showing the explanation on.
    */
-  async function revealClosedTally(ack: Pick<VoteAckView, 'explanationId' | 'tally'>, interaction: ButtonInteraction | ModalSubmitInteraction | null): Promise<void> {
+  async function revealClosedTally(
+    ack: Pick<VoteAckView, 'explanationId' | 'tally'>,
+    interaction: ButtonInteraction | ModalSubmitInteraction | null,
+    edit: typeof closeExplanationOnMessage = closeExplanationOnMessage,
+  ): Promise<void> {
     let message: Message | null = interaction?.message && !interaction.message.flags.has(MessageFlags.Ephemeral) ? interaction.message : null;
     if (!message) {
       const where = publicMessages.get(ack.explanationId);
@@ -342,7 +350,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       message = await channel.messages.fetch(where.messageId).catch(() => null);
       if (!message) return;
     }
-    const closed = closeExplanationOnMessage(
+    const closed = edit(
       { embeds: message.embeds.map((e) => e.toJSON()), components: message.components.map((c) => c.toJSON()) as never },
       ack,
     );
@@ -355,7 +363,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
         await interaction.webhook.editMessage(message.id, toReply(closed));
       } catch {
         // The vote is stored either way; only the public tally is missing, which /stats shows.
-        log.warn(`could not show the closed tally on message ${message.id}: ${describe(error)}`);
+        log.warn(`could not show the item's state on message ${message.id}: ${describe(error)}`);
       }
     }
   }

@@ -3,7 +3,7 @@
  * from the message alone, with no lookup, so they answer within Discord's 3-second window and
  * also work on messages posted before a restart.
  */
-import type { APIActionRowComponent, APIComponentInMessageActionRow, APIEmbed, APIModalInteractionResponseCallbackData, APISelectMenuOption } from 'discord.js';
+import type { APIActionRowComponent, APIComponentInMessageActionRow, APIEmbed, APIEmbedField, APIModalInteractionResponseCallbackData, APISelectMenuOption } from 'discord.js';
 import { actionExplanationId, decodeAction, encodeAction, VOTE_LABELS } from '../../core/actions';
 import type { VoteAckView } from '../../core/view';
 import { truncate } from '../../render/text';
@@ -77,24 +77,32 @@ export function claimsFromMessage(embeds: APIEmbed[], explanationId: number): st
     .map((m) => unescapeUserText(m[2]));
 }
 
+type PublicMessage = { embeds: APIEmbed[]; components: Array<APIActionRowComponent<APIComponentInMessageActionRow>> };
+
 /** An explanation closed: add its tally to its embed on the public message and disable its buttons. */
-export function closeExplanationOnMessage(
-  message: { embeds: APIEmbed[]; components: Array<APIActionRowComponent<APIComponentInMessageActionRow>> },
-  ack: Pick<VoteAckView, 'explanationId' | 'tally'>,
-): DiscordMessage {
-  const footer = explanationFooter(ack.explanationId);
+export function closeExplanationOnMessage(message: PublicMessage, ack: Pick<VoteAckView, 'explanationId' | 'tally'>): DiscordMessage {
+  const winner = ack.tally.faithful === ack.tally.confabulated ? 'undecided' : ack.tally.faithful > ack.tally.confabulated ? 'faithful' : 'confabulated';
+  return setExplanationState(message, ack.explanationId, field('Votes (closed)', `${tallyLine(ack.tally)} — **${winner}**`), COLORS.closed, true);
+}
+
+/** An explanation reopened (/reopen): its tally goes back to "so far", its buttons work again. */
+export function reopenExplanationOnMessage(message: PublicMessage, item: Pick<VoteAckView, 'explanationId' | 'tally'>): DiscordMessage {
+  return setExplanationState(message, item.explanationId, field('Votes so far', tallyLine(item.tally)), COLORS.success, false);
+}
+
+function setExplanationState(message: PublicMessage, explanationId: number, votes: APIEmbedField, color: number, disabled: boolean): DiscordMessage {
+  const footer = explanationFooter(explanationId);
   const embeds = message.embeds.map((e) => {
     if (e.footer?.text !== footer) return e;
     const fields = (e.fields ?? []).filter((f) => !f.name.startsWith('Votes'));
-    const winner = ack.tally.faithful === ack.tally.confabulated ? 'undecided' : ack.tally.faithful > ack.tally.confabulated ? 'faithful' : 'confabulated';
-    fields.push(field('Votes (closed)', `${tallyLine(ack.tally)} — **${winner}**`));
-    return { ...e, color: COLORS.closed, fields };
+    fields.push(votes);
+    return { ...e, color, fields };
   });
   const components = message.components.map((row) => ({
     ...row,
     components: row.components.map((c) => {
       const action = 'custom_id' in c ? decodeAction(c.custom_id) : null;
-      return action && actionExplanationId(action) === ack.explanationId ? { ...c, disabled: true } : c;
+      return action && actionExplanationId(action) === explanationId ? { ...c, disabled } : c;
     }),
   }));
   return fitMessage({ embeds, components, allowedMentions: NO_MENTIONS });

@@ -109,7 +109,8 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     announced.add(event.analysisId);
     // Wait for the command being handled, so an analysis it just queued is known as ours.
     void inFlight.then(() => {
-      if (!ownAnalyses.has(event.analysisId)) show(event.view);
+      // followUpPending: a command awaits it (here or in another process) and shows it itself.
+      if (!ownAnalyses.has(event.analysisId) && !event.followUpPending) show(event.view);
       onAnnounced?.();
     });
   });

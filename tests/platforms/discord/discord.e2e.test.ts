@@ -342,6 +342,20 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop', () => {
     const edit = await h.fake.waitForRequest((r) => r.method === 'PATCH' && r.path === `/channels/${h.fake.channelId}/messages/${message.id}`);
     expectWithinDiscordLimits(edit.body);
     expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).toContain('✅ Faithful 1');
+
+    // /reopen takes the closed tally back and makes the item's buttons work again.
+    const rowOf = () => h.fake.messages.get(message.id)!.components.find((r: any) => r.components[0].custom_id === faithful);
+    expect(rowOf().components.every((c: any) => c.disabled)).toBe(true);
+    const reopen = h.fake.slash('reopen', { explanation: explanationId }, MEMBERS.ana);
+    expect(description(await h.fake.waitForWebhook(reopen))).toContain('open again');
+    const reopened = await h.fake.waitForRequest(
+      (r) => r.method === 'PATCH' && r.path === `/channels/${h.fake.channelId}/messages/${message.id}` && !JSON.stringify(r.body).includes('Votes (closed)'),
+    );
+    expectWithinDiscordLimits(reopened.body);
+    expect(rowOf().components.some((c: any) => c.disabled)).toBe(false);
+    const embeds = JSON.stringify(h.fake.messages.get(message.id)!.embeds);
+    expect(embeds).not.toContain('Votes (closed)');
+    expect(embeds).toContain('Votes so far');
   });
 });
 
