@@ -3,8 +3,18 @@
  * with a dataset card beside it. The work is in src/core/dataset/export.ts; this file maps flags.
  */
 import path from 'node:path';
+import v8 from 'node:v8';
 import { loadConfig, loadDotEnv } from '../config';
 import { UsageError, type CliCommand } from './spec';
+
+/**
+ * Keeps embedded PGlite's WebAssembly on V8's baseline compiler: a one-shot export never gains
+ * back the memory that optimizing it costs. Process-wide, so only this command sets it, and
+ * before PGlite's module is compiled. PostgreSQL needs no such thing.
+ */
+function keepWasmOnBaselineCompiler(): void {
+  v8.setFlagsFromString('--liftoff-only');
+}
 
 export const datasetExportCommand: CliCommand = {
   name: 'dataset export',
@@ -35,6 +45,7 @@ export const datasetExportCommand: CliCommand = {
     const out =
       typeof values.out === 'string' ? values.out : path.join(config.dataDir, 'exports', `confab-${new Date().toISOString().slice(0, 10)}.${format === 'jsonl' ? 'jsonl' : 'parquet'}`);
 
+    if (config.database.kind === 'pglite') keepWasmOnBaselineCompiler();
     const [{ openDatabase }, { exportDataset }] = await Promise.all([import('../../db'), import('../core/dataset/export')]);
     const database = await openDatabase(config.database, { lowMemory: true });
     try {
