@@ -3,10 +3,11 @@
  * directory by default; node-postgres when DATABASE_URL names a server. Both get the same
  * drizzle-kit migrations, applied at open, and the same typed drizzle handle.
  */
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
+import { LOCK_STALE_MS, LockRefused, lockPath, takeFolderLock } from './lock';
 import * as schema from './schema';
 
 export { schema };
@@ -71,19 +72,6 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
   return target.kind === 'pglite' ? openPglite(target.dir, options) : openPostgres(target.url);
 }
 
-// Two PGlite instances on one directory corrupt it (PGlite takes no lock of its own), so a
-// second Confab process on the same data directory is refused. The lock is a directory created
-// exclusively beside the data directory, kept fresh by a heartbeat (proper-lockfile): it holds
-// across containers sharing a volume, where PIDs say nothing, and a lock whose holder was killed
-// goes stale and is taken over.
-function lockPath(dir: string): string {
-  return `${path.resolve(dir)}.lock`;
-}
-
-/** How long a lock may go without a heartbeat before it counts as left by a dead process. */
-const LOCK_STALE_MS = 10_000;
-const LOCK_HEARTBEAT_MS = 2_000;
-
 /** PGlite directories open in this process. */
 const openHere = new Set<string>();
 
@@ -92,27 +80,14 @@ async function takePgliteLock(dir: string, staleMs: number, onLost: (reason: str
   if (openHere.has(file)) throw new DatabaseUnavailableError(dir, 'it is already open in this process.');
   openHere.add(file);
   try {
-    // Older versions wrote the lock as a plain file; the heartbeat check below treats it the same.
-    const legacy = statSync(file, { throwIfNoEntry: false });
-    if (legacy?.isFile() && legacy.mtimeMs < Date.now() - staleMs) rmSync(file, { force: true });
-    const lockfile = (await import('proper-lockfile')).default;
-    const release = await lockfile.lock(dir, {
-      lockfilePath: file,
-      realpath: false,
-      stale: staleMs,
-      update: Math.min(LOCK_HEARTBEAT_MS, staleMs / 4),
-      // Wait as long as a dead holder's lock takes to go stale, so a restart right after a crash
-      // starts; a live holder keeps it fresh and is refused.
-      retries: { retries: Math.ceil(staleMs / 500) + 2, minTimeout: 500, maxTimeout: 500, factor: 1 },
-      onCompromised: (e) => onLost(e.message),
-    });
+    const release = await takeFolderLock(dir, staleMs, onLost);
     return async () => {
       openHere.delete(file);
       await release().catch(() => {});
     };
   } catch (e) {
     openHere.delete(file);
-    if ((e as NodeJS.ErrnoException).code === 'ELOCKED') {
+    if (e instanceof LockRefused && e.held) {
       throw new DatabaseUnavailableError(
         dir,
         `it is in use by another Confab process (its lock ${file} stayed fresh for ${Math.round(staleMs / 1000)} s). Stop that process, or set CONFAB_DATA_DIR to another directory.`,
