@@ -13,7 +13,6 @@ import { ManifestError, parseJsonFile, parseYamlFile, readText, requireFile, zod
 import { loadLabels } from './labels';
 import { checkReleasedArDepth, isReleasedArFolder, releasedArAsOnnxMessage, resolveEmbeddingTable, resolveEmbedScale } from './nla-folders';
 import { checkNlaMeta, loadNlaMeta, type NlaMeta, type NlaTokens } from './nla-meta';
-import { readSafetensorsHeader } from './safetensors';
 import { loadSaeFolder, type SaeConfig } from './sae-formats';
 
 // Schemas are snake_case: these are files people write by hand and Python tools produce.
