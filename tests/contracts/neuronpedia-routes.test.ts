@@ -211,7 +211,7 @@ describe('POST /explain', () => {
     expect422(await nla('/explain', { text: 'abc', temperature: 5.5 }), ['temperature']);
     expect422(await nla('/explain', { text: 'abc', max_new_tokens: NLA_LIMITS.max_new_tokens + 1 }), ['max_new_tokens'], /max_new_tokens/);
     expect422(await nla('/explain', { text: 'abc', positions: new Array(NLA_LIMITS.max_positions_per_request + 1).fill(0) }), ['positions'], /max_positions_per_request/);
-    expect422(await nla('/explain', { text: 'x'.repeat(200) }), ['text'], /limit is 128/);
+    expect422(await nla('/explain', { text: 'x'.repeat(200) }), ['text'], /at most 128 tokens/);
     expect422(await nla('/explain', { messages: [{ content: 'no role' }] }), ['messages', 0, 'role']);
     await expectHealthy();
   });
