@@ -9,6 +9,7 @@ import { analyses, channels, workspaces } from '../../db/schema';
 import type { Config } from '../config';
 import type { AnalysisBackend } from './backend';
 import type { CoreServices } from './context';
+import { DigestScheduler, type DigestSchedulerOptions } from './digest/schedule';
 import { Dispatcher } from './dispatcher';
 import { EventHub } from './events';
 import { Identity, loadInstallSecret } from './identity';
@@ -32,6 +33,8 @@ export interface CreateServicesOptions {
   /** How often to look for work queued by other processes (ms, default 2000). */
   pollMs?: number;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** The digest scheduler's timings (lease, rescan interval, lateness, process id). */
+  digest?: Pick<DigestSchedulerOptions, 'leaseMs' | 'rescanMs' | 'lateAfterMs' | 'processId'>;
 }
 
 const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
@@ -89,6 +92,8 @@ export async function createServices(config: Config, options: CreateServicesOpti
       log,
     });
 
+    const digests = new DigestScheduler({ db: database.db, config, listeners: hub.digests, log, ...options.digest });
+
     let closing: Promise<void> | null = null;
     const services: CoreServices = {
       config,
@@ -101,6 +106,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       rateLimiter: new RateLimiter(config.limits.rateLimitPerMinute),
       hub,
       judge,
+      digests,
       log,
       close() {
         closing ??= (async () => {
@@ -109,6 +115,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
             tone: 'warning',
             lines: [`Confab is stopping. Analysis #${analysisId} is saved and will finish after the restart.`],
           }));
+          await digests.stop();
           await dispatcher.stop();
           stopJudging.abort();
           await Promise.all([...judging]);
@@ -120,6 +127,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
     };
     if (!backend) log('warn', 'No inference backend: analyses will be queued but not run by this process.');
     await dispatcher.start();
+    digests.start();
     return services;
   } catch (e) {
     await database.close().catch(() => {});

@@ -4,6 +4,7 @@
  */
 import type { Database } from '../../db';
 import type { AnalysisBackend } from './backend';
+import type { DigestScheduler } from './digest/schedule';
 import type { Dispatcher } from './dispatcher';
 import type { EventHub } from './events';
 import type { Identity } from './identity';
@@ -23,6 +24,8 @@ export interface CoreServices extends Services {
   hub: EventHub;
   /** The optional LLM judge (config.judge); null when off, the default. */
   judge: Judge | null;
+  /** Posts each workspace's scheduled digest through the channels' digest listeners. */
+  digests: DigestScheduler;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 

@@ -2,6 +2,7 @@
  * In-process events: the dispatcher reports finished analyses here, channels listen. Also lets
  * the command that queued an analysis wait for its result (CommandResult.followUp).
  */
+import { DigestListeners, type DigestListener } from './digest/event';
 import type { AnalysisFinishedEvent, ConfabEvents } from './services';
 import type { View } from './view';
 
@@ -11,7 +12,14 @@ export class EventHub implements ConfabEvents {
   private readonly listeners = new Set<Listener>();
   private readonly waiters = new Map<number, Array<(view: View) => void>>();
 
+  /** Digest listeners by platform; the digest scheduler delivers through them. */
+  readonly digests = new DigestListeners();
+
   constructor(private readonly onListenerError: (error: unknown, event: AnalysisFinishedEvent) => void) {}
+
+  onDigest(platform: string, listener: DigestListener): () => void {
+    return this.digests.add(platform, listener);
+  }
 
   onAnalysisFinished(listener: Listener): () => void {
     this.listeners.add(listener);

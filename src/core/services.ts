@@ -8,6 +8,7 @@
 import type { Config } from '../config';
 import type { View } from './view';
 import type { Actor } from '../../commands/types';
+import type { DigestListener } from './digest/event';
 
 export interface AnalysisFinishedEvent {
   analysisId: number;
@@ -27,9 +28,13 @@ export interface AnalysisFinishedEvent {
   followUpPending?: boolean;
 }
 
+export type { DigestEvent, DigestListener } from './digest/event';
+
 export interface ConfabEvents {
   /** Fires when an analysis reaches done or failed, including analyses resumed after a restart. */
   onAnalysisFinished(listener: (event: AnalysisFinishedEvent) => void | Promise<void>): () => void;
+  /** A scheduled digest is due on `platform`; the listener posts it and resolves true (see DigestEvent). */
+  onDigest(platform: Actor['platform'], listener: DigestListener): () => void;
 }
 
 export interface Services {
