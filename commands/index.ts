@@ -1,6 +1,7 @@
 /** Every chat command, in the order help lists them. Channels register these with their platform. */
 import { close } from './close';
 import { dataset } from './dataset';
+import { digest } from './digest';
 import { explain } from './explain';
 import { feature } from './feature';
 import { reopen } from './reopen';
@@ -13,4 +14,4 @@ import { vote } from './vote';
 
 // Each command types its own options; invokeCommand validates raw input against the declared
 // OptionSpecs before `run` sees it, which is what makes the widening to ParsedOptions safe.
-export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset] as unknown as CommandDefinition[];
+export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset, digest] as unknown as CommandDefinition[];

@@ -28,6 +28,7 @@ import type { Actor, CommandDefinition, CommandResult, ParsedOptions } from '../
 import type { AnalysisFinishedEvent, Services } from '../../core/services';
 import type { View, VoteAckView } from '../../core/view';
 import { coreNameOf, registerDiscordCommands, type DiscordConfig } from './commands';
+import { postDigest } from './digest';
 import {
   claimsFromMessage,
   closeExplanationOnMessage,
@@ -412,6 +413,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     throw error;
   }
   log.info(`discord: connected as ${client.user?.tag ?? 'unknown'} in ${client.guilds.cache.size} server(s).`);
+  const stopDigests = services.events.onDigest('discord', (event) => postDigest(client, event, log));
   if (config.registerOnStart) {
     const registered = await registerDiscordCommands(config, { commands: options.commands });
     log.info(`discord: registered ${registered.names.length} ${registered.scope} commands${registered.guildId ? ` in guild ${registered.guildId}` : ''}.`);
@@ -423,6 +425,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       if (stopping) return;
       stopping = true;
       unsubscribe();
+      stopDigests();
       // Let acknowledgements and edits already started finish, but do not hang a shutdown.
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await client.destroy();

@@ -16,6 +16,7 @@ import type { ChannelLog, RunningChannel } from '../index';
 import { escapeTerminal } from './escape';
 import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from './parse';
 import { renderView } from './render';
+import { printDigest } from './digest';
 
 export type InvokeCommand = (
   services: Services,
@@ -119,6 +120,8 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       onAnnounced?.();
     });
   });
+
+  const stopDigests = opts.services.events.onDigest('terminal', (event) => printDigest(event, opts.services.config.dataDir, print));
 
   /**
    * The database can say an analysis is done a moment before the dispatcher has announced it;
@@ -252,6 +255,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       opts.output.write(`${running} the next time Confab starts.\n`);
     }
     unsubscribe();
+    stopDigests();
   })();
 
   return {
@@ -262,6 +266,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
         rl.close();
       }
       unsubscribe();
+      stopDigests();
     },
   };
 }
