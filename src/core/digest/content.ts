@@ -12,7 +12,7 @@
  * Decoys are counted only in the decoy figures: they are confabulated by construction.
  */
 import { sql } from 'drizzle-orm';
-import { queryRows, type Queryable } from '../../../db';
+import { queryRows, type Db, type Queryable } from '../../../db';
 import { krippendorffAlphaFromCounts } from '../labels/agreement';
 import { auroc, wilsonInterval, type RateInterval } from '../labels/intervals';
 import { SIGNAL_NAMES, type SignalName } from '../labels/signals';
@@ -81,44 +81,68 @@ export interface DigestOptions {
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const iso = (d: Date) => d.toISOString();
 
+/**
+ * Reads the digest in one transaction: one snapshot, so its figures agree with each other. (A
+ * larger work_mem, to keep the vote grouping off temporary files, made it slower on PGlite.)
+ */
 export async function loadDigest(db: Queryable, workspaceId: number, period: Period, options: DigestOptions = {}): Promise<Digest> {
+  return (db as Db).transaction((tx) => readDigest(tx, workspaceId, period, options));
+}
+
+async function readDigest(db: Queryable, workspaceId: number, period: Period, options: DigestOptions): Promise<Digest> {
   const start = iso(period.start);
   const end = iso(period.end);
   const inPeriod = (column: ReturnType<typeof sql.raw>) => sql`${column} >= ${start}::timestamptz and ${column} < ${end}::timestamptz`;
 
-  // Votes first cast in the period, per item: one scan of votes serves the counts, agreement,
-  // decoys and the contested items.
-  const perItem = sql`
-    select v.explanation_id, e.source,
-      count(*)::int as n,
-      (count(*) filter (where v.label = 'faithful'))::int as f,
-      (count(*) filter (where v.label = 'confabulated'))::int as c
-    from votes v join explanations e on e.id = v.explanation_id
-    where e.workspace_id = ${workspaceId} and ${inPeriod(sql.raw('v.created_at'))}
-    group by v.explanation_id, e.source`;
-
-  const [counts] = await queryRows<Record<string, unknown>>(db, sql`
-    with per_item as (${perItem})
+  // One scan of the period's votes, grouped twice at once: per item (counts, agreement, decoys,
+  // contested items) and per reviewer (active reviewers). The per-item rows are then read three
+  // times, so they are materialised, and everything comes back as one row.
+  const [row] = await queryRows<Record<string, unknown>>(db, sql`
+    with grouped as materialized (
+      select grouping(v.reviewer_id) as by_item, v.explanation_id, e.source,
+        count(*)::int as n,
+        (count(*) filter (where v.label = 'faithful'))::int as f,
+        (count(*) filter (where v.label = 'confabulated'))::int as c
+      from votes v join explanations e on e.id = v.explanation_id
+      where e.workspace_id = ${workspaceId} and ${inPeriod(sql.raw('v.created_at'))}
+      group by grouping sets ((v.explanation_id, e.source), (v.reviewer_id))
+    ),
+    per_item as (select * from grouped where by_item = 1)
     select
       (select count(*) from analyses where workspace_id = ${workspaceId} and ${inPeriod(sql.raw('created_at'))})::int as analyses,
+      (select count(*) from grouped where by_item = 0)::int as reviewers,
       (select count(*) from per_item where source = 'nla')::int as explanations_voted,
       (select coalesce(sum(n), 0) from per_item)::int as votes,
       (select coalesce(sum(f + c), 0) from per_item where source = 'decoy')::int as decoy_votes,
       (select coalesce(sum(c), 0) from per_item where source = 'decoy')::int as decoys_caught,
-      (select count(distinct v.reviewer_id) from votes v join explanations e on e.id = v.explanation_id
-         where e.workspace_id = ${workspaceId} and ${inPeriod(sql.raw('v.created_at'))})::int as reviewers,
-      (select count(*) from explanations where workspace_id = ${workspaceId} and source = 'nla' and state = 'closed'
-         and ${inPeriod(sql.raw('closed_at'))})::int as items_closed,
-      (select count(*) from explanations where workspace_id = ${workspaceId} and source = 'nla')::int as dataset_rows,
-      (select count(*) from explanations where workspace_id = ${workspaceId} and source = 'nla'
-         and created_at >= ${iso(options.since ?? period.start)}::timestamptz)::int as dataset_new
+      x.items_closed, x.dataset_rows, x.dataset_new,
+      (select coalesce(json_agg(s), '[]'::json) from (
+         select f, c, count(*)::int as items from per_item where source = 'nla' and f + c >= 2 group by f, c) s) as splits,
+      (select coalesce(json_agg(t), '[]'::json) from (
+         select e.id, e.analysis_id, e.text, e.faithful_votes, e.confabulated_votes, e.unsure_votes, ch.external_id as channel, a.message_ref
+         from per_item p
+         join explanations e on e.id = p.explanation_id
+         join analyses a on a.id = e.analysis_id
+         join channels ch on ch.id = a.channel_id
+         where p.source = 'nla' and e.faithful_votes > 0 and e.confabulated_votes > 0
+         -- The closest split of all their decisive votes (not only this period's), then the most votes.
+         order by least(e.faithful_votes, e.confabulated_votes)::float8 / (e.faithful_votes + e.confabulated_votes) desc,
+           e.faithful_votes + e.confabulated_votes desc, e.id
+         limit ${CONTESTED_ITEMS}) t) as contested
+    from (
+      select
+        (count(*) filter (where state = 'closed' and ${inPeriod(sql.raw('closed_at'))}))::int as items_closed,
+        count(*)::int as dataset_rows,
+        (count(*) filter (where created_at >= ${iso(options.since ?? period.start)}::timestamptz))::int as dataset_new
+      from explanations where workspace_id = ${workspaceId} and source = 'nla'
+    ) x
   `);
+  const counts = row;
+  const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
 
   // Agreement: items grouped by their (faithful, confabulated) split, expanded in JavaScript into
   // the per-item counts Krippendorff's alpha reads. A week has few distinct splits.
-  const splits = await queryRows<{ f: number; c: number; items: number }>(db, sql`
-    with per_item as (${perItem})
-    select f, c, count(*)::int as items from per_item where source = 'nla' and f + c >= 2 group by f, c`);
+  const splits = json<Array<{ f: number; c: number; items: number }>>(row.splits);
   const itemsWithPairs = splits.reduce((n, s) => n + num(s.items), 0);
   const counts2 = new Int32Array(itemsWithPairs * 2);
   let at = 0;
@@ -129,20 +153,7 @@ export async function loadDigest(db: Queryable, workspaceId: number, period: Per
     }
   }
   const alpha = krippendorffAlphaFromCounts(counts2, 2);
-
-  // The most contested items voted on in the period: the closest split of their decisive votes
-  // (all of them, not only this period's), then the most votes.
-  const contestedRows = await queryRows<Record<string, unknown>>(db, sql`
-    with per_item as (${perItem})
-    select e.id, e.analysis_id, e.text, e.faithful_votes, e.confabulated_votes, e.unsure_votes, ch.external_id as channel, a.message_ref
-    from per_item p
-    join explanations e on e.id = p.explanation_id
-    join analyses a on a.id = e.analysis_id
-    join channels ch on ch.id = a.channel_id
-    where p.source = 'nla' and e.faithful_votes > 0 and e.confabulated_votes > 0
-    order by least(e.faithful_votes, e.confabulated_votes)::float8 / (e.faithful_votes + e.confabulated_votes) desc,
-      e.faithful_votes + e.confabulated_votes desc, e.id
-    limit ${CONTESTED_ITEMS}`);
+  const contestedRows = json<Array<Record<string, unknown>>>(row.contested);
 
   const trendPeriods = trailingPeriods(period, TREND_PERIODS);
   const trend = await loadTrend(db, workspaceId, trendPeriods);
@@ -180,63 +191,66 @@ export async function loadDigest(db: Queryable, workspaceId: number, period: Per
 
 /** The confabulation rate of the items closed in each period, with its Wilson interval. */
 async function loadTrend(db: Queryable, workspaceId: number, periods: Period[]): Promise<Digest['trend']> {
-  const bounds = sql.join(
-    periods.map((p, i) => sql`(${i}::int, ${iso(p.start)}::timestamptz, ${iso(p.end)}::timestamptz)`),
-    sql`, `,
-  );
+  // Consecutive periods: their starts and the last end bound the buckets of width_bucket().
+  const bounds = [...periods.map((p) => iso(p.start)), iso(periods[periods.length - 1].end)];
+  const thresholds = sql`array[${sql.join(bounds.map((b) => sql`${b}::timestamptz`), sql`, `)}]`;
   const rows = await queryRows<{ i: number; decided: number; confabulated: number }>(db, sql`
-    select b.i,
-      (count(e.id) filter (where e.faithful_votes <> e.confabulated_votes))::int as decided,
-      (count(e.id) filter (where e.confabulated_votes > e.faithful_votes))::int as confabulated
-    from (values ${bounds}) as b(i, s, t)
-    join explanations e on e.workspace_id = ${workspaceId} and e.source = 'nla' and e.state = 'closed'
-      and e.closed_at >= b.s and e.closed_at < b.t
-    group by b.i`);
+    select width_bucket(closed_at, ${thresholds}) - 1 as i,
+      (count(*) filter (where faithful_votes <> confabulated_votes))::int as decided,
+      (count(*) filter (where confabulated_votes > faithful_votes))::int as confabulated
+    from explanations
+    where workspace_id = ${workspaceId} and source = 'nla' and state = 'closed'
+      and closed_at >= ${bounds[0]}::timestamptz and closed_at < ${bounds[bounds.length - 1]}::timestamptz
+    group by 1`);
   return periods.map((p, i) => {
     const row = rows.find((r) => num(r.i) === i);
     return { label: p.label, start: p.start, end: p.end, rate: row ? wilsonInterval(num(row.confabulated), num(row.decided)) : null };
   });
 }
 
-/** The SQL reading one signal's faithfulness score, as signalValue() reads it in JavaScript. */
+/** The SQL reading one signal's faithfulness score from the `closed` rows, as signalValue() reads it. */
 function signalSql(name: SignalName) {
-  if (name === 'ar_fve_nrm') return sql`e.ar_fve_nrm`;
+  if (name === 'ar_fve_nrm') return sql`ar_fve_nrm`;
   const key = sql.raw(`'${name}'`);
-  return sql`case when jsonb_typeof(e.signals -> ${key} -> 'score') = 'number' then (e.signals -> ${key} ->> 'score')::float8 end`;
+  return sql`case when jsonb_typeof(signals -> ${key} -> 'score') = 'number' then (signals -> ${key} -> 'score')::float8 end`;
 }
 
 /**
- * Each signal's AUROC against the labels of the items closed in the period. The database groups
- * equal scores, so ties come back as one row with a count; the AUROC and its Hanley–McNeil
- * interval are the ones /stats computes.
+ * Each signal's AUROC against the labels of the items closed in the period. The closed items are
+ * read once; the database groups equal scores, so ties come back as one row with a count. The
+ * AUROC and its Hanley–McNeil interval are the ones /stats computes.
  */
 async function loadSignals(db: Queryable, workspaceId: number, start: string, end: string): Promise<SignalFigure[]> {
-  const figures: SignalFigure[] = [];
-  for (const name of SIGNAL_NAMES) {
-    const rows = await queryRows<{ score: number; faithful: boolean; items: number }>(db, sql`
-      select s.score, s.faithful, count(*)::int as items from (
-        select ${signalSql(name)} as score, e.faithful_votes > e.confabulated_votes as faithful
-        from explanations e
-        where e.workspace_id = ${workspaceId} and e.source = 'nla' and e.state = 'closed'
-          and e.closed_at >= ${start}::timestamptz and e.closed_at < ${end}::timestamptz
-          and e.faithful_votes <> e.confabulated_votes
-      ) s
-      where s.score is not null and s.score not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
-      group by s.score, s.faithful`);
-    const n = rows.reduce((total, r) => total + num(r.items), 0);
+  const perSignal = SIGNAL_NAMES.map(
+    (name, i) => sql`select ${i}::int as signal, score, faithful, count(*)::int as items
+      from (select ${signalSql(name)} as score, faithful from closed) s
+      where score is not null and score not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+      group by score, faithful`,
+  );
+  const rows = await queryRows<{ signal: number; score: number; faithful: boolean; items: number }>(db, sql`
+    with closed as materialized (
+      select e.ar_fve_nrm, e.signals, e.faithful_votes > e.confabulated_votes as faithful
+      from explanations e
+      where e.workspace_id = ${workspaceId} and e.source = 'nla' and e.state = 'closed'
+        and e.closed_at >= ${start}::timestamptz and e.closed_at < ${end}::timestamptz
+        and e.faithful_votes <> e.confabulated_votes
+    )
+    ${sql.join(perSignal, sql` union all `)}`);
+  return SIGNAL_NAMES.map((name, index) => {
+    const mine = rows.filter((r) => num(r.signal) === index);
+    const n = mine.reduce((total, r) => total + num(r.items), 0);
     const scores = new Float64Array(n);
     const faithful = new Uint8Array(n);
     let i = 0;
-    for (const r of rows) {
+    for (const r of mine) {
       for (let k = 0; k < num(r.items); k++, i++) {
         scores[i] = Number(r.score);
         faithful[i] = r.faithful === true || String(r.faithful) === 'true' ? 1 : 0;
       }
     }
     const result = auroc(scores, faithful);
-    figures.push({ name, auroc: result?.auroc ?? null, low: result?.low ?? null, high: result?.high ?? null, n });
-  }
-  return figures;
+    return { name, auroc: result?.auroc ?? null, low: result?.low ?? null, high: result?.high ?? null, n };
+  });
 }
 
 /** Median and quartiles of the SAE's and the NLA's fve_nrm over the period's analyses. */
