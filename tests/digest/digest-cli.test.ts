@@ -17,7 +17,7 @@ beforeAll(async () => {
   const database = await openDatabase({ kind: 'pglite', dir: path.join(dataDir, 'pglite') });
   await seedDigestHistory(database.db);
   await database.close();
-}, 60_000);
+}, 180_000);
 afterAll(() => cleanUp());
 
 describe('confab digest', () => {
@@ -31,13 +31,13 @@ describe('confab digest', () => {
     expect(json.confabulation_rate.n).toBe(3);
     expect(existsSync(png)).toBe(true);
     expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
-  }, 60_000);
+  }, 180_000);
 
   it('prints text beginning "Digest · <week>", and a short digest for an empty week', async () => {
     const run = await runConfab(['digest', '--week', '2026-W40'], { env: env() });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout.split('\n').slice(0, 2)).toEqual(['Digest · 2026-W40', 'Nothing was reviewed in 2026-W40: no analyses, no votes, no items closed.']);
-  }, 60_000);
+  }, 180_000);
 
   it('refuses a malformed or impossible week and an unknown workspace, saying what is allowed', async () => {
     const malformed = await runConfab(['digest', '--week', '2026-48'], { env: env() });
@@ -49,11 +49,11 @@ describe('confab digest', () => {
     const empty = await runConfab(['digest', '--workspace', ''], { env: env() });
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('--workspace needs a workspace number or platform:id');
-  }, 90_000);
+  }, 240_000);
 
   it('refuses a week the year does not have', async () => {
     const run = await runConfab(['digest', '--week', '2026-W54', '--workspace', 'discord:guild-digest'], { env: env() });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('2026 has ISO weeks W01 to W53; got "2026-W54"');
-  }, 60_000);
+  }, 180_000);
 });

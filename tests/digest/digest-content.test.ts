@@ -25,7 +25,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       // A second workspace with the same history must not leak into the first one's figures.
       await seedDigestHistory(database.db, 'guild-other', 'chan-other');
       digest = await loadDigest(database.db, seed.workspaceId, parseIsoWeek('2026-W48', 'UTC'));
-    }, 60_000);
+    }, 180_000);
     afterAll(async () => {
       await database?.close();
       await testDb?.drop();

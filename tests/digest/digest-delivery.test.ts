@@ -35,7 +35,7 @@ describe('digest on Discord (local fake)', () => {
       { workspaceId: seed.workspaceId, key: 'digest_channel', value: `channel:${h.fake.channelId}`, updatedAt: MONTH_AGO },
       { workspaceId: seed.workspaceId, key: 'digest_schedule', value: 'weekly', updatedAt: MONTH_AGO },
     ]);
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await h?.close();
   });
@@ -57,7 +57,7 @@ describe('digest on Discord (local fake)', () => {
     expectWithinDiscordLimits(post.body);
     const stored = h.fake.channelMessages().find((m) => m.attachments.length > 0)!;
     expect(stored.attachments[0].filename).toBe(post.files[0].filename);
-  }, 60_000);
+  }, 180_000);
 
   it('renders the seeded week with every figure, escaped and truncated within the limits', async () => {
     const { digestMessage } = await import('../../src/platforms/discord/digest');
@@ -80,7 +80,7 @@ describe('digest on Discord (local fake)', () => {
     expect(value('Most contested')).toContain('…');
     expect(message.allowedMentions).toEqual({ parse: [] });
     expectWithinDiscordLimits({ embeds: message.embeds, content: message.content, allowedMentions: message.allowedMentions });
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('digest in the terminal', () => {
@@ -91,7 +91,7 @@ describe('digest in the terminal', () => {
     testDb = await createTestDatabase('pglite');
     dataDir = mkdtempSync(path.join(tmpdir(), 'confab-digest-term-'));
     services = await createServices({ ...testConfig(testDb.target), dataDir }, { log: () => undefined });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await services?.close();
     await testDb?.drop();
@@ -139,7 +139,7 @@ describe('digest in the terminal', () => {
     expect(readFileSync(chart).subarray(1, 4).toString()).toBe('PNG');
     input.end();
     await session.finished;
-  }, 60_000);
+  }, 180_000);
 
   it('/digest previews a week privately and refuses a bad one', async () => {
     const ada = { platform: 'terminal' as const, workspaceId: 'local', channelId: 'terminal', userId: 'ada', displayName: 'ada', isAdmin: false };
@@ -155,5 +155,5 @@ describe('digest in the terminal', () => {
     });
     expect((await invokeCommand(services, ada, 'digest', { week: '2026-W48-and-more' })).view).toMatchObject({ kind: 'error', code: 'too_long' });
     expect((await invokeCommand(services, ada, 'digest', { week: 12 })).view).toMatchObject({ kind: 'error', code: 'invalid_week' });
-  }, 60_000);
+  }, 180_000);
 });

@@ -89,7 +89,7 @@ describe.skipIf(pg.skip)('digest schedule: two processes on one PostgreSQL', () 
     // Every claim was posted, by the process that claimed it, and nothing was claimed twice.
     expect(rows.map((r) => r.scheduledFor.toISOString()).sort()).toEqual([...fires].sort());
     expect(rows.every((r) => r.postedAt !== null && r.attempts === 1)).toBe(true);
-  }, 60_000);
+  }, 180_000);
 });
 
 for (const { kind, skip } of STORAGE_KINDS) {
@@ -114,7 +114,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ attempts: 2 });
       expect(rows[0].postedAt).not.toBeNull();
-    }, 90_000);
+    }, 240_000);
 
     it('after downtime posts only the latest missed fire, marked late, and never again', async () => {
       const { target, workspaceId } = await databaseWithDigest(kind, 'weekly', new Date(Date.now() - 30 * 86_400_000));
@@ -163,6 +163,6 @@ for (const { kind, skip } of STORAGE_KINDS) {
       await services.close();
       expect(second.outcomes).toEqual([]);
       expect(received).toHaveLength(1);
-    }, 90_000);
+    }, 240_000);
   });
 }
