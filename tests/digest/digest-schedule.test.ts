@@ -62,7 +62,7 @@ function runBot(target: DatabaseTarget, env: Record<string, string>): Promise<{ 
   });
 }
 
-async function waitFor<T>(read: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(read: () => T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = read();
