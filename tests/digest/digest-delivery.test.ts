@@ -12,8 +12,9 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCommands } from '../../commands';
 import { explanations, settings, workspaces } from '../../db/schema';
-import { createServices, type CoreServices } from '../../src/core/app';
-import { invokeCommand } from '../../src/core/invoke';
+import { createServices, type Services } from '../../src/core/app';
+import { invokeCommand } from '../../commands/invoke';
+import { silentLogger } from '../../src/log';
 import { startTerminalSession } from '../../src/platforms/terminal/session';
 import { startHarness, type Harness } from '../platforms/discord/harness';
 import { expectWithinDiscordLimits, HOSTILE_TEXT } from '../platforms/discord/limits';
@@ -85,12 +86,12 @@ describe('digest on Discord (local fake)', () => {
 
 describe('digest in the terminal', () => {
   let testDb: TestDatabase;
-  let services: CoreServices;
+  let services: Services;
   let dataDir: string;
   beforeAll(async () => {
     testDb = await createTestDatabase('pglite');
     dataDir = mkdtempSync(path.join(tmpdir(), 'confab-digest-term-'));
-    services = await createServices({ ...testConfig(testDb.target), dataDir }, { log: () => undefined });
+    services = await createServices({ ...testConfig(testDb.target), dataDir }, { logger: silentLogger });
   }, 180_000);
   afterAll(async () => {
     await services?.close();
@@ -113,7 +114,7 @@ describe('digest in the terminal', () => {
       isAdmin: true,
       interactive: false,
       color: false,
-      log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+      logger: silentLogger,
     });
     // The admin sets the digest up from the terminal: a bad schedule is refused with what is allowed.
     const admin = { platform: 'terminal' as const, workspaceId: 'local', channelId: 'terminal', userId: 'ada', displayName: 'ada', isAdmin: true };

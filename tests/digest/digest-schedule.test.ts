@@ -3,6 +3,7 @@
  * on one PostgreSQL, a crash between claim and post retried at the next start, and a catch-up
  * after downtime that posts only the latest missed fire, marked late.
  */
+import { silentLogger } from '../../src/log';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { and, eq, sql } from 'drizzle-orm';
@@ -119,7 +120,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
     it('after downtime posts only the latest missed fire, marked late, and never again', async () => {
       const { target, workspaceId } = await databaseWithDigest(kind, 'weekly', new Date(Date.now() - 30 * 86_400_000));
       const received: DigestEvent[] = [];
-      const open = () => createServices(testConfig(target), { log: () => undefined });
+      const open = () => createServices(testConfig(target), { logger: silentLogger });
       let services = await open();
       services.events.onDigest('discord', (event) => {
         received.push(event);

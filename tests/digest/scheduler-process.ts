@@ -4,6 +4,7 @@
  * line instead of calling Discord. With DIGEST_CRASH=1 it kills itself (SIGKILL) on its first
  * digest, after the claim and before posting.
  */
+import { silentLogger } from '../../src/log';
 import { createServices } from '../../src/core/app';
 import type { DatabaseTarget } from '../../db';
 import { testConfig } from '../db/support';
@@ -12,7 +13,7 @@ const target: DatabaseTarget = process.env.DIGEST_DB_URL
   ? { kind: 'postgres', url: process.env.DIGEST_DB_URL }
   : { kind: 'pglite', dir: process.env.DIGEST_DB_DIR! };
 const services = await createServices(testConfig(target), {
-  log: () => undefined,
+  logger: silentLogger,
   digest: { leaseMs: Number(process.env.DIGEST_LEASE_MS ?? 60_000), rescanMs: 1_000, processId: `child-${process.pid}` },
 });
 services.events.onDigest('discord', (event) => {

@@ -9,7 +9,8 @@ import type { Digest } from '../../core/digest/content';
 import { SIGNAL_TITLES, alphaText, datasetText, decoysText, digestTitle, quartilesText, rateText, signalText, trendText } from '../../core/digest/text';
 import { renderDigestChart } from '../../render/chart';
 import { formatCount, truncate } from '../../render/text';
-import { COLORS, fitMessage, fitUserText, LIMITS, NO_MENTIONS } from './render';
+import { fitUserText } from './escape';
+import { COLORS, fitMessage, LIMITS, NO_MENTIONS } from './message';
 
 export interface DigestMessage {
   content: string;

@@ -14,7 +14,7 @@
  *
  * Only syntax is checked here (unknown options, unbalanced quotes). Values stay text: turning
  * them into numbers (`#12` included), ranges, required options and choices are the command
- * layer's job (src/core/invoke.ts), so every channel gives the same message for them.
+ * layer's job (commands/invoke.ts), so every channel gives the same message for them.
  */
 import type { CommandDefinition, OptionSpec, ParsedOptions } from '../../../commands/types';
 
