@@ -5,6 +5,7 @@
  */
 import { close } from './close';
 import { dataset } from './dataset';
+import { digest } from './digest';
 import { explain } from './explain';
 import { feature } from './feature';
 import { reopen } from './reopen';
@@ -15,4 +16,4 @@ import { stats } from './stats';
 import type { CommandDefinition } from './types';
 import { vote } from './vote';
 
-export const allCommands: readonly CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset];
+export const allCommands: readonly CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset, digest];

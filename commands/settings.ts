@@ -3,7 +3,7 @@
  * rate (channel_decoy_rate), which /review in this channel uses instead of the workspace's.
  */
 import { z } from 'zod';
-import { DIGEST_SCHEDULES, parseChannelDecoyRate, SETTING_DEFINITIONS as S, type SettingKey } from '../src/core/settings';
+import { parseChannelDecoyRate, SETTING_DEFINITIONS as S, type SettingKey } from '../src/core/settings';
 import { defineCommand } from './define';
 
 // Role, channel and text values are ids or short words; 100 characters is ample.
@@ -16,7 +16,8 @@ const workspaceSettings = {
   decoy_rate: z.number().min(S.decoy_rate.min).max(S.decoy_rate.max).meta({ description: S.decoy_rate.description }).optional(),
   reviewer_role: z.string().meta({ description: S.reviewer_role.description, option: 'role', maxLength: ID_LENGTH }).optional(),
   digest_channel: z.string().meta({ description: S.digest_channel.description, option: 'channel', maxLength: ID_LENGTH }).optional(),
-  digest_schedule: z.enum(DIGEST_SCHEDULES).meta({ description: S.digest_schedule.description, maxLength: ID_LENGTH }).optional(),
+  digest_schedule: z.string().meta({ description: S.digest_schedule.description, maxLength: ID_LENGTH }).optional(),
+  digest_time_zone: z.string().meta({ description: S.digest_time_zone.description, maxLength: ID_LENGTH }).optional(),
 } satisfies Record<SettingKey, z.ZodType>;
 
 export const settings = defineCommand({

@@ -377,6 +377,42 @@ export const reviewLocks = pgTable(
 );
 
 /**
+ * One row per scheduled digest fire that some process decided to post: the unique key
+ * (workspace, channel, scheduled time) is what makes a fire post exactly once across bot
+ * processes. A row whose `posted_at` is still null after its lease belongs to a process that
+ * died between claiming and posting; the next process to look takes it over.
+ */
+export const digestPosts = pgTable(
+  'digest_posts',
+  {
+    id: serial('id').primaryKey(),
+    workspaceId: integer('workspace_id')
+      .notNull()
+      .references(() => workspaces.id),
+    /** The platform's channel id (the digest_channel setting). */
+    channel: text('channel').notNull(),
+    scheduledFor: timestamp('scheduled_for', { withTimezone: true }).notNull(),
+    /** The period the digest reports on, fixed at the claim so a retry posts the same one. */
+    periodStart: timestamp('period_start', { withTimezone: true }).notNull(),
+    periodEnd: timestamp('period_end', { withTimezone: true }).notNull(),
+    periodKind: text('period_kind').$type<'week' | 'day' | 'span'>().notNull(),
+    periodLabel: text('period_label').notNull(),
+    timeZone: text('time_zone').notNull(),
+    /** Posted after the bot was down at the scheduled time. */
+    late: boolean('late').notNull().default(false),
+    claimedBy: text('claimed_by').notNull(),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }).notNull(),
+    attempts: integer('attempts').notNull().default(1),
+    postedAt: timestamp('posted_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('digest_posts_fire').on(t.workspaceId, t.channel, t.scheduledFor),
+    index('digest_posts_unposted').on(t.postedAt, t.leaseUntil),
+  ],
+);
+
+/**
  * The per-user rate limit's sliding window: one row per key with the times of its uses in the
  * last minute, so every bot process on the database enforces one limit. One row, updated by one
  * upsert, makes concurrent uses of one key queue on its row lock.

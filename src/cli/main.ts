@@ -13,6 +13,7 @@ import { migrateCommand } from './migrate';
 import { doctorCommand } from './doctor';
 import { agreementCommand } from './agreement';
 import { datasetExportCommand } from './dataset';
+import { digestCommand } from './digest';
 import { discordRegisterCommand } from './discord';
 
 /** Every subcommand, in the order `confab --help` lists them. */
@@ -22,6 +23,7 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   migrateCommand,
   doctorCommand,
   datasetExportCommand,
+  digestCommand,
   agreementCommand,
   discordRegisterCommand,
 ];

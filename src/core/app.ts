@@ -9,6 +9,7 @@ import { analyses, channels, workspaces } from '../../db/schema';
 import type { Config } from '../config';
 import { createLogger, type Logger } from '../log';
 import type { AnalysisBackend } from './backend';
+import { DigestScheduler, type DigestSchedulerOptions } from './digest/schedule';
 import { Dispatcher } from './dispatcher';
 import { EventHub } from './events';
 import { Identity, loadInstallSecret } from './identity';
@@ -31,6 +32,8 @@ export interface CreateServicesOptions {
   concurrency?: number;
   /** How often to look for work queued by other processes (ms, default 2000). */
   pollMs?: number;
+  /** The digest scheduler's timings (lease, rescan interval, lateness, process id). */
+  digest?: Pick<DigestSchedulerOptions, 'leaseMs' | 'rescanMs' | 'lateAfterMs' | 'processId'>;
   /** How long an analysis's claim holds without a heartbeat (ms, default 10 000). */
   leaseMs?: number;
   /**
@@ -120,6 +123,8 @@ export async function createServices(config: Config, options: CreateServicesOpti
       logger,
     });
 
+    const digests = new DigestScheduler({ db: database.db, config, listeners: hub.digests, log: (level, message) => logger[level](message), ...options.digest });
+
     let closing: Promise<void> | null = null;
     const services: Services = {
       config,
@@ -132,6 +137,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       rateLimiter: new RateLimiter(database.db, config.limits.rateLimitPerMinute),
       hub,
       judge,
+      digests,
       logger,
       close() {
         closing ??= (async () => {
@@ -140,6 +146,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
             tone: 'warning',
             lines: [`Confab is stopping. Analysis #${analysisId} is saved and will finish after the restart.`],
           }));
+          await digests.stop();
           for (const timer of rechecks) clearTimeout(timer);
           await dispatcher.stop();
           stopJudging.abort();
@@ -152,6 +159,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
     };
     if (!backend) logger.warn('No inference backend: analyses will be queued but not run by this process.');
     await dispatcher.start();
+    digests.start();
     return services;
   } catch (e) {
     await database.close().catch(() => {});

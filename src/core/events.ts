@@ -3,6 +3,7 @@
  * the command that queued an analysis wait for its result (CommandResult.followUp).
  */
 import type { Actor } from './actor';
+import { DigestListeners, type DigestListener } from './digest/event';
 import type { View } from './view';
 
 export interface AnalysisFinishedEvent {
@@ -26,11 +27,20 @@ export interface AnalysisFinishedEvent {
 export interface ConfabEvents {
   /** Fires when an analysis reaches done or failed, including analyses resumed after a restart. */
   onAnalysisFinished(listener: (event: AnalysisFinishedEvent) => void | Promise<void>): () => void;
+  /** A scheduled digest is due on `platform`; the listener posts it and resolves true (see DigestEvent). */
+  onDigest(platform: Actor['platform'], listener: DigestListener): () => void;
 }
 
 type Listener = (event: AnalysisFinishedEvent) => void | Promise<void>;
 
 export class EventHub implements ConfabEvents {
+  /** Digest listeners by platform; the digest scheduler delivers through them. */
+  readonly digests = new DigestListeners();
+
+  onDigest(platform: string, listener: DigestListener): () => void {
+    return this.digests.add(platform, listener);
+  }
+
   private readonly listeners = new Set<Listener>();
   private readonly waiters = new Map<number, Array<(view: View) => void>>();
 

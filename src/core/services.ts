@@ -8,9 +8,11 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { AnalysisBackend } from './backend';
 import type { Dispatcher } from './dispatcher';
+import type { DigestScheduler } from './digest/schedule';
 import type { ConfabEvents, EventHub } from './events';
 
 export type { AnalysisFinishedEvent, ConfabEvents } from './events';
+export type { DigestEvent, DigestListener } from './digest/event';
 import type { Identity } from './identity';
 import type { Judge } from './labels/signals';
 import type { RateLimiter } from './rate-limit';
@@ -31,6 +33,8 @@ export interface Services {
   /** The optional LLM judge; null when off, the default. */
   judge: Judge | null;
   logger: Logger;
+  /** Posts each workspace's scheduled digest through the channels' digest listeners. */
+  digests: DigestScheduler;
   /** Stops the dispatcher, the embedded worker and the database, in that order. */
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../../db';
 import { channels, settings } from '../../db/schema';
 import type { Config } from '../config';
+import { checkScheduleText, checkTimeZoneText } from './digest/spec';
 import { DomainError, formatCount } from './errors';
 
 export type SettingValue = number | string | null;
@@ -20,6 +21,8 @@ export interface SettingDefinition {
   min?: number;
   max?: number;
   choices?: string[];
+  /** For text settings with their own grammar: returns the value to store, or throws a DomainError. */
+  check?: (text: string) => string;
   fromConfig(config: Config): SettingValue;
 }
 
@@ -67,10 +70,17 @@ export const SETTING_DEFINITIONS = {
   },
   digest_schedule: {
     key: 'digest_schedule',
-    description: 'How often the digest is posted',
+    description: 'How often the digest is posted: off, daily, weekly (Monday 09:00) or a cron expression',
     type: 'string',
-    choices: [...DIGEST_SCHEDULES],
+    check: checkScheduleText,
     fromConfig: () => 'off',
+  },
+  digest_time_zone: {
+    key: 'digest_time_zone',
+    description: 'IANA time zone of the digest schedule and weeks (e.g. Europe/Madrid)',
+    type: 'string',
+    check: checkTimeZoneText,
+    fromConfig: () => 'UTC',
   },
 } satisfies Record<string, SettingDefinition>;
 
@@ -82,6 +92,7 @@ export interface WorkspaceSettings {
   reviewer_role: string | null;
   digest_channel: string | null;
   digest_schedule: string;
+  digest_time_zone: string;
 }
 
 /**
@@ -116,6 +127,7 @@ function checkValue(def: SettingDefinition, value: unknown): SettingValue {
     return n;
   }
   const text = String(value).trim();
+  if (def.check) return def.check(text);
   if ((def.type === 'role' || def.type === 'channel') && (text === '' || CLEAR_WORDS.has(text.toLowerCase()))) return null;
   if (def.choices && !def.choices.includes(text.toLowerCase())) {
     throw new DomainError('invalid_setting', `${def.key} must be one of ${def.choices.join(', ')}; got ${JSON.stringify(text)}.`);

@@ -17,7 +17,7 @@ function optionError(command: string, raw: Record<string, unknown>): DomainError
 describe('command declarations', () => {
   it('declares the issue\'s commands once each, with unique names', () => {
     const names = allCommands.map((c) => c.name);
-    expect(names).toEqual(['explain', 'vote', 'review', 'stats', 'feature', 'retry', 'settings', 'close', 'reopen', 'dataset']);
+    expect(names).toEqual(['explain', 'vote', 'review', 'stats', 'feature', 'retry', 'settings', 'close', 'reopen', 'dataset', 'digest']);
     expect(new Set(names).size).toBe(names.length);
   });
 

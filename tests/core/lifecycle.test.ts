@@ -231,7 +231,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       expect(set.changed).toEqual(['decoy_rate', 'reviewer_role', 'digest_channel', 'digest_schedule']);
       expect((await runError(services, admin, 'settings', { decoy_rate: 1.5 })).message).toBe('Decoy rate must be from 0 to 1 for /settings; got 1.5.');
       expect((await runError(services, admin, 'settings', { digest_schedule: 'hourly' })).message).toBe(
-        'Digest schedule must be one of off, daily, weekly; got "hourly".',
+        'digest_schedule must be off, daily (09:00), weekly (Monday 09:00), or a cron expression such as "0 9 * * 1" (minute hour day month weekday; 6 fields put seconds first); "hourly" has 1 field.',
       );
       expect((await runError(services, admin, 'settings', { reviewer_role: 'two words' })).code).toBe('invalid_setting');
       const cleared = (await run(services, admin, 'settings', { reviewer_role: 'none', digest_channel: 'none' })).view as SettingsView;

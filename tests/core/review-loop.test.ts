@@ -247,6 +247,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
         reviewer_role: null,
         digest_channel: null,
         digest_schedule: 'off',
+        digest_time_zone: 'UTC',
         channel_decoy_rate: null,
       });
       const set = (await run(services, admin, 'settings', { votes_to_close: 1, max_prompt_chars: 10 })).view as SettingsView;

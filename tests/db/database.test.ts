@@ -36,6 +36,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
         'activations',
         'analyses',
         'channels',
+        'digest_posts',
         'explanation_state_changes',
         'explanations',
         'install',

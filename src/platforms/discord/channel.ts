@@ -36,6 +36,7 @@ import type { DiscordConfig } from './config';
 import { AcknowledgementsFirst, describe, interactionLabel, isApiError, isExpiredToken, readField, toReply } from './interactions';
 import type { DiscordMessage } from './message';
 import { claimsFromMessage, closeExplanationOnMessage, MODAL_FIELDS, renderNoteModal, reopenExplanationOnMessage } from './note';
+import { postDigest } from './digest';
 import { errorMessage, renderView } from './render';
 
 export interface DiscordChannelOptions {
@@ -401,12 +402,15 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     log.info(`registered ${registered.names.length} ${registered.scope} commands${registered.guildId ? ` in guild ${registered.guildId}` : ''}.`);
   }
 
+  const stopDigests = services.events.onDigest('discord', (event) => postDigest(client, event, log));
+
   return {
     client,
     async stop() {
       if (stopping) return;
       stopping = true;
       unsubscribe();
+      stopDigests();
       // Let acknowledgements and edits already started finish, but do not hang a shutdown.
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
       await client.destroy();

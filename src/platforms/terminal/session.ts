@@ -18,6 +18,7 @@ import type { InvokeCommand, RunningChannel } from '../channel';
 import { escapeTerminal } from './escape';
 import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from './parse';
 import { renderView } from './render';
+import { printDigest } from './digest';
 
 export interface TerminalSessionOptions {
   services: Services;
@@ -114,6 +115,8 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       onAnnounced?.();
     });
   });
+
+  const stopDigests = opts.services.events.onDigest('terminal', (event) => printDigest(event, opts.services.config.dataDir, print));
 
   /**
    * The database can say an analysis is done a moment before the dispatcher has announced it;
@@ -247,6 +250,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       opts.output.write(`${running} the next time Confab starts.\n`);
     }
     unsubscribe();
+    stopDigests();
   })();
 
   return {
@@ -257,6 +261,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
         rl.close();
       }
       unsubscribe();
+      stopDigests();
     },
   };
 }
