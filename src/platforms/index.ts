@@ -61,7 +61,7 @@ export const CHAT_CHANNELS: readonly ChatChannelEntry[] = [
       config.slack?.appToken
         ? 'Slack, Socket Mode'
         : `Slack, HTTP mode on port ${config.slack?.port} (POST /slack/events)`,
-    // load: () => import('./slack'), once src/platforms/slack/ exists.
+    load: () => import('./slack'),
   },
 ];
 
