@@ -14,6 +14,7 @@ import { describeSlackError } from './people';
 export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 
 export async function deliverFile(client: WebClient, file: FileView, userId: string, maxBytes = MAX_UPLOAD_BYTES): Promise<SlackMessage> {
+  if (file.bytes === 0) return fileMessage(file, { ok: false, reason: 'The export is empty, so there was nothing to upload.' });
   if (file.bytes > maxBytes) {
     return fileMessage(file, { ok: false, reason: `The file is ${formatCount(file.bytes)} bytes; Confab uploads files up to ${formatCount(maxBytes)} bytes to Slack.` });
   }

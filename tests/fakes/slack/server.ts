@@ -36,6 +36,8 @@ export interface ApiCall {
   /** The `error` of an `ok: false` answer. */
   error?: string;
   refusal?: Refusal;
+  /** What the fake answered (Web API calls). */
+  result?: any;
   at: number;
 }
 
@@ -176,7 +178,8 @@ export class FakeSlack extends EventEmitter {
       user_id: user.id,
       user_name: user.name,
       command: '/confab',
-      text,
+      // Slack sends command text with &, < and > as entities.
+      text: text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;'),
       api_app_id: this.appId,
       is_enterprise_install: 'false',
       response_url: responseUrl,
@@ -321,10 +324,11 @@ export class FakeSlack extends EventEmitter {
     if (url.pathname.startsWith('/upload/')) {
       const id = url.pathname.slice('/upload/'.length);
       const upload = this.uploads.get(id);
-      this.record('upload', { id, bytes: raw.length }, upload ? 200 : 404);
-      if (upload) upload.bytes = raw.length;
+      const bytes = uploadedBytes(req.headers['content-type'] ?? '', raw);
+      this.record('upload', { id, bytes }, upload ? 200 : 404);
+      if (upload) upload.bytes = bytes;
       res.writeHead(upload ? 200 : 404, { 'content-type': 'text/plain' });
-      return void res.end(upload ? `OK - ${raw.length}` : 'not found');
+      return void res.end(upload ? `OK - ${bytes}` : 'not found');
     }
     if (!url.pathname.startsWith('/api/')) return send(404, { ok: false, error: 'unknown_path' });
     const method = url.pathname.slice('/api/'.length);
@@ -343,6 +347,7 @@ export class FakeSlack extends EventEmitter {
 
   private answer(send: (status: number, body: unknown) => void, method: string, args: any, body: any): void {
     const call = this.record(method, args, 200, body.ok ? undefined : body.error);
+    call.result = body;
     if (body.refusal) {
       call.refusal = body.refusal;
       delete body.refusal;
@@ -467,6 +472,17 @@ export class FakeSlack extends EventEmitter {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** The file's size in an upload: the raw body, or the one part of a multipart/form-data body. */
+function uploadedBytes(contentType: string, raw: Buffer): number {
+  const boundary = /boundary=("?)([^";]+)\1/.exec(contentType)?.[2];
+  if (!contentType.startsWith('multipart/form-data') || !boundary) return raw.length;
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  const start = raw.indexOf(Buffer.from(`--${boundary}`));
+  const headersEnd = raw.indexOf('\r\n\r\n', start);
+  const end = raw.indexOf(delimiter, headersEnd);
+  return start < 0 || headersEnd < 0 || end < 0 ? -1 : end - (headersEnd + 4);
 }
 
 /** Web API arguments: form fields (objects arrive JSON-encoded, as the Web API client sends them) or JSON. */
