@@ -50,7 +50,7 @@ function textLength(value: Json): number {
   if (!value || typeof value !== 'object') return 0;
   if (Array.isArray(value)) return value.reduce((n, v) => n + textLength(v), 0);
   let n = typeof value.text === 'string' ? value.text.length : 0;
-  for (const [key, v] of Object.entries(value)) if (key !== 'text' && typeof v === 'object') n += textLength(v);
+  for (const v of Object.values(value)) if (v && typeof v === 'object') n += textLength(v);
   return n;
 }
 

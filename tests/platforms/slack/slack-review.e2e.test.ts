@@ -84,6 +84,22 @@ describe.skipIf(!HAS_REFERENCE_STACK).each<Mode>(['http', 'socket'])('Slack revi
     expect(actionIds(message.blocks)).toHaveLength(1); // the second explanation is still open
   });
 
+  it("an item closed from elsewhere (/confab vote, an admin's /confab close) also reveals its tally on the public message", async () => {
+    const { ts: posted, final } = await explain('--samples 2 Closed from elsewhere');
+    const [[faithful], [second]] = actionIds(final.args.blocks);
+    const [one, two] = [faithful, second].map((id) => Number(id.split(':')[1]));
+    for (const member of [USERS.bo, USERS.cy]) await click(posted, `v:${one}:f`, member);
+    expect(blockText(h.fake.messages.get(posted)!.blocks)).not.toContain('Votes (closed)');
+    const from = h.fake.ephemerals.length;
+    await h.fake.slash(`vote #${one} faithful`, USERS.dee);
+    expect(blockText((await h.fake.waitForEphemeral(USERS.dee.id, () => true, from)).body.blocks)).toContain('closed this item');
+    await h.fake.waitFor((c) => c.method === 'chat.update' && c.args.ts === posted && blockText(c.args.blocks).includes('✅ Faithful 3'));
+
+    await h.fake.slash(`close ${two}`, USERS.ana);
+    await h.fake.waitFor((c) => c.method === 'chat.update' && c.args.ts === posted && (blockText(c.args.blocks).match(/Votes \(closed\)/g) ?? []).length === 2);
+    expect(actionIds(h.fake.messages.get(posted)!.blocks)).toEqual([]);
+  });
+
   it('a duplicate click is idempotent, a changed vote is recorded, and the Note modal records the note and marked claims', async () => {
     const { ts: posted, final } = await explain('Dime con quién andas');
     const [[faithful, confabulated, , note]] = actionIds(final.args.blocks);
