@@ -42,3 +42,36 @@ export function normalizeContentType(req: IncomingMessage): void {
   const type = req.headers['content-type'];
   if (type && /^application\/x-www-form-urlencoded\s*;/i.test(type)) req.headers['content-type'] = 'application/x-www-form-urlencoded';
 }
+
+/**
+ * Acknowledgements before work. Command work (PGlite runs on this event loop) started while
+ * other requests wait to be read delays their acks: in a burst of 50 commands the last acks
+ * came seconds late. So work waits until no request is in flight and none has arrived for a
+ * short quiet period (a burst's requests arrive a few milliseconds apart), and a cap keeps a
+ * steady stream of clicks from starving it.
+ */
+export class AcknowledgementGate {
+  private open = 0;
+  private lastArrival = 0;
+
+  constructor(private readonly quietMs = 100) {}
+
+  /** Counts an HTTP request from its arrival until its response is sent. */
+  track(res: { once(event: 'close', listener: () => void): unknown }): void {
+    this.open += 1;
+    this.lastArrival = performance.now();
+    res.once('close', () => {
+      this.open -= 1;
+    });
+  }
+
+  async settled(maxWaitMs = 1_000): Promise<void> {
+    const deadline = performance.now() + maxWaitMs;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (;;) {
+      const quietFor = performance.now() - this.lastArrival;
+      if ((this.open === 0 && quietFor >= this.quietMs) || performance.now() >= deadline) return;
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.max(1, this.quietMs - quietFor)).unref());
+    }
+  }
+}

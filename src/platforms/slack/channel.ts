@@ -15,7 +15,7 @@ import type { AnalysisFinishedEvent, Services } from '../../core/services';
 import type { ItemStateView, View, VoteAckView } from '../../core/view';
 import { decodeAction } from './actions';
 import { closeExplanationInBlocks, errorMessage, renderView } from './blocks';
-import { boltLogger, HTTP_PATH, normalizeContentType, WEB_API_RETRIES } from './bolt';
+import { AcknowledgementGate, boltLogger, HTTP_PATH, normalizeContentType, WEB_API_RETRIES } from './bolt';
 import { deliverFile } from './files';
 import { claimsFromBlocks, readNoteOrigin, readNoteSubmission, renderNoteModal } from './modal';
 import type { SlackConfig } from './module';
@@ -102,8 +102,8 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
       .catch((error) => log.error(`slack: ${what}: ${describeSlackError(error)}`))
       .finally(() => inFlight.delete(work));
   };
-  /** Acknowledgements first: let acks already received go out before this one's work starts. */
-  const afterAcks = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const gate = new AcknowledgementGate();
+  const afterAcks = () => gate.settled();
 
   // ------------------------------------------------------------ /confab
 
@@ -346,6 +346,7 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     } else {
       const listener = (receiver as InstanceType<typeof HTTPReceiver>).requestListener;
       server = http.createServer((req, res) => {
+        gate.track(res);
         normalizeContentType(req);
         listener(req, res);
       });

@@ -25,6 +25,9 @@ interface UserFacts {
 
 export class SlackPeople {
   private readonly users = new Map<string, UserFacts>();
+  /** Lookups in flight, shared: a burst of clicks from one user costs one users.info call. */
+  private readonly pendingUsers = new Map<string, Promise<UserFacts>>();
+  private pendingGroups: Promise<void> | null = null;
   private groups: { byUser: Map<string, string[]>; at: number } | null = null;
   private groupsUnavailable = false;
 
@@ -49,6 +52,15 @@ export class SlackPeople {
   private async user(userId: string, fallbackName?: string): Promise<UserFacts> {
     const cached = this.users.get(userId);
     if (cached && Date.now() - cached.at < USER_TTL_MS) return cached;
+    let pending = this.pendingUsers.get(userId);
+    if (!pending) {
+      pending = this.lookUpUser(userId, fallbackName).finally(() => this.pendingUsers.delete(userId));
+      this.pendingUsers.set(userId, pending);
+    }
+    return pending;
+  }
+
+  private async lookUpUser(userId: string, fallbackName?: string): Promise<UserFacts> {
     try {
       const { user } = await this.client.users.info({ user: userId });
       const facts: UserFacts = {
@@ -69,21 +81,25 @@ export class SlackPeople {
   private async rolesOf(userId: string): Promise<string[]> {
     if (this.groupsUnavailable) return [];
     if (!this.groups || Date.now() - this.groups.at > GROUPS_TTL_MS) {
-      try {
-        const { usergroups } = await this.client.usergroups.list({ include_users: true });
-        const byUser = new Map<string, string[]>();
-        for (const group of usergroups ?? []) {
-          for (const member of group.users ?? []) byUser.set(member, [...(byUser.get(member) ?? []), group.id!]);
-        }
-        this.groups = { byUser, at: Date.now() };
-      } catch (error) {
-        // User groups need a paid plan and the usergroups:read scope; without them no one holds a role.
-        this.groupsUnavailable = true;
-        this.log.warn(`slack: usergroups.list failed (${describeSlackError(error)}); the reviewer role cannot be checked, only admins pass it.`);
-        return [];
-      }
+      this.pendingGroups ??= this.loadGroups().finally(() => (this.pendingGroups = null));
+      await this.pendingGroups;
     }
-    return this.groups.byUser.get(userId) ?? [];
+    return this.groups?.byUser.get(userId) ?? [];
+  }
+
+  private async loadGroups(): Promise<void> {
+    try {
+      const { usergroups } = await this.client.usergroups.list({ include_users: true });
+      const byUser = new Map<string, string[]>();
+      for (const group of usergroups ?? []) {
+        for (const member of group.users ?? []) byUser.set(member, [...(byUser.get(member) ?? []), group.id!]);
+      }
+      this.groups = { byUser, at: Date.now() };
+    } catch (error) {
+      // User groups need a paid plan and the usergroups:read scope; without them no one holds a role.
+      this.groupsUnavailable = true;
+      this.log.warn(`slack: usergroups.list failed (${describeSlackError(error)}); the reviewer role cannot be checked, only admins pass it.`);
+    }
   }
 }
 

@@ -102,6 +102,7 @@ export class FakeSlack extends EventEmitter {
     private readonly wss: WebSocketServer,
   ) {
     super();
+    this.setMaxListeners(0);
   }
 
   static async start(users: FakeUser[] = []): Promise<FakeSlack> {
@@ -143,25 +144,34 @@ export class FakeSlack extends EventEmitter {
     return this.ephemerals.filter((e) => e.user === user);
   }
 
-  /** Resolves with the first recorded call (from `from` on) that matches. */
-  async waitFor(match: (call: ApiCall) => boolean, timeoutMs = 30_000, from = 0): Promise<ApiCall> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.calls.slice(from).find(match);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`FakeSlack: no matching call within ${timeoutMs} ms; calls: ${this.calls.slice(from).map((c) => `${c.method}:${c.status}${c.error ? `:${c.error}` : ''}`).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  /** Resolves with the first recorded call (from `from` on) that matches; each call is tested once. */
+  waitFor(match: (call: ApiCall) => boolean, timeoutMs = 30_000, from = 0): Promise<ApiCall> {
+    const found = this.calls.slice(from).find(match);
+    if (found) return Promise.resolve(found);
+    return this.waitForEvent('call', match, timeoutMs, () => `no matching call; calls: ${this.calls.slice(from).map((c) => `${c.method}:${c.status}${c.error ? `:${c.error}` : ''}`).join(', ')}`);
   }
 
-  async waitForEphemeral(user: string, match: (e: Ephemeral) => boolean = () => true, from = 0, timeoutMs = 30_000): Promise<Ephemeral> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.ephemerals.slice(from).find((e) => e.user === user && match(e));
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`FakeSlack: no ephemeral for ${user} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  waitForEphemeral(user: string, match: (e: Ephemeral) => boolean = () => true, from = 0, timeoutMs = 30_000): Promise<Ephemeral> {
+    const wanted = (e: Ephemeral) => e.user === user && match(e);
+    const found = this.ephemerals.slice(from).find(wanted);
+    if (found) return Promise.resolve(found);
+    return this.waitForEvent('ephemeral', wanted, timeoutMs, () => `no ephemeral for ${user}`);
+  }
+
+  private waitForEvent<T>(event: 'call' | 'ephemeral', match: (item: T) => boolean, timeoutMs: number, describe: () => string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const listener = (item: T) => {
+        if (!match(item)) return;
+        clearTimeout(timer);
+        this.off(event, listener);
+        resolve(item);
+      };
+      const timer = setTimeout(() => {
+        this.off(event, listener);
+        reject(new Error(`FakeSlack: ${describe()} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on(event, listener);
+    });
   }
 
   // ------------------------------------------------------------ payloads to the bot
@@ -346,17 +356,19 @@ export class FakeSlack extends EventEmitter {
   }
 
   private answer(send: (status: number, body: unknown) => void, method: string, args: any, body: any): void {
-    const call = this.record(method, args, 200, body.ok ? undefined : body.error);
-    call.result = body;
-    if (body.refusal) {
-      call.refusal = body.refusal;
-      delete body.refusal;
-    }
+    const refusal = body.refusal as Refusal | undefined;
+    delete body.refusal;
+    this.record(method, args, 200, body.ok ? undefined : body.error, { result: body, refusal });
     send(200, body);
   }
 
-  private record(method: string, args: any, status: number, error?: string): ApiCall {
-    const call: ApiCall = { method, args, status, error, at: performance.now() };
+  private addEphemeral(ephemeral: Ephemeral): void {
+    this.ephemerals.push(ephemeral);
+    this.emit('ephemeral', ephemeral);
+  }
+
+  private record(method: string, args: any, status: number, error?: string, extra: Pick<ApiCall, 'result' | 'refusal'> = {}): ApiCall {
+    const call: ApiCall = { method, args, status, error, ...extra, at: performance.now() };
     this.calls.push(call);
     this.emit('call', call);
     return call;
@@ -403,7 +415,7 @@ export class FakeSlack extends EventEmitter {
       case 'chat.postEphemeral': {
         const refusal = messageRefusal(args);
         if (refusal) return this.refuse(refusal);
-        this.ephemerals.push({ channel: args.channel, user: args.user, via: 'chat.postEphemeral', body: args, at: performance.now() });
+        this.addEphemeral({ channel: args.channel, user: args.user, via: 'chat.postEphemeral', body: args, at: performance.now() });
         return { ok: true, message_ts: this.nextTs() };
       }
       case 'views.open': {
@@ -451,16 +463,13 @@ export class FakeSlack extends EventEmitter {
       return send(404, { ok: false, error: 'not_found' });
     }
     const refusal = messageRefusal(body);
-    const call = this.record('response_url', body, refusal ? 400 : 200, refusal?.error);
-    if (refusal) {
-      call.refusal = refusal;
-      return send(400, { ok: false, error: refusal.error });
-    }
+    this.record('response_url', body, refusal ? 400 : 200, refusal?.error, { refusal: refusal ?? undefined });
+    if (refusal) return send(400, { ok: false, error: refusal.error });
     if (body.response_type === 'in_channel') {
       const ts = this.nextTs();
       this.messages.set(ts, { channel: target.channel, ts, text: body.text ?? '', blocks: body.blocks ?? [], updates: 0 });
     } else {
-      this.ephemerals.push({ channel: target.channel, user: target.user, via: 'response_url', body, at: performance.now() });
+      this.addEphemeral({ channel: target.channel, user: target.user, via: 'response_url', body, at: performance.now() });
     }
     send(200, { ok: true });
   }
