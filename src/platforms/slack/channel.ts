@@ -195,7 +195,8 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
 
   // ------------------------------------------------------------ buttons
 
-  app.action(/^[vnrxm]:/, async ({ ack, body, action, respond }) => {
+  // Every action, ours or not: an id this version does not know gets a clear answer, not silence.
+  app.action(/.*/, async ({ ack, body, action, respond }) => {
     await ack();
     if (stopping) return;
     const click = body as BlockAction;

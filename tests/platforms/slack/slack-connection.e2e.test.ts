@@ -117,6 +117,15 @@ describe.each<Mode>(['http', 'socket'])('Slack channel (%s mode): connection and
     expect(posted.args.link_names).toBeUndefined();
   });
 
+  it('a button this version does not know gets a clear private answer, not silence', async () => {
+    const from = h.fake.ephemerals.length;
+    const stale = [{ type: 'actions', block_id: 'old', elements: [{ type: 'button', action_id: 'vote-12-faithful', text: { type: 'plain_text', text: 'Faithful' } }] }];
+    const delivery = await h.fake.click({ ephemeralBlocks: stale }, 'vote-12-faithful', USERS.cy);
+    expect(delivery.status).toBe(200);
+    const reply = await h.fake.waitForEphemeral(USERS.cy.id, () => true, from);
+    expect(blockText(reply.body.blocks)).toContain('This button is from an older version of Confab and no longer works.');
+  });
+
   it('a wrong bot token stops the start with a message that names SLACK_BOT_TOKEN', async () => {
     const start = startSlackApp({ services: h.services, config: { ...h.slack, botToken: 'xoxb-wrong' }, commands: allCommands, invoke: invokeCommand, log: { debug() {}, info() {}, warn() {}, error() {} } });
     await expect(start).rejects.toThrow(/Slack refused SLACK_BOT_TOKEN \(auth\.test: invalid_auth\)/);
