@@ -1,17 +1,18 @@
 /** /close (admins): close an item before it reaches its votes. */
-import { coreOf } from '../src/core/context';
+import { z } from 'zod';
 import { closeItem } from '../src/core/items';
-import type { CommandDefinition } from './types';
+import { defineCommand } from './define';
 
-export const close: CommandDefinition<{ explanation: number }> = {
+export const close = defineCommand({
   name: 'close',
   description: 'Close an explanation to further votes (admins).',
   adminOnly: true,
-  options: [{ name: 'explanation', description: 'Explanation id, shown as #<id>', type: 'integer', required: true, min: 1, position: 1 }],
-  async run(ctx, options) {
-    const core = coreOf(ctx.services);
-    const who = await core.identity.resolve(ctx.actor);
-    const item = await closeItem(core.database.db, who, options.explanation);
+  options: z.object({
+    explanation: z.int().min(1).meta({ description: 'Explanation id, shown as #<id>', position: 1 }),
+  }),
+  async run({ actor, services }, options) {
+    const who = await services.identity.resolve(actor);
+    const item = await closeItem(services.database.db, who, options.explanation);
     const t = item.tally;
     return {
       view: {
@@ -22,4 +23,4 @@ export const close: CommandDefinition<{ explanation: number }> = {
       },
     };
   },
-};
+});

@@ -1,35 +1,36 @@
 /**
- * /dataset: export this workspace's labelled explanations (issue 5's dataset export) as a
- * file the channel attaches, with the dataset card written beside it. For admins, and for
- * holders of the reviewer role when one is set: the export holds every prompt of the team.
+ * /dataset: export this workspace's labelled explanations as a file the channel attaches, with
+ * the dataset card written beside it. For admins, and for holders of the reviewer role when one
+ * is set: the export holds every prompt of the team.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { coreOf } from '../src/core/context';
+import { z } from 'zod';
 import { exportDataset, DatasetExportError, type DatasetFormat } from '../src/core/dataset/export';
 import { DomainError } from '../src/core/errors';
-import type { CommandDefinition } from './types';
+import { defineCommand } from './define';
 
 const CONTENT_TYPES: Record<DatasetFormat, string> = {
   jsonl: 'application/x-ndjson',
   parquet: 'application/vnd.apache.parquet',
 };
+const FORMATS = ['jsonl', 'parquet'] as const satisfies readonly DatasetFormat[];
 
-export const dataset: CommandDefinition<{ format?: string; min_votes?: number; activations?: boolean }> = {
+export const dataset = defineCommand({
   name: 'dataset',
   description: "Export this workspace's labelled explanations as JSONL or Parquet (admins and reviewers).",
   ephemeral: true,
-  options: [
-    { name: 'format', description: 'jsonl (default) or parquet', type: 'string', choices: ['jsonl', 'parquet'], position: 1 },
-    { name: 'min_votes', description: 'Only explanations with at least this many decisive votes (default 0)', type: 'integer', min: 0, max: 1000 },
-    { name: 'activations', description: 'Include each activation vector (a larger file)', type: 'boolean' },
-  ],
-  async run(ctx, options) {
-    const core = coreOf(ctx.services);
-    const who = await core.identity.resolve(ctx.actor);
-    const { reviewer_role } = await core.settingsStore.get(core.database.db, who.workspaceId);
-    const reviewer = reviewer_role !== null && (ctx.actor.roles ?? []).includes(reviewer_role);
-    if (!ctx.actor.isAdmin && !reviewer) {
+  options: z.object({
+    format: z.enum(FORMATS).meta({ description: 'jsonl (default) or parquet', position: 1 }).optional(),
+    min_votes: z.int().min(0).max(1000).meta({ description: 'Only explanations with at least this many decisive votes (default 0)' }).optional(),
+    activations: z.boolean().meta({ description: 'Include each activation vector (a larger file)' }).optional(),
+  }),
+  async run({ actor, services }, options) {
+    const who = await services.identity.resolve(actor);
+    const db = services.database.db;
+    const { reviewer_role } = await services.settingsStore.get(db, who.workspaceId);
+    const reviewer = reviewer_role !== null && (actor.roles ?? []).includes(reviewer_role);
+    if (!actor.isAdmin && !reviewer) {
       throw new DomainError(
         'admin_only',
         reviewer_role === null
@@ -37,13 +38,13 @@ export const dataset: CommandDefinition<{ format?: string; min_votes?: number; a
           : '/dataset is for admins and holders of the reviewer role.',
       );
     }
-    const format = (options.format ?? 'jsonl') as DatasetFormat;
+    const format = options.format ?? 'jsonl';
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const dir = path.join(core.config.dataDir, 'exports', `${ctx.actor.platform}-${who.workspaceId}-${stamp}`);
+    const dir = path.join(services.config.dataDir, 'exports', `${actor.platform}-${who.workspaceId}-${stamp}`);
     const filename = `confab-dataset.${format}`;
     let summary;
     try {
-      summary = await exportDataset(core.database.db, {
+      summary = await exportDataset(db, {
         workspaceId: who.workspaceId,
         format,
         out: path.join(dir, filename),
@@ -73,4 +74,4 @@ export const dataset: CommandDefinition<{ format?: string; min_votes?: number; a
       ephemeral: true,
     };
   },
-};
+});

@@ -1,4 +1,8 @@
-/** Every chat command, in the order help lists them. Channels register these with their platform. */
+/**
+ * Every chat command, in the order help lists them. Channels register these with their platform.
+ * A new command is one file here exporting `defineCommand({ name, description, options, run })`,
+ * plus its line in this list.
+ */
 import { close } from './close';
 import { dataset } from './dataset';
 import { explain } from './explain';
@@ -11,6 +15,4 @@ import { stats } from './stats';
 import type { CommandDefinition } from './types';
 import { vote } from './vote';
 
-// Each command types its own options; invokeCommand validates raw input against the declared
-// OptionSpecs before `run` sees it, which is what makes the widening to ParsedOptions safe.
-export const allCommands: CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset] as unknown as CommandDefinition[];
+export const allCommands: readonly CommandDefinition[] = [explain, vote, review, stats, feature, retry, settings, close, reopen, dataset];

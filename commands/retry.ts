@@ -1,22 +1,24 @@
 /** /retry: queue a failed analysis again. */
+import { z } from 'zod';
 import { retryAnalysis } from '../src/core/analyses';
-import { coreOf } from '../src/core/context';
 import { loadAnalysisView } from '../src/core/views';
-import type { CommandDefinition } from './types';
+import { defineCommand } from './define';
 
-export const retry: CommandDefinition<{ analysis: number }> = {
+export const retry = defineCommand({
   name: 'retry',
   description: 'Run a failed analysis again.',
   rateLimited: true,
-  options: [{ name: 'analysis', description: 'Analysis id, shown with the failure', type: 'integer', required: true, min: 1, position: 1 }],
-  async run(ctx, options) {
-    const core = coreOf(ctx.services);
-    const who = await core.identity.resolve(ctx.actor);
-    core.hub.forget(options.analysis);
-    await retryAnalysis(core.database.db, options.analysis, who.workspaceId);
-    const view = await loadAnalysisView(core.database.db, options.analysis, who.reviewerId);
-    const followUp = core.backend ? core.hub.waitForAnalysis(options.analysis) : undefined;
-    core.dispatcher.notify();
+  options: z.object({
+    analysis: z.int().min(1).meta({ description: 'Analysis id, shown with the failure', position: 1 }),
+  }),
+  async run({ actor, services }, options) {
+    const who = await services.identity.resolve(actor);
+    services.hub.forget(options.analysis);
+    await retryAnalysis(services.database.db, options.analysis, who.workspaceId);
+    const view = await loadAnalysisView(services.database.db, options.analysis, who.reviewerId);
+    if (services.backend) await services.dispatcher.watch(options.analysis);
+    const followUp = services.backend ? services.hub.waitForAnalysis(options.analysis) : undefined;
+    services.dispatcher.notify();
     return { view, followUp };
   },
-};
+});

@@ -1,20 +1,19 @@
 /** /review: the next open item this reviewer has not voted on. */
-import { coreOf } from '../src/core/context';
+import { z } from 'zod';
 import { nextReviewItem } from '../src/core/queue';
-import type { CommandDefinition } from './types';
+import { defineCommand } from './define';
 
-export const review: CommandDefinition<Record<string, never>> = {
+export const review = defineCommand({
   name: 'review',
   description: 'Show the next explanation that needs your vote.',
   ephemeral: true,
   reviewerRole: true,
-  options: [],
-  async run(ctx) {
-    const core = coreOf(ctx.services);
-    const who = await core.identity.resolve(ctx.actor);
-    const db = core.database.db;
-    const { votes_to_close } = await core.settingsStore.get(db, who.workspaceId);
-    const decoyRate = await core.settingsStore.decoyRate(db, who.workspaceId, who.channelId);
+  options: z.object({}),
+  async run({ actor, services }) {
+    const who = await services.identity.resolve(actor);
+    const db = services.database.db;
+    const { votes_to_close } = await services.settingsStore.get(db, who.workspaceId);
+    const decoyRate = await services.settingsStore.decoyRate(db, who.workspaceId, who.channelId);
     const item = await nextReviewItem(db, who, { votesToClose: votes_to_close, decoyRate });
     if (item) return { view: item, ephemeral: true };
     return {
@@ -27,4 +26,4 @@ export const review: CommandDefinition<Record<string, never>> = {
       ephemeral: true,
     };
   },
-};
+});

@@ -2,47 +2,46 @@
  * /settings (admins): show or change this workspace's settings, and this channel's own decoy
  * rate (channel_decoy_rate), which /review in this channel uses instead of the workspace's.
  */
-import { coreOf } from '../src/core/context';
-import { parseChannelDecoyRate, SETTING_DEFINITIONS, type SettingDefinition, type SettingKey } from '../src/core/settings';
-import type { CommandDefinition, OptionSpec } from './types';
+import { z } from 'zod';
+import { DIGEST_SCHEDULES, parseChannelDecoyRate, SETTING_DEFINITIONS as S, type SettingKey } from '../src/core/settings';
+import { defineCommand } from './define';
 
-type SettingsOptions = Partial<Record<SettingKey, number | string>> & { channel_decoy_rate?: string };
+// Role, channel and text values are ids or short words; 100 characters is ample.
+const ID_LENGTH = 100;
 
-export const settings: CommandDefinition<SettingsOptions> = {
+/** One option per workspace setting; `satisfies` fails the build when a setting has none. */
+const workspaceSettings = {
+  votes_to_close: z.int().min(S.votes_to_close.min).max(S.votes_to_close.max).meta({ description: S.votes_to_close.description }).optional(),
+  max_prompt_chars: z.int().min(S.max_prompt_chars.min).max(S.max_prompt_chars.max).meta({ description: S.max_prompt_chars.description }).optional(),
+  decoy_rate: z.number().min(S.decoy_rate.min).max(S.decoy_rate.max).meta({ description: S.decoy_rate.description }).optional(),
+  reviewer_role: z.string().meta({ description: S.reviewer_role.description, option: 'role', maxLength: ID_LENGTH }).optional(),
+  digest_channel: z.string().meta({ description: S.digest_channel.description, option: 'channel', maxLength: ID_LENGTH }).optional(),
+  digest_schedule: z.enum(DIGEST_SCHEDULES).meta({ description: S.digest_schedule.description, maxLength: ID_LENGTH }).optional(),
+} satisfies Record<SettingKey, z.ZodType>;
+
+export const settings = defineCommand({
   name: 'settings',
   description: "Show or change this workspace's settings (admins).",
   adminOnly: true,
   ephemeral: true,
-  options: [
-    ...(Object.values(SETTING_DEFINITIONS) as SettingDefinition[]).map(
-      (def): OptionSpec => ({
-        name: def.key,
-        description: def.description,
-        type: def.type,
-        ...(def.min !== undefined ? { min: def.min } : {}),
-        ...(def.max !== undefined ? { max: def.max } : {}),
-        ...(def.choices ? { choices: def.choices } : {}),
-        ...(def.type === 'string' || def.type === 'role' || def.type === 'channel' ? { maxLength: 100 } : {}),
-      }),
-    ),
-    {
-      name: 'channel_decoy_rate',
-      description: "This channel's own decoy rate, 0 to 1 (\"none\" follows the workspace's)",
-      type: 'string',
-      maxLength: 20,
-    },
-  ],
-  async run(ctx, options) {
-    const core = coreOf(ctx.services);
-    const who = await core.identity.resolve(ctx.actor);
+  options: z.object({
+    ...workspaceSettings,
+    channel_decoy_rate: z
+      .string()
+      .meta({ description: "This channel's own decoy rate, 0 to 1 (\"none\" follows the workspace's)", maxLength: 20 })
+      .optional(),
+  }),
+  async run({ actor, services }, options) {
+    const who = await services.identity.resolve(actor);
     const { channel_decoy_rate: channelRate, ...workspaceChanges } = options;
-    const db = core.database.db;
+    const db = services.database.db;
+    const store = services.settingsStore;
     // Checked before anything is stored, so a bad value changes nothing.
     const channelValue = channelRate === undefined ? undefined : parseChannelDecoyRate(channelRate);
-    const changed: string[] = await core.settingsStore.update(db, who.workspaceId, who.reviewerId, workspaceChanges);
-    if (channelValue !== undefined && (await core.settingsStore.setChannelDecoyRate(db, who.channelId, channelValue))) changed.push('channel_decoy_rate');
-    const current = await core.settingsStore.get(db, who.workspaceId);
-    const channel_decoy_rate = await core.settingsStore.channelDecoyRate(db, who.channelId);
+    const changed: string[] = await store.update(db, who.workspaceId, who.reviewerId, workspaceChanges);
+    if (channelValue !== undefined && (await store.setChannelDecoyRate(db, who.channelId, channelValue))) changed.push('channel_decoy_rate');
+    const current = await store.get(db, who.workspaceId);
+    const channel_decoy_rate = await store.channelDecoyRate(db, who.channelId);
     return { view: { kind: 'settings', settings: { ...current, channel_decoy_rate }, changed }, ephemeral: true };
   },
-};
+});

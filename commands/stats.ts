@@ -1,15 +1,14 @@
 /** /stats: analyses, votes, reviewers and the confabulation rate in this workspace. */
-import { coreOf } from '../src/core/context';
+import { z } from 'zod';
 import { workspaceStats } from '../src/core/stats';
-import type { CommandDefinition } from './types';
+import { defineCommand } from './define';
 
-export const stats: CommandDefinition<Record<string, never>> = {
+export const stats = defineCommand({
   name: 'stats',
   description: "This workspace's analyses, votes, reviewers and confabulation rate.",
-  options: [],
-  async run(ctx) {
-    const core = coreOf(ctx.services);
-    const who = await core.identity.resolve(ctx.actor);
-    return { view: await workspaceStats(core.database.db, who.workspaceId, 'workspace') };
+  options: z.object({}),
+  async run({ actor, services }) {
+    const who = await services.identity.resolve(actor);
+    return { view: await workspaceStats(services.database.db, who.workspaceId, 'workspace') };
   },
-};
+});

@@ -1,10 +1,12 @@
 /**
- * How a chat command is declared. One file per command in `commands/` exports a
- * `CommandDefinition`; Discord (slash options), Slack (slash text) and the terminal each turn
- * the same declaration into their own syntax, and validate input with the same rules.
+ * The command contract. One file per command in `commands/` declares its options once, as a
+ * zod object (see `defineCommand`); Discord (slash options), Slack (slash text) and the
+ * terminal read the derived `OptionSpec` list and turn it into their own syntax.
  */
-import type { View } from '../src/core/view';
+import type { z } from 'zod';
+import type { Actor } from '../src/core/actor';
 import type { Services } from '../src/core/services';
+import type { View } from '../src/core/view';
 
 /**
  * 'role' and 'channel' are a platform role or channel, passed to the core as the platform's id
@@ -12,6 +14,7 @@ import type { Services } from '../src/core/services';
  */
 export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'role' | 'channel';
 
+/** One option as channels see it, derived from the command's zod schema. */
 export interface OptionSpec {
   name: string;
   description: string;
@@ -21,7 +24,7 @@ export interface OptionSpec {
   choices?: Array<string | number>;
   min?: number;
   max?: number;
-  /** For strings: the maximum length a platform form should allow. */
+  /** For strings: the maximum length in characters (code points). */
   maxLength?: number;
   /**
    * In text-based channels (terminal, Slack slash text), the positional order of this option;
@@ -30,18 +33,18 @@ export interface OptionSpec {
   position?: number;
 }
 
-/** Who is acting, and where. Platform ids are opaque strings. */
-export interface Actor {
-  platform: 'terminal' | 'discord' | 'slack';
-  /** Guild id, Slack team id, or 'local'. */
-  workspaceId: string;
-  channelId: string;
-  userId: string;
-  displayName: string;
-  /** Set by the platform from its own permission model (Manage Server, Slack admin, --admin). */
-  isAdmin: boolean;
-  /** Platform role ids, for the reviewer-role check. */
-  roles?: string[];
+declare module 'zod' {
+  interface GlobalMeta {
+    /** A string option that names a platform role or channel. */
+    option?: 'role' | 'channel';
+    /** See OptionSpec.position. */
+    position?: number;
+    /**
+     * See OptionSpec.maxLength. Declared here rather than with `.max()`, which counts UTF-16
+     * units: an emoji is one character to a user, two to `.max()`.
+     */
+    maxLength?: number;
+  }
 }
 
 export interface CommandContext {
@@ -62,12 +65,12 @@ export interface CommandResult {
   followUp?: Promise<View>;
 }
 
+/** Option values after the runner checked them against the OptionSpecs. */
 export type ParsedOptions = Record<string, string | number | boolean | undefined>;
 
-export interface CommandDefinition<O extends ParsedOptions = ParsedOptions> {
+interface CommandRules {
   name: string;
   description: string;
-  options: OptionSpec[];
   /** Needs admin rights (Manage Server on Discord, workspace admin on Slack). */
   adminOnly?: boolean;
   /** Counts against the per-user rate limit (expensive commands such as explain). */
@@ -79,5 +82,16 @@ export interface CommandDefinition<O extends ParsedOptions = ParsedOptions> {
    * always pass. Checked by invokeCommand against `Actor.roles`.
    */
   reviewerRole?: boolean;
-  run(ctx: CommandContext, options: O): Promise<CommandResult>;
+}
+
+/** What a command file writes: its options as one zod object, and a handler typed from it. */
+export interface CommandDeclaration<S extends z.ZodObject> extends CommandRules {
+  options: S;
+  run(ctx: CommandContext, options: z.output<S>): Promise<CommandResult>;
+}
+
+/** A declared command as channels and the runner see it (`defineCommand` builds it). */
+export interface CommandDefinition extends CommandRules {
+  options: OptionSpec[];
+  run(ctx: CommandContext, options: ParsedOptions): Promise<CommandResult>;
 }

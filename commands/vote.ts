@@ -1,9 +1,9 @@
 /** /vote: what the vote buttons call. One vote per reviewer and explanation; changeable while open. */
-import { coreOf } from '../src/core/context';
+import { z } from 'zod';
 import { DomainError } from '../src/core/errors';
-import { VOTE_LABELS, type VoteLabel } from '../src/core/view';
+import { VOTE_LABELS } from '../src/core/view';
 import { castVote } from '../src/core/votes';
-import type { CommandDefinition } from './types';
+import { defineCommand } from './define';
 
 /** "1, 3" or "1 3" → [1, 3]. */
 function parseClaimNumbers(text: string): number[] {
@@ -17,26 +17,25 @@ function parseClaimNumbers(text: string): number[] {
   });
 }
 
-export const vote: CommandDefinition<{ explanation: number; label: string; note?: string; claims?: string }> = {
+export const vote = defineCommand({
   name: 'vote',
   description: 'Vote on an explanation: faithful, confabulated or unsure.',
   ephemeral: true,
   reviewerRole: true,
-  options: [
-    { name: 'explanation', description: 'Explanation id, shown as #<id>', type: 'integer', required: true, min: 1, position: 1 },
-    { name: 'label', description: 'Your judgement', type: 'string', required: true, choices: [...VOTE_LABELS], position: 2 },
-    { name: 'note', description: 'Why (optional)', type: 'string', maxLength: 1000, position: 3 },
-    { name: 'claims', description: 'Numbers of the claims (sentences) that are wrong, e.g. "1,3"', type: 'string', maxLength: 200 },
-  ],
-  async run(ctx, options) {
-    const core = coreOf(ctx.services);
-    const who = await core.identity.resolve(ctx.actor);
-    const view = await castVote(core.database.db, core.settingsStore, who, {
+  options: z.object({
+    explanation: z.int().min(1).meta({ description: 'Explanation id, shown as #<id>', position: 1 }),
+    label: z.enum(VOTE_LABELS).meta({ description: 'Your judgement', position: 2 }),
+    note: z.string().meta({ description: 'Why (optional)', maxLength: 1000, position: 3 }).optional(),
+    claims: z.string().meta({ description: 'Numbers of the claims (sentences) that are wrong, e.g. "1,3"', maxLength: 200 }).optional(),
+  }),
+  async run({ actor, services }, options) {
+    const who = await services.identity.resolve(actor);
+    const view = await castVote(services.database.db, services.settingsStore, who, {
       explanationId: options.explanation,
-      label: options.label as VoteLabel,
+      label: options.label,
       note: options.note,
       markedClaims: options.claims === undefined ? undefined : parseClaimNumbers(options.claims),
     });
     return { view, ephemeral: true };
   },
-};
+});

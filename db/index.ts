@@ -3,11 +3,11 @@
  * directory by default; node-postgres when DATABASE_URL names a server. Both get the same
  * drizzle-kit migrations, applied at open, and the same typed drizzle handle.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
+import { LOCK_STALE_MS, LockRefused, lockPath, takeFolderLock } from './lock';
 import * as schema from './schema';
 
 export { schema };
@@ -61,80 +61,51 @@ export function maskDatabaseUrl(url: string): string {
 export interface OpenOptions {
   /**
    * For a one-shot command that reads the whole database and exits (`confab dataset export`):
-   * embedded PGlite's WebAssembly stays on V8's baseline compiler (Liftoff) and is never tiered
-   * up to the optimizing one (TurboFan), and its buffer cache is smaller. The optimized code and
-   * its compilation cost the process 30-40 MB of RSS over an export; without them the export is
-   * about 10% slower (BENCHMARKS.md "Dataset"). The compiler setting is process-wide, so a
-   * long-running process never asks for it. It changes nothing for PostgreSQL.
+   * embedded PGlite gets a smaller buffer cache. It changes nothing for PostgreSQL.
    */
   lowMemory?: boolean;
+  /** How long a PGlite lock may go without its heartbeat before it is taken over (tests). */
+  lockStaleMs?: number;
 }
 
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
   return target.kind === 'pglite' ? openPglite(target.dir, options) : openPostgres(target.url);
 }
 
-// Two PGlite instances on one directory corrupt it (PGlite takes no lock of its own), so a
-// second Confab process on the same data directory is refused instead.
-function lockPath(dir: string): string {
-  return `${path.resolve(dir)}.lock`;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** PGlite directories open in this process (a lock file naming our own pid may be stale). */
+/** PGlite directories open in this process. */
 const openHere = new Set<string>();
 
-function takePgliteLock(dir: string): () => void {
+async function takePgliteLock(dir: string, staleMs: number, onLost: (reason: string) => void): Promise<() => Promise<void>> {
   const file = lockPath(dir);
   if (openHere.has(file)) throw new DatabaseUnavailableError(dir, 'it is already open in this process.');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx');
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      openHere.add(file);
-      return () => {
-        openHere.delete(file);
-        rmSync(file, { force: true });
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      // Our own pid in the file is a lock left by an earlier run that had the same pid (PID 1
-      // in a restarted container), not a live holder.
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new DatabaseUnavailableError(
-          dir,
-          `it is in use by another Confab process (pid ${pid}). Stop that process, or set CONFAB_DATA_DIR to another directory.`,
-        );
-      }
-      // A stale lock from a process that died: take it over.
-      rmSync(file, { force: true });
+  openHere.add(file);
+  try {
+    const release = await takeFolderLock(dir, staleMs, onLost);
+    return async () => {
+      openHere.delete(file);
+      await release().catch(() => {});
+    };
+  } catch (e) {
+    openHere.delete(file);
+    if (e instanceof LockRefused && e.held) {
+      throw new DatabaseUnavailableError(
+        dir,
+        `it is in use by another Confab process (its lock ${file} stayed fresh for ${Math.round(staleMs / 1000)} s). Stop that process, or set CONFAB_DATA_DIR to another directory.`,
+      );
     }
+    throw new DatabaseUnavailableError(dir, `could not take the lock ${file} (${describe(e)}).`);
   }
-  throw new DatabaseUnavailableError(dir, `could not take the lock file ${file}.`);
 }
 
 /**
  * PGlite's buffer cache. PostgreSQL's default, 128 MB, lives in the WebAssembly memory, which
- * never shrinks, and fills on any large read: opening a 950 MB database for an export took the
- * process 100 MB higher than with 16 MB. The files PGlite reads go through the operating
- * system's page cache anyway. A low-memory open takes 4 MB: 15 MB less RSS over an export at
- * the same speed, where votes cost 5-8% more CPU than with 16 MB (BENCHMARKS.md "Dataset").
+ * never shrinks, and fills on any large read; the files PGlite reads go through the operating
+ * system's page cache anyway. A one-shot export reads once and takes less still; votes are
+ * cheaper with the larger one (BENCHMARKS.md "Dataset").
  */
 const PGLITE_SHARED_BUFFERS = { default: '16MB', lowMemory: '4MB' };
 
 async function openPglite(dir: string, options: OpenOptions): Promise<Database> {
-  // Before PGlite compiles its module: V8 reads the flag when it compiles or tiers up a function.
-  if (options.lowMemory) v8.setFlagsFromString('--liftoff-only');
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
@@ -143,13 +114,18 @@ async function openPglite(dir: string, options: OpenOptions): Promise<Database> 
   } catch (e) {
     throw new DatabaseUnavailableError(dir, `the directory cannot be created (${(e as Error).message}).`);
   }
-  const release = takePgliteLock(dir);
-  const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   let client: InstanceType<typeof PGlite> | undefined;
+  const release = await takePgliteLock(dir, options.lockStaleMs ?? LOCK_STALE_MS, (reason) => {
+    // Another process took the directory over (this one stalled past the heartbeat): stop
+    // writing to it rather than corrupt it.
+    process.stderr.write(`Confab lost the lock on ${dir} (${reason}); closing the database.\n`);
+    void client?.close().catch(() => {});
+  });
+  const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   try {
     client = await PGlite.create({ dataDir: dir, startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.lowMemory ? PGLITE_SHARED_BUFFERS.lowMemory : PGLITE_SHARED_BUFFERS.default}`] });
   } catch (e) {
-    release();
+    await release();
     throw new DatabaseUnavailableError(
       dir,
       `${fresh ? 'the database could not be created' : 'the data directory could not be opened; it may be corrupt or from another PGlite version'} (${describe(e)}). Move it aside to start with an empty database.`,
@@ -160,7 +136,7 @@ async function openPglite(dir: string, options: OpenOptions): Promise<Database> 
     await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   } catch (e) {
     await client.close().catch(() => {});
-    release();
+    await release();
     throw new DatabaseUnavailableError(dir, `applying migrations failed (${describe(e)}).`);
   }
   let closed = false;
@@ -174,7 +150,7 @@ async function openPglite(dir: string, options: OpenOptions): Promise<Database> 
       try {
         await client.close();
       } finally {
-        release();
+        await release();
       }
     },
   };

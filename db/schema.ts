@@ -137,6 +137,12 @@ export const analyses = pgTable(
     /** A running analysis whose lease ran out belongs to a process that died; it is queued again. */
     leaseUntil: timestamp('lease_until', { withTimezone: true }),
     claimedBy: text('claimed_by'),
+    /**
+     * The process whose command waits to show this result (it edits its own reply), until
+     * `watched_until`: another process that finishes the analysis leaves the posting to it.
+     */
+    watchedBy: text('watched_by'),
+    watchedUntil: timestamp('watched_until', { withTimezone: true }),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     createdAt: createdAt(),
@@ -369,3 +375,13 @@ export const reviewLocks = pgTable(
   },
   (t) => [index('review_locks_reviewer').on(t.reviewerId)],
 );
+
+/**
+ * The per-user rate limit's sliding window: one row per key with the times of its uses in the
+ * last minute, so every bot process on the database enforces one limit. One row, updated by one
+ * upsert, makes concurrent uses of one key queue on its row lock.
+ */
+export const rateLimits = pgTable('rate_limits', {
+  key: text('key').primaryKey(),
+  uses: timestamp('uses', { withTimezone: true }).array().notNull(),
+});

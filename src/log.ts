@@ -47,10 +47,38 @@ export function formatRecord(line: string): string {
   return `${time} ${level} ${name}${message}${extras.length ? ` ${extras.join(' ')}` : ''}\n`;
 }
 
+/** URL user-info (`//user:password@`, `//token@`). */
+const USER_INFO = /([a-z][a-z0-9+.-]*:\/\/)([^\s/@:"'<>]+)(?::([^\s/@"'<>]*))?@/gi;
+/** Query parameters that carry credentials: `?api_key=`, `&token=`, `access_token`, `sig`... */
+const SECRET_PARAM = /([?&;][a-z0-9_.-]*(?:key|token|secret|passw(?:or)?d|pwd|auth|sig(?:nature)?|credential|session)[a-z0-9_.-]*=)([^&;,\s"'#<>]+)/gi;
+
+/**
+ * The one way credentials are hidden in anything printed: doctor, logs, errors. Replaces the
+ * password (or a bare token) of every URL's user-info, and the value of every query parameter
+ * whose name says it is a key, token, secret or signature, with `***`; the rest stays readable.
+ */
+export function maskSecrets(text: string): string {
+  return text
+    .replace(USER_INFO, (_all, scheme: string, user: string, password: string | undefined) =>
+      password === undefined ? `${scheme}***@` : `${scheme}${user}:***@`,
+    )
+    .replace(SECRET_PARAM, (_all, name: string) => `${name}***`);
+}
+
+/** Every record passes here, so no caller can log a credential by putting a URL in a message or an error. */
+function maskingStream(target: NodeJS.WritableStream): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      target.write(maskSecrets(chunk.toString()));
+      callback();
+    },
+  });
+}
+
 function humanStream(target: NodeJS.WritableStream, afterLine?: () => void): Writable {
   return new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
-      for (const line of chunk.toString().split('\n')) {
+      for (const line of maskSecrets(chunk.toString()).split('\n')) {
         if (line) target.write(formatRecord(line));
       }
       afterLine?.();
@@ -62,7 +90,7 @@ function humanStream(target: NodeJS.WritableStream, afterLine?: () => void): Wri
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stderr;
   const pretty = options.pretty ?? Boolean((stream as { isTTY?: boolean }).isTTY);
-  const destination = pretty ? humanStream(stream, options.afterLine) : stream;
+  const destination = pretty ? humanStream(stream, options.afterLine) : maskingStream(stream);
   return pino({ level: options.level ?? 'info', base: undefined }, destination);
 }
 

@@ -3,7 +3,8 @@
  * instant, or global, which can take an hour to show everywhere). `confab start` does it too
  * when DISCORD_REGISTER_ON_START=1.
  */
-import { ConfigError, loadConfig, loadDotEnv } from '../config';
+import { ConfigError, loadDotEnv } from '../config';
+import { discordChannel } from '../platforms/discord';
 import type { CliCommand } from './spec';
 
 export const discordRegisterCommand: CliCommand = {
@@ -14,13 +15,13 @@ export const discordRegisterCommand: CliCommand = {
   },
   async run({ values }, io) {
     loadDotEnv();
-    const config = loadConfig(io.env);
-    if (!config.discord) throw new ConfigError('DISCORD_TOKEN and DISCORD_APPLICATION_ID must be set to register commands.');
+    const config = discordChannel.configure(io.env);
+    if (!config) throw new ConfigError('DISCORD_TOKEN and DISCORD_APPLICATION_ID must be set to register commands.');
     const guildId = typeof values.guild === 'string' ? values.guild : undefined;
     if (guildId !== undefined && !/^\d+$/.test(guildId)) throw new ConfigError(`--guild must be a numeric Discord snowflake; got "${guildId}".`);
-    const { registerDiscordCommands } = await import('../platforms/discord');
+    const { registerDiscordCommands } = await import('../platforms/discord/commands');
     try {
-      const result = await registerDiscordCommands(config.discord, { guildId });
+      const result = await registerDiscordCommands(config, { guildId });
       const where = result.scope === 'guild' ? `guild ${result.guildId}` : 'all guilds (global commands can take up to an hour to appear)';
       io.stdout.write(`Registered ${result.names.length} commands in ${where}: ${result.names.map((n) => `/${n}`).join(', ')}.\n`);
       return 0;

@@ -3,11 +3,12 @@
  * starting it: the resolved configuration (secrets masked), the database and whether it is
  * reachable, worker health with the model and layer, and the channels that would start.
  */
-import { loadConfig, loadDotEnv, SECRET_VARIABLES, VARIABLES, type Config, type VariableName } from '../config';
-import { maskDatabaseUrl } from '../../db';
-import { enabledChatChannels } from '../platforms';
+import { CORE_VARIABLES, loadConfig, loadDotEnv, type Config } from '../config';
+import { CHAT_CHANNELS, enabledChatChannels, type VariableSpec } from '../platforms';
 import type { InferenceClient } from '../inference';
+import { maskSecrets } from '../log';
 import type { CliCommand, CliIo } from './spec';
+import type { EmbeddedInferenceClient } from './embedded-worker';
 
 type Check = { ok: boolean; line: string };
 
@@ -19,11 +20,14 @@ export const doctorCommand: CliCommand = {
   async run(_args, io) {
     loadDotEnv();
     const config = loadConfig(io.env);
+    const chat = enabledChatChannels(io.env);
     const out = (line = '') => io.stdout.write(`${line}\n`);
 
     out('Configuration (environment and .env; secrets masked)');
-    for (const line of describeVariables(io.env)) out(`  ${line}`);
-    const unknown = Object.keys(io.env).filter((name) => name.startsWith('CONFAB_') && !(name in VARIABLES) && !name.startsWith('CONFAB_TEST_'));
+    const variables = allVariables();
+    for (const line of describeVariables(variables, io.env)) out(`  ${line}`);
+    const known = new Set(variables.map((v) => v.name));
+    const unknown = Object.keys(io.env).filter((name) => name.startsWith('CONFAB_') && !known.has(name) && !name.startsWith('CONFAB_TEST_'));
     for (const name of unknown) out(`  warning: ${name} is set but Confab does not read it (a typo?).`);
 
     out('');
@@ -38,14 +42,11 @@ export const doctorCommand: CliCommand = {
 
     out('');
     out('Channels that `confab start` would start');
-    const chat = enabledChatChannels(config);
     if (chat.length === 0) out('  terminal (no chat channel is configured)');
-    for (const channel of chat) {
-      out(channel.load ? `  ${channel.name}: ${channel.describe(config)}` : `  FAIL ${channel.name}: configured, but this build has no src/platforms/${channel.name}/ channel yet.`);
-    }
+    for (const { module, config: channelConfig } of chat) out(`  ${module.name}: ${module.describe(channelConfig)}`);
     out('  (`confab start --local` starts only the terminal)');
 
-    const ok = database.ok && workers.every((check) => check.ok) && chat.every((channel) => channel.load !== undefined);
+    const ok = database.ok && workers.every((check) => check.ok);
     out('');
     out(ok ? 'All checks passed.' : 'Some checks failed; see the lines marked FAIL.');
     return ok ? 0 : 1;
@@ -56,17 +57,21 @@ function mark(check: Check): string {
   return check.ok ? 'ok  ' : 'FAIL';
 }
 
+/** Every variable Confab reads: the core's, then each chat channel's. */
+export function allVariables(): VariableSpec[] {
+  return [...CORE_VARIABLES, ...CHAT_CHANNELS.flatMap((channel) => channel.variables)];
+}
+
 /** One line per variable: its value, masked when secret, or its default. */
-export function describeVariables(env: CliIo['env']): string[] {
-  const names = Object.keys(VARIABLES) as VariableName[];
-  const width = Math.max(...names.map((name) => name.length));
-  return names.map((name) => {
+export function describeVariables(variables: readonly VariableSpec[], env: CliIo['env']): string[] {
+  const width = Math.max(...variables.map((v) => v.name.length));
+  return variables.map(({ name, default: fallback, secret }) => {
     const value = env[name];
     let shown: string;
-    if (value === undefined || value === '') shown = VARIABLES[name].default !== undefined ? `${VARIABLES[name].default} (default)` : 'not set';
-    else if (name === 'DATABASE_URL') shown = maskDatabaseUrl(value);
-    else if (SECRET_VARIABLES.includes(name)) shown = 'set (hidden)';
-    else shown = value;
+    if (value === undefined || value === '') shown = fallback !== undefined ? `${fallback} (default)` : 'not set';
+    else if (name === 'DATABASE_URL') shown = maskSecrets(value);
+    else if (secret) shown = 'set (hidden)';
+    else shown = maskSecrets(value);
     return `${name.padEnd(width)}  ${shown}`;
   });
 }
@@ -74,24 +79,26 @@ export function describeVariables(env: CliIo['env']): string[] {
 async function checkDatabase(config: Config): Promise<Check> {
   // db/index.ts loads the database drivers lazily, so importing it at the top is cheap.
   const { openDatabase } = await import('../../db');
-  const where = config.database.kind === 'pglite' ? `PGlite at ${config.database.dir}` : `PostgreSQL at ${maskDatabaseUrl(config.database.url)}`;
+  const where = config.database.kind === 'pglite' ? `PGlite at ${config.database.dir}` : `PostgreSQL at ${maskSecrets(config.database.url)}`;
   try {
     const database = await openDatabase(config.database);
     await database.close();
     return { ok: true, line: `${where}: reachable, migrations applied.` };
   } catch (error) {
-    return { ok: false, line: `${where}: ${(error as Error).message}` };
+    return { ok: false, line: `${where}: ${maskSecrets((error as Error).message)}` };
   }
 }
 
 async function checkWorkers(config: Config): Promise<Check[]> {
   const inference = await import('../inference');
+  const np = config.worker.neuronpedia;
+  if (np) return inference.checkNeuronpediaServers({ ...np, secret: config.worker.secret, timeoutMs: 5_000 });
   if (config.worker.urls.length > 0) {
     return Promise.all(
       config.worker.urls.map(async (url) => {
         const client = inference.createInferenceClient({ urls: [url], secret: config.worker.secret, timeoutMs: 5_000, retries: 0 });
         try {
-          return await describeWorker(client, `worker ${url}`);
+          return await describeWorker(client, `worker ${maskSecrets(url)}`);
         } finally {
           await client.close();
         }
@@ -100,12 +107,16 @@ async function checkWorkers(config: Config): Promise<Check[]> {
   }
   // The embedded worker: load it exactly as `confab start` does, and ask it.
   const label = `embedded worker (${config.worker.modelsPath})`;
-  let client: Awaited<ReturnType<typeof inference.createEmbeddedInferenceClient>> | undefined;
+  let client: EmbeddedInferenceClient | undefined;
   try {
-    const [{ createEngine }, { registerRemoteBackends }] = await Promise.all([import('../worker/runtime/engine'), import('../worker/remote')]);
+    const [{ createEngine }, { registerRemoteBackends }, { createEmbeddedInferenceClient }] = await Promise.all([
+      import('../worker/runtime/engine'),
+      import('../worker/remote'),
+      import('./embedded-worker'),
+    ]);
     registerRemoteBackends();
     const engine = await createEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider });
-    client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: 5_000 });
+    client = await createEmbeddedInferenceClient({ engine, timeoutMs: 5_000 });
     return [await describeWorker(client, label)];
   } catch (error) {
     return [{ ok: false, line: `${label}: ${(error as Error).message}` }];
@@ -118,7 +129,12 @@ async function describeWorker(client: InferenceClient, label: string): Promise<C
   try {
     const [status] = await client.health();
     if (status && !status.up) return { ok: false, line: `${label}: unreachable (${status.lastError ?? 'no answer'}).` };
-    const caps = await client.capabilities(AbortSignal.timeout(5_000));
+    const caps = await client.capabilities(AbortSignal.timeout(5_000)).catch(async (error: unknown) => {
+      const [after] = await client.health();
+      // /health takes no secret; only the authenticated call shows a secret the worker refuses.
+      if (after?.misconfigured) throw new Error(`MISCONFIGURED, it ${after.lastError?.replace(/^misconfigured: /, '') ?? 'refused our secret'}. Analyses skip it until fixed.`);
+      throw error;
+    });
     return {
       ok: true,
       line:
@@ -126,6 +142,6 @@ async function describeWorker(client: InferenceClient, label: string): Promise<C
         `SAE ${caps.sae.architecture} × ${caps.sae.width}; NLA ${caps.nla.available ? `AV ${caps.nla.av_backend}, AR ${caps.nla.ar_backend}` : 'not available'}; device ${caps.device}.`,
     };
   } catch (error) {
-    return { ok: false, line: `${label}: ${(error as Error).message}` };
+    return { ok: false, line: `${label}: ${maskSecrets((error as Error).message)}` };
   }
 }

@@ -2,17 +2,13 @@
  * Which analyses of one platform are still queued or running. A piped terminal session waits
  * for none before it exits, so the results of analyses resumed from an earlier run (which no
  * command of this session is waiting for) still print.
- *
- * This belongs in the core (a `whenIdle` on the dispatcher would not need to poll); it lives
- * here until the core offers one.
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import { analyses, workspaces } from '../../db/schema';
-import { coreOf } from '../core/app';
 import type { Services } from '../core/services';
 
 export async function pendingAnalysisIds(services: Services, platform: string): Promise<number[]> {
-  const { database } = coreOf(services);
+  const { database } = services;
   const rows = await database.db
     .select({ id: analyses.id })
     .from(analyses)

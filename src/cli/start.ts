@@ -9,10 +9,12 @@
  */
 import { userInfo } from 'node:os';
 import { loadConfig, loadDotEnv, type Config } from '../config';
-import { enabledChatChannels, startChatChannel, type ChannelLog, type RunningChannel } from '../platforms';
-import { checkReviewerName, startTerminalSession, supportsColor } from '../platforms/terminal/session';
 import type { Services } from '../core/services';
-import { createLog } from './log';
+import { createJudge } from '../inference/judge';
+import { createLogger, type Logger } from '../log';
+import { enabledChatChannels, type RunningChannel } from '../platforms';
+import { terminalChannel } from '../platforms/terminal';
+import { checkReviewerName, supportsColor } from '../platforms/terminal/session';
 import { onShutdownSignal } from './signals';
 import { UsageError, type CliCommand } from './spec';
 
@@ -20,7 +22,7 @@ export const startCommand: CliCommand = {
   name: 'start',
   summary: 'Start Confab: the chat channels the environment configures, or a local terminal session.',
   options: {
-    local: { type: 'boolean', description: 'Use the terminal channel even when Discord or Slack is configured.' },
+    local: { type: 'boolean', description: 'Use the terminal channel even when a chat channel (Discord) is configured.' },
     as: { type: 'string', valueName: 'NAME', description: 'Review as this reviewer in the terminal (default: your login name). /as NAME switches later.' },
     admin: { type: 'boolean', description: 'Give the terminal reviewer admin rights (for /settings).' },
   },
@@ -37,28 +39,29 @@ export const startCommand: CliCommand = {
     const badName = checkReviewerName(reviewer);
     if (badName) throw new UsageError(badName, 'start');
 
-    const chatChannels = values.local ? [] : enabledChatChannels(config);
+    const chatChannels = values.local ? [] : enabledChatChannels(io.env);
     const useTerminal = chatChannels.length === 0;
     const interactive = useTerminal && (io.stdin as NodeJS.ReadStream).isTTY === true;
     // Info lines on stderr would interleave with an interactive prompt; keep them for warnings
     // unless the operator asked for a level.
-    const log = createLog(interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel, io.stderr);
+    const logLevel = interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel;
+    const log = createLogger({ level: logLevel, stream: io.stderr });
 
     const shutdown = onShutdownSignal(log);
     const stack = new ShutdownStack(log);
     try {
-      const backend = await createBackend(config);
+      const backend = await createBackend(config, log);
       // Loaded before the services start: the dispatcher resumes interrupted analyses at once,
       // and the terminal must be listening before the first of them can finish (an event
       // emitted before anyone listens is not replayed).
       const [{ createServices }, { invokeCommand }, { allCommands }] = await Promise.all([
         import('../core/app'),
-        import('../core/invoke'),
+        import('../../commands/invoke'),
         import('../../commands'),
       ]);
       let services: Services;
       try {
-        services = await createServices(config, { backend, log: (level, message) => log[level](message) });
+        services = await createServices(config, { backend, judge: createJudge(config.judge), logger: log });
       } catch (error) {
         await backend.close();
         throw error;
@@ -68,31 +71,33 @@ export const startCommand: CliCommand = {
 
       const channels: RunningChannel[] = [];
       if (useTerminal) {
-        // No await between the services starting and this: see above.
-        const terminal = startTerminalSession({
+        // The session subscribes inside this call, before anything awaits: see above.
+        const terminal = await terminalChannel.start({
           services,
-          commands: allCommands,
-          invoke: invokeCommand,
-          input: io.stdin,
-          output: io.stdout,
-          reviewer,
-          isAdmin: values.admin === true,
-          interactive,
-          color: interactive && supportsColor(io.stdout, io.env),
-          log,
-          whenIdle: () => whenNoTerminalAnalysisPending(services, shutdown.signalled),
+          logger: log,
+          config: {
+            commands: allCommands,
+            invoke: invokeCommand,
+            input: io.stdin,
+            output: io.stdout,
+            reviewer,
+            isAdmin: values.admin === true,
+            interactive,
+            color: interactive && supportsColor(io.stdout, io.env),
+            whenIdle: () => whenNoTerminalAnalysisPending(services, shutdown.signalled),
+          },
         });
         // The terminal stops last: results that finish while the services close still print.
         stack.pushBottom('terminal', () => terminal.stop());
         channels.push(terminal);
       }
-      for (const entry of chatChannels) {
-        const channel = await startChatChannel(entry, services, log);
-        log.info(`${entry.name} channel started: ${entry.describe(config)}.`);
-        stack.push(`${entry.name} channel`, () => channel.stop());
+      for (const { module, config: channelConfig } of chatChannels) {
+        const channel = await module.start({ services, config: channelConfig, logger: log });
+        log.info(`${module.name} channel started: ${module.describe(channelConfig)}.`);
+        stack.push(`${module.name} channel`, () => channel.stop());
         channels.push(channel);
       }
-      const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.name).join(', ');
+      const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.module.name).join(', ');
       log.info(`Confab started: channels ${where}; ${backend.description}; database ${services.config.database.kind}. Stop with Ctrl-C.`);
 
       const ended = channels.map((channel) => channel.finished).filter((f): f is Promise<void> => f !== undefined);
@@ -120,18 +125,23 @@ function defaultReviewerName(env: Record<string, string | undefined>): string {
  * The inference backend: the workers named by WORKER_URLS, or the embedded worker, served
  * in-process on a free loopback port and reached through the same client.
  */
-export async function createBackend(config: Config) {
+export async function createBackend(config: Config, logger?: Logger) {
   const inference = await import('../inference');
+  const np = config.worker.neuronpedia;
+  if (np) {
+    const client = inference.createNeuronpediaInferenceClient({ ...np, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
+    return Object.assign(client, { description: `Neuronpedia servers (NLA ${np.nlaUrl}, inference ${np.inferenceUrl})` });
+  }
   if (config.worker.urls.length > 0) {
-    const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs });
+    const client = inference.createInferenceClient({ urls: config.worker.urls, secret: config.worker.secret, timeoutMs: config.worker.timeoutMs, logger });
     return Object.assign(client, { description: `workers ${config.worker.urls.join(', ')}` });
   }
-  const { createThreadedEngine } = await import('../worker/thread/engine-thread');
+  const [{ createThreadedEngine }, { createEmbeddedInferenceClient }] = await Promise.all([import('../worker/thread/engine-thread'), import('./embedded-worker')]);
   const started = Date.now();
   // On its own thread: a forward pass on this event loop would also hold up every Discord and
   // Slack acknowledgement behind it.
   const engine = await createThreadedEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider, threads: config.worker.engineThreads });
-  const client = await inference.createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
+  const client = await createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
   // Logged with the start line, after the database opened: a start that fails says one thing.
   const threads = `${engine.concurrency} engine thread${engine.concurrency === 1 ? '' : 's'}`;
   return Object.assign(client, { description: `embedded worker at ${client.url} (${threads}, loaded in ${Date.now() - started} ms)` });
@@ -160,7 +170,7 @@ async function whenNoTerminalAnalysisPending(services: Services, stop: Promise<u
 /** Things to stop, in reverse order of starting; one failure does not skip the rest. */
 class ShutdownStack {
   private readonly steps: Array<{ name: string; stop: () => Promise<void> }> = [];
-  constructor(private readonly log: ChannelLog) {}
+  constructor(private readonly log: Logger) {}
   push(name: string, stop: () => Promise<void>): void {
     this.steps.push({ name, stop });
   }

@@ -3,7 +3,7 @@
  * by the manifest over HTTP until SIGINT or SIGTERM.
  */
 import { loadConfig, loadDotEnv } from '../config';
-import { createLog } from './log';
+import { createLogger } from '../log';
 import { onShutdownSignal } from './signals';
 import { UsageError, type CliCommand } from './spec';
 
@@ -43,7 +43,7 @@ export const workerCommand: CliCommand = {
       env.CONFAB_ENGINE_THREADS = String(values['engine-threads']);
     }
     const config = loadConfig(env);
-    const log = createLog(config.logLevel, io.stderr);
+    const log = createLogger({ level: config.logLevel, stream: io.stderr });
     if (!isLoopback(config.worker.host) && !config.worker.secret) {
       log.warn(`Binding to ${config.worker.host} without CONFAB_WORKER_SECRET: anyone who can reach this port can use the worker.`);
     }
@@ -56,9 +56,17 @@ export const workerCommand: CliCommand = {
       secret: config.worker.secret,
       executionProvider: config.worker.executionProvider,
       engineThreads: config.worker.engineThreads,
+      log,
     });
     io.stdout.write(`Confab worker listening on ${worker.url} (models: ${config.worker.modelsPath}; ${worker.engineThreads} engine thread${worker.engineThreads === 1 ? '' : 's'}).\n`);
-    const shutdown = onShutdownSignal(log);
+    // Never exit on a second signal: ONNX Runtime aborts the process (134) when it is torn down
+    // inside a run. The second signal stops the runs at their next step; the exit follows them.
+    const shutdown = onShutdownSignal(log, {
+      onRepeat(signal) {
+        log.warn(`${signal} received again; stopping the running batches at their next step, then exiting.`);
+        worker.hurry();
+      },
+    });
     await shutdown.signalled;
     await worker.close();
     shutdown.dispose();

@@ -6,7 +6,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable, Db } from '../../db';
 import { activations, analyses, explanations, positions, saeFeatures, tokens, type AnalysisSelection } from '../../db/schema';
-import type { AnalyzeResponse } from '../worker/api/analyze';
+import type { AnalyzeResponse } from '../protocol/analyze';
 import type { ActorIds } from './identity';
 import { DomainError, formatCount, notFound } from './errors';
 import { featureOverlap, type ActiveFeature, type StoredSignals } from './labels/signals';
@@ -121,7 +121,7 @@ export async function storeAnalysisResult(db: Db, analysisId: number, claimedBy:
     );
     if (features.length > 0) await tx.insert(saeFeatures).values(features);
 
-    // The automatic signals stored with each explanation (issue 5): the AR fve_nrm has its own
+    // The automatic signals stored with each explanation: the AR fve_nrm has its own
     // column; the feature-label overlap is computed here, in the same transaction, from the
     // position's SAE features. The optional judge runs after the commit (src/core/judge.ts).
     const items = result.positions.flatMap((p) =>

@@ -1,25 +1,25 @@
 /**
  * Builds the running core of one Confab process from its Config: the database (migrated),
  * the install secret, the dispatcher and the event hub. Channels receive the result and call
- * `invokeCommand`; `close()` stops everything in order.
+ * the command runner; `close()` stops everything in order.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { openDatabase } from '../../db';
 import { analyses, channels, workspaces } from '../../db/schema';
 import type { Config } from '../config';
+import { createLogger, type Logger } from '../log';
 import type { AnalysisBackend } from './backend';
-import type { CoreServices } from './context';
 import { Dispatcher } from './dispatcher';
 import { EventHub } from './events';
 import { Identity, loadInstallSecret } from './identity';
 import { judgeAnalysis } from './judge';
-import { createJudge } from './labels/signals';
+import type { Judge } from './labels/signals';
 import { RateLimiter } from './rate-limit';
+import type { Services } from './services';
 import { SettingsStore } from './settings';
 import { loadAnalysisView } from './views';
 
-export type { CoreServices } from './context';
-export { coreOf } from './context';
+export type { Services } from './services';
 
 export interface CreateServicesOptions {
   /**
@@ -31,23 +31,25 @@ export interface CreateServicesOptions {
   concurrency?: number;
   /** How often to look for work queued by other processes (ms, default 2000). */
   pollMs?: number;
-  log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** How long an analysis's claim holds without a heartbeat (ms, default 10 000). */
+  leaseMs?: number;
+  /**
+   * The LLM judge that scores each finished analysis (`createJudge(config.judge)` from
+   * src/inference/judge.ts); none by default.
+   */
+  judge?: Judge | null;
+  /** Where the core logs; stderr at `config.logLevel` by default. */
+  logger?: Logger;
 }
 
-const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
-
-export async function createServices(config: Config, options: CreateServicesOptions = {}): Promise<CoreServices> {
-  const log =
-    options.log ??
-    ((level: keyof typeof LEVELS, message: string) => {
-      if (LEVELS[level] >= LEVELS[config.logLevel]) console.error(`[${level}] ${message}`);
-    });
+export async function createServices(config: Config, options: CreateServicesOptions = {}): Promise<Services> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
   const database = await openDatabase(config.database);
   try {
     const secret = await loadInstallSecret(database.db, config.installSecret);
-    const hub = new EventHub((error, event) => log('error', `analysis ${event.analysisId}: a finished-analysis listener failed: ${(error as Error)?.message ?? error}`));
+    const hub = new EventHub((error, event) => logger.error({ analysisId: event.analysisId, err: error }, 'a finished-analysis listener failed'));
     const backend = options.backend ?? null;
-    const judge = createJudge(config.judge);
+    const judge = options.judge ?? null;
     // Judge runs in flight, so close() can stop and await them; they never block a result.
     const judging = new Set<Promise<void>>();
     const stopJudging = new AbortController();
@@ -55,42 +57,71 @@ export async function createServices(config: Config, options: CreateServicesOpti
       const run = judgeAnalysis(database.db, judge!, analysisId, stopJudging.signal)
         .then(() => undefined)
         .catch((e: unknown) => {
-          if (!stopJudging.signal.aborted) log('warn', `analysis ${analysisId}: the LLM judge failed: ${(e as Error)?.message ?? e}`);
+          if (!stopJudging.signal.aborted) logger.warn({ analysisId, err: e }, 'the LLM judge failed');
         })
         .finally(() => judging.delete(run));
       judging.add(run);
     };
 
-    const finished = async (analysisId: number) => {
+    // Results left to a process whose command awaits them, checked again when its watch ends.
+    const rechecks = new Set<NodeJS.Timeout>();
+    /** `watcherGone`: a recheck, posting only if that watcher let its watch lapse undelivered. */
+    const finished = async (analysisId: number, watcherGone?: string) => {
       const [where] = await database.db
-        .select({ platform: workspaces.platform, workspace: workspaces.externalId, channel: channels.externalId, messageRef: analyses.messageRef })
+        .select({
+          platform: workspaces.platform,
+          workspace: workspaces.externalId,
+          channel: channels.externalId,
+          messageRef: analyses.messageRef,
+          watcher: analyses.watchedBy,
+          // A command in another live process awaits this result and will show it there.
+          watchedElsewhere: sql<boolean>`${analyses.watchedBy} is not null and ${analyses.watchedBy} <> ${dispatcher.instanceId} and ${analyses.watchedUntil} > now()`,
+          watchLeftMs: sql<number>`greatest(0, extract(epoch from (${analyses.watchedUntil} - now())) * 1000)`,
+        })
         .from(analyses)
         .innerJoin(workspaces, eq(workspaces.id, analyses.workspaceId))
         .innerJoin(channels, eq(channels.id, analyses.channelId))
         .where(eq(analyses.id, analysisId));
+      // The watcher delivered it (and cleared its watch), or someone watches it anew.
+      if (watcherGone !== undefined && where.watcher !== watcherGone) return;
+      const awaitedHere = hub.hasWaiter(analysisId);
+      const watchedElsewhere = where.watchedElsewhere === true;
+      if (watchedElsewhere) {
+        // Should that process die before showing it, the result is posted here after all.
+        const timer = setTimeout(() => {
+          rechecks.delete(timer);
+          void finished(analysisId, where.watcher!).catch((e: unknown) => logger.error({ analysisId, err: e }, 'rechecking a watched analysis failed'));
+        }, Number(where.watchLeftMs) + 250);
+        timer.unref();
+        rechecks.add(timer);
+      }
       const view = await loadAnalysisView(database.db, analysisId, null);
-      if (judge && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
+      if (judge && watcherGone === undefined && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
       await hub.emitAnalysisFinished({
         analysisId,
-        platform: where.platform as 'terminal' | 'discord' | 'slack',
+        platform: where.platform,
         workspaceId: where.workspace,
         channelId: where.channel,
         messageRef: where.messageRef,
         view,
-        followUpPending: hub.hasWaiter(analysisId),
+        followUpPending: awaitedHere || watchedElsewhere,
       });
+      if (awaitedHere) {
+        await database.db.execute(sql`update analyses set watched_by = null, watched_until = null where id = ${analysisId} and watched_by = ${dispatcher.instanceId}`);
+      }
     };
     const dispatcher = new Dispatcher(database, backend, {
       timeoutMs: config.worker.timeoutMs,
       concurrency: options.concurrency,
       pollMs: options.pollMs,
+      leaseMs: options.leaseMs,
       onFinished: finished,
       watched: () => hub.waitingIds(),
-      log,
+      logger,
     });
 
     let closing: Promise<void> | null = null;
-    const services: CoreServices = {
+    const services: Services = {
       config,
       events: hub,
       database,
@@ -98,10 +129,10 @@ export async function createServices(config: Config, options: CreateServicesOpti
       dispatcher,
       identity: new Identity(database.db, secret),
       settingsStore: new SettingsStore(config),
-      rateLimiter: new RateLimiter(config.limits.rateLimitPerMinute),
+      rateLimiter: new RateLimiter(database.db, config.limits.rateLimitPerMinute),
       hub,
       judge,
-      log,
+      logger,
       close() {
         closing ??= (async () => {
           hub.releaseWaiters((analysisId) => ({
@@ -109,16 +140,17 @@ export async function createServices(config: Config, options: CreateServicesOpti
             tone: 'warning',
             lines: [`Confab is stopping. Analysis #${analysisId} is saved and will finish after the restart.`],
           }));
+          for (const timer of rechecks) clearTimeout(timer);
           await dispatcher.stop();
           stopJudging.abort();
           await Promise.all([...judging]);
-          await backend?.close?.().catch((e: unknown) => log('warn', `closing the inference backend failed: ${(e as Error).message}`));
+          await backend?.close?.().catch((e: unknown) => logger.warn({ err: e }, 'closing the inference backend failed'));
           await database.close();
         })();
         return closing;
       },
     };
-    if (!backend) log('warn', 'No inference backend: analyses will be queued but not run by this process.');
+    if (!backend) logger.warn('No inference backend: analyses will be queued but not run by this process.');
     await dispatcher.start();
     return services;
   } catch (e) {

@@ -2,7 +2,7 @@
  * What the dispatcher needs from an inference worker. `createInferenceClient` in
  * `src/inference/` returns an object of this shape; tests may pass an in-process worker.
  */
-import type { AnalyzeRequestInput, AnalyzeResponse } from '../worker/api/analyze';
+import type { AnalyzeRequestInput, AnalyzeResponse } from '../protocol/analyze';
 
 export interface AnalysisBackend {
   analyze(request: AnalyzeRequestInput, signal?: AbortSignal): Promise<AnalyzeResponse>;

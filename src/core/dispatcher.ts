@@ -3,17 +3,21 @@
  * and stores the result in one transaction, or marks the analysis failed with a reason.
  *
  * Claiming is one `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)`, so several bot
- * processes can share one PostgreSQL without taking the same analysis. A claim carries a lease;
- * a `running` analysis whose lease ran out belongs to a process that died, and is queued again.
+ * processes can share one PostgreSQL without taking the same analysis. A claim carries a short
+ * lease that a heartbeat renews while the work runs: a `running` analysis whose lease ran out
+ * belongs to a process that died, and is queued again within a lease and a poll. A process
+ * whose renewal finds the claim gone stops that work, and every finishing write is conditional
+ * on still holding the claim, so two processes never both complete one analysis.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { queryRows, type Database } from '../../db';
 import type { AnalysisSelection } from '../../db/schema';
-import type { AnalyzeRequestInput, AnalyzeResponse, Token } from '../worker/api/analyze';
+import type { AnalyzeRequestInput, AnalyzeResponse, Token } from '../protocol/analyze';
 import { failAnalysis, storeAnalysisResult, type AnalysisFailure } from './analyses';
 import type { AnalysisBackend } from './backend';
 import { DomainError } from './errors';
+import { silentLogger, type Logger } from '../log';
 
 export interface DispatcherOptions {
   /** Per worker call. */
@@ -22,6 +26,8 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** How often to look for work queued by other processes, and for expired leases. */
   pollMs?: number;
+  /** How long a claim holds without renewal (ms, default 10 s); renewed every third of it. */
+  leaseMs?: number;
   /** Called after an analysis reached done or failed (by this process, or one it waits for). */
   onFinished(analysisId: number): Promise<void>;
   /**
@@ -29,7 +35,7 @@ export interface DispatcherOptions {
    * may run them; the poll notices when they finish and reports them here too.
    */
   watched?: () => number[];
-  log?: (level: 'warn' | 'error', message: string) => void;
+  logger?: Logger;
 }
 
 interface ClaimedAnalysis {
@@ -50,8 +56,8 @@ export class Dispatcher {
   private loop: Promise<void> | null = null;
   private readonly concurrency: number;
   private readonly pollMs: number;
-  /** A held analysis's lease: long enough for two worker calls (token lookup, then analysis). */
   private readonly leaseMs: number;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly database: Database,
@@ -60,7 +66,17 @@ export class Dispatcher {
   ) {
     this.concurrency = options.concurrency ?? 2;
     this.pollMs = options.pollMs ?? 2_000;
-    this.leaseMs = 2 * options.timeoutMs + 30_000;
+    this.leaseMs = options.leaseMs ?? 10_000;
+  }
+
+  /**
+   * Marks an analysis as awaited by a command in this process, which will show the result
+   * itself (editing its reply): a process that finishes it elsewhere then leaves the posting here.
+   */
+  async watch(analysisId: number): Promise<void> {
+    await this.database.db.execute(
+      sql`update analyses set watched_by = ${this.instanceId}, watched_until = now() + make_interval(secs => ${this.leaseMs / 1000}) where id = ${analysisId}`,
+    );
   }
 
   /**
@@ -71,9 +87,38 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.running) return;
     await this.requeueInterrupted(this.database.kind === 'pglite');
+    this.heartbeat = setInterval(() => void this.renew(), this.leaseMs / 3);
+    this.heartbeat.unref();
     if (!this.backend) return;
     this.running = true;
     this.loop = this.run();
+  }
+
+  /** Renews this process's claims and watches; work whose claim was taken over is stopped. */
+  private async renew(): Promise<void> {
+    const held = [...this.inFlight.keys()];
+    const watched = (this.options.watched?.() ?? []).filter((id) => !this.inFlight.has(id));
+    const secs = this.leaseMs / 1000;
+    try {
+      if (held.length > 0) {
+        const kept = await queryRows<{ id: number }>(this.database.db, sql`
+          update analyses set lease_until = now() + make_interval(secs => ${secs})
+          where status = 'running' and claimed_by = ${this.instanceId} and id in (${sql.join(held.map((id) => sql`${id}`), sql`, `)})
+          returning id`);
+        const keptIds = new Set(kept.map((r) => Number(r.id)));
+        for (const id of held) {
+          if (!keptIds.has(id)) this.inFlight.get(id)?.controller.abort(new ClaimLostError(id));
+        }
+      }
+      if (watched.length > 0) {
+        await this.database.db.execute(sql`
+          update analyses set watched_by = ${this.instanceId}, watched_until = now() + make_interval(secs => ${secs})
+          where id in (${sql.join(watched.map((id) => sql`${id}`), sql`, `)})`);
+      }
+    } catch (e) {
+      // A missed renewal is survivable: the lease is three renewals long.
+      this.logger.warn({ err: e }, 'dispatcher: renewing leases failed');
+    }
   }
 
   /** Set by notify() while the loop is busy, so that a wake-up is not lost between two sleeps. */
@@ -90,6 +135,7 @@ export class Dispatcher {
    * the next start (of this or another process) runs them.
    */
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.running = false;
     this.wake?.();
     // The loop first: a claim it made just now becomes in-flight work only when the claim's
@@ -98,6 +144,10 @@ export class Dispatcher {
     this.loop = null;
     for (const { controller } of this.inFlight.values()) controller.abort(new Error('Confab is stopping'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+    // Commands here no longer wait: whichever process finishes these now posts them.
+    await this.database.db
+      .execute(sql`update analyses set watched_by = null, watched_until = null where watched_by = ${this.instanceId}`)
+      .catch((err) => this.logger.warn({ err }, 'dispatcher: releasing watched analyses failed'));
   }
 
   private async run(): Promise<void> {
@@ -116,12 +166,12 @@ export class Dispatcher {
           this.inFlight.set(claimed.id, { controller, done });
         }
         await this.reportFinishedElsewhere();
-        if (Date.now() - lastSweep > this.pollMs * 5) {
+        if (Date.now() - lastSweep >= this.pollMs) {
           lastSweep = Date.now();
           await this.requeueInterrupted(false);
         }
       } catch (e) {
-        this.log('error', `dispatcher: claiming work failed: ${(e as Error).message}`);
+        this.logger.error({ err: e }, 'dispatcher: claiming work failed');
       }
       if (!this.running) break;
       if (this.woken) continue;
@@ -159,7 +209,7 @@ export class Dispatcher {
     );
     for (const { id } of rows) {
       if (this.inFlight.has(id)) continue;
-      await this.options.onFinished(id).catch((e: unknown) => this.log('error', `dispatcher: reporting analysis ${id} failed: ${(e as Error).message}`));
+      await this.options.onFinished(id).catch((e: unknown) => this.logger.error({ analysisId: id, err: e }, 'dispatcher: reporting a finished analysis failed'));
     }
   }
 
@@ -169,6 +219,8 @@ export class Dispatcher {
       where status = 'running' and (${all} or lease_until < now())
       returning id
     `);
+    // Alone on the database (PGlite): nothing of a previous run still waits for a result.
+    if (all) await this.database.db.execute(sql`update analyses set watched_by = null, watched_until = null where watched_by is not null`);
     return rows.length;
   }
 
@@ -184,21 +236,23 @@ export class Dispatcher {
       );
       outcome = (await storeAnalysisResult(this.database.db, claimed.id, this.instanceId, response)) ? 'done' : 'lost';
     } catch (e) {
-      if (stopSignal.aborted) {
+      if (stopSignal.reason instanceof ClaimLostError) {
+        outcome = 'lost';
+      } else if (stopSignal.aborted) {
         await this.database.db
           .execute(
             sql`update analyses set status = 'queued', claimed_by = null, lease_until = null, attempts = greatest(attempts - 1, 0), updated_at = now()
                 where id = ${claimed.id} and status = 'running' and claimed_by = ${this.instanceId}`,
           )
-          .catch((err) => this.log('warn', `dispatcher: analysis ${claimed.id} could not be queued again at stop: ${(err as Error).message}`));
+          .catch((err) => this.logger.warn({ analysisId: claimed.id, err }, 'dispatcher: analysis could not be queued again at stop'));
         outcome = 'stopped';
       } else {
         const failure = classifyFailure(e, this.options.timeoutMs);
-        this.log('warn', `dispatcher: analysis ${claimed.id} failed (attempt ${claimed.attempts}): ${failure.code}: ${(e as Error)?.message ?? e}`);
+        this.logger.warn({ analysisId: claimed.id, attempt: claimed.attempts, code: failure.code, err: e }, 'dispatcher: analysis failed');
         try {
           outcome = (await failAnalysis(this.database.db, claimed.id, this.instanceId, failure)) ? 'failed' : 'lost';
         } catch (err) {
-          this.log('error', `dispatcher: analysis ${claimed.id} could not be marked failed: ${(err as Error).message}`);
+          this.logger.error({ analysisId: claimed.id, err }, 'dispatcher: analysis could not be marked failed');
           outcome = 'lost';
         }
       }
@@ -207,10 +261,10 @@ export class Dispatcher {
       try {
         await this.options.onFinished(claimed.id);
       } catch (e) {
-        this.log('error', `dispatcher: reporting analysis ${claimed.id} failed: ${(e as Error).message}`);
+        this.logger.error({ analysisId: claimed.id, err: e }, 'dispatcher: reporting a finished analysis failed');
       }
     } else if (outcome === 'lost') {
-      this.log('warn', `dispatcher: analysis ${claimed.id} was taken over by another process after its lease ran out; result dropped`);
+      this.logger.warn({ analysisId: claimed.id }, 'dispatcher: analysis taken over by another process after its lease ran out; result dropped');
     }
   }
 
@@ -254,8 +308,15 @@ export class Dispatcher {
     }
   }
 
-  private log(level: 'warn' | 'error', message: string): void {
-    (this.options.log ?? ((l, m) => console[l](m)))(level, message);
+  private get logger(): Logger {
+    return this.options.logger ?? silentLogger;
+  }
+}
+
+class ClaimLostError extends Error {
+  constructor(readonly analysisId: number) {
+    super(`analysis #${analysisId} was taken over by another process`);
+    this.name = 'ClaimLostError';
   }
 }
 
@@ -278,7 +339,11 @@ export function positionOfText(prompt: string, tokens: Token[], text: string): n
   return found;
 }
 
-/** Turns whatever the backend threw into a reason the user can read, and whether a retry can help. */
+/**
+ * Turns whatever the backend threw into a reason the user can read, and whether a retry can help.
+ * Chat users see "the inference worker", never a URL: worker addresses and their failures are
+ * for the logs and `confab doctor`.
+ */
 export function classifyFailure(error: unknown, timeoutMs: number): AnalysisFailure {
   if (error instanceof WorkerTimeoutError || (error as Error)?.name === 'TimeoutError') {
     return {
@@ -288,18 +353,39 @@ export function classifyFailure(error: unknown, timeoutMs: number): AnalysisFail
     };
   }
   if (error instanceof DomainError) return { code: error.code, message: error.message, retryable: false };
-  const e = (error ?? {}) as { status?: number; code?: string; retryable?: boolean; detail?: string; message?: string; cause?: { code?: string } };
+  const e = (error ?? {}) as {
+    status?: number;
+    code?: string;
+    retryable?: boolean;
+    misconfigured?: boolean;
+    detail?: string;
+    message?: string;
+    cause?: { code?: string };
+  };
   const status = typeof e.status === 'number' ? e.status : undefined;
+  // 401/403: the worker does not take this bot's secret. The request is fine; the setup is not.
+  if (e.misconfigured === true || status === 401 || status === 403) {
+    return {
+      code: 'worker_misconfigured',
+      message: 'The inference worker refused Confab\'s credentials: it is misconfigured. An operator must set the same CONFAB_WORKER_SECRET on the bot and the worker (`confab doctor` shows which worker); then /retry.',
+      retryable: true,
+    };
+  }
   const badRequest = status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
   const retryable = typeof e.retryable === 'boolean' ? e.retryable : !badRequest;
-  const detail = (e.detail ?? e.message ?? String(error)).split('\n')[0].slice(0, 300);
+  const detail = withoutUrls((e.detail ?? e.message ?? String(error)).split('\n')[0].slice(0, 300));
   if (!retryable) {
     return { code: typeof e.code === 'string' ? e.code : 'invalid_request', message: `The worker rejected this analysis: ${detail}`, retryable: false };
   }
   const networkCode = typeof e.code === 'string' ? e.code : e.cause?.code;
-  if (networkCode === 'ECONNREFUSED' || networkCode === 'ENOTFOUND' || networkCode === 'ECONNRESET' || status === 503) {
-    return { code: 'worker_unavailable', message: `The inference worker is unavailable (${detail}). Try /retry in a moment.`, retryable: true };
+  if (networkCode === 'ECONNREFUSED' || networkCode === 'ENOTFOUND' || networkCode === 'ECONNRESET' || networkCode === 'worker_unavailable' || status === 503) {
+    return { code: 'worker_unavailable', message: 'The inference worker is unavailable. Try /retry in a moment.', retryable: true };
   }
   if (status === 429) return { code: 'worker_busy', message: 'The inference worker is busy. Try /retry in a moment.', retryable: true };
   return { code: 'worker_error', message: `The inference worker failed: ${detail}. Try /retry.`, retryable: true };
+}
+
+/** Any address in a message a chat user will read becomes "the inference worker". */
+function withoutUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s,;)]+/gi, 'the inference worker');
 }

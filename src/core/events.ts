@@ -2,8 +2,31 @@
  * In-process events: the dispatcher reports finished analyses here, channels listen. Also lets
  * the command that queued an analysis wait for its result (CommandResult.followUp).
  */
-import type { AnalysisFinishedEvent, ConfabEvents } from './services';
+import type { Actor } from './actor';
 import type { View } from './view';
+
+export interface AnalysisFinishedEvent {
+  analysisId: number;
+  /** Where the analysis was requested, so the owning channel can post the result. */
+  platform: Actor['platform'];
+  workspaceId: string;
+  channelId: string;
+  /** Platform message reference stored when the pending view was shown (may be absent). */
+  messageRef: string | null;
+  /** The result, rendered for a viewer who has not voted. */
+  view: View;
+  /**
+   * True when the command that queued this analysis is still awaiting it in this process
+   * (its CommandResult.followUp resolves with the same view), so the channel need not post it
+   * again. False after a restart or for analyses queued by another process.
+   */
+  followUpPending?: boolean;
+}
+
+export interface ConfabEvents {
+  /** Fires when an analysis reaches done or failed, including analyses resumed after a restart. */
+  onAnalysisFinished(listener: (event: AnalysisFinishedEvent) => void | Promise<void>): () => void;
+}
 
 type Listener = (event: AnalysisFinishedEvent) => void | Promise<void>;
 

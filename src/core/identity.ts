@@ -7,7 +7,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Queryable } from '../../db';
 import { install } from '../../db/schema';
-import type { Actor } from '../../commands/types';
+import type { Actor } from './actor';
 
 export interface ActorIds {
   workspaceId: number;
@@ -42,6 +42,11 @@ export class Identity {
     private readonly secret: string,
   ) {}
 
+  /** The reviewer's pseudonymous id: what logs name, never the platform's user id or name. */
+  pseudonym(actor: Pick<Actor, 'platform' | 'userId'>): string {
+    return pseudonymFor(this.secret, actor.platform, actor.userId);
+  }
+
   async resolve(actor: Actor): Promise<ActorIds> {
     const key = JSON.stringify([actor.platform, actor.workspaceId, actor.channelId, actor.userId]);
     const cached = this.known.get(key);
@@ -52,10 +57,9 @@ export class Identity {
       sql`insert into channels (workspace_id, external_id) values (${workspaceId}, ${actor.channelId})
           on conflict (workspace_id, external_id) do update set external_id = excluded.external_id returning id`,
     );
+    // confab_upsert_reviewer (migrations/): safe when a new reviewer's first clicks arrive at once.
     const reviewerId = await this.upsertId(
-      sql`insert into reviewers (platform, user_id, display_name, pseudonym)
-          values (${actor.platform}, ${actor.userId}, ${actor.displayName}, ${pseudonymFor(this.secret, actor.platform, actor.userId)})
-          on conflict (platform, user_id) do update set display_name = excluded.display_name returning id`,
+      sql`select confab_upsert_reviewer(${actor.platform}, ${actor.userId}, ${actor.displayName}, ${pseudonymFor(this.secret, actor.platform, actor.userId)}) as id`,
     );
     const ids = { workspaceId, channelId, reviewerId };
     this.known.set(key, { ...ids, displayName: actor.displayName });

@@ -60,7 +60,3 @@ export async function reopenItem(db: Db, who: ActorIds, explanationId: number): 
   });
 }
 
-/** An item's state changes, oldest first (votes closing it, admins closing and reopening it). */
-export async function itemStateHistory(db: Db, explanationId: number) {
-  return db.select().from(explanationStateChanges).where(eq(explanationStateChanges.explanationId, explanationId)).orderBy(explanationStateChanges.id);
-}

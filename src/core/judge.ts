@@ -1,5 +1,5 @@
 /**
- * The optional LLM judge (issue 5), run after an analysis is stored so a slow or failing
+ * The optional LLM judge, run after an analysis is stored so a slow or failing
  * endpoint never delays the result. Its verdict (or the kind of failure) is merged into each
  * explanation's `signals.judge`; the other signals stored with the result are kept.
  */

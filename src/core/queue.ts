@@ -1,17 +1,17 @@
 /**
- * The review queue: the open item most worth this reviewer's vote (issue 5).
+ * The review queue: the open item most worth this reviewer's vote. The order is the SQL below,
+ * and nowhere else.
  *
  * Order: first the contested items — open although they reached the votes to close, because
- * their posterior did not clear the threshold (see closePolicy in ./votes) — since one or two
- * more votes settle them; then the fewest decisive votes; then the highest uncertainty
- * (labels/queue-priority.ts `uncertainty`: 1 − |2p − 1| with p the Laplace-smoothed
- * confabulated share); then the oldest. Never an item the reviewer voted on, never a decoy.
+ * their posterior did not clear the threshold (see castVote in ./votes) — since one or two
+ * more votes settle them; then the fewest decisive votes; then the highest uncertainty,
+ * 1 − |2p − 1| with p the Laplace-smoothed confabulated share (c + 1)/(f + c + 2); then the
+ * oldest. Never an item the reviewer voted on, never a decoy.
  *
- * A soft lock (the review_locks table, so it holds across bot processes; the same rule as
- * labels/queue-priority.ts `SoftLocks`: one lock per reviewer, expiring after two minutes)
- * sends two reviewers working at once to different items when there are enough. Items locked
- * by someone else go last, not away: with one open item, two reviewers may share it. It is
- * advisory, so a vote is never refused for it.
+ * A soft lock (the review_locks table, so it holds across bot processes: one lock per
+ * reviewer, expiring after two minutes) sends two reviewers working at once to different items
+ * when there are enough. Items locked by someone else go last, not away: with one open item,
+ * two reviewers may share it. It is advisory, so a vote is never refused for it.
  *
  * At the decoy rate, the chosen item's explanation is replaced by a decoy: the text of an
  * explanation of a different activation, from another prompt, stored as an explanation row
@@ -24,7 +24,7 @@ import { queryRows, type Queryable } from '../../db';
 import { analyses, explanations, saeFeatures } from '../../db/schema';
 import type { ActorIds } from './identity';
 import { featureOverlap } from './labels/signals';
-import { pickDecoySource, shouldServeDecoy } from './labels/queue-priority';
+import { pickDecoySource, shouldServeDecoy } from './labels/decoys';
 import { explanationView, loadAnalysisView } from './views';
 import type { PositionView, ReviewItemView } from './view';
 
@@ -120,7 +120,7 @@ async function takeLock(db: Queryable, reviewerId: number, candidates: Candidate
 
 /**
  * Stores a decoy for `target`'s position: the text of an explanation from another analysis of
- * a different prompt (labels/queue-priority.ts `pickDecoySource`). Its AR scores are the
+ * a different prompt (`pickDecoySource`). Its AR scores are the
  * source's (a decoy showing none would give itself away); its feature overlap is computed
  * against the features of the position it is shown on, like any explanation's.
  * Null when the workspace has no other prompt to borrow from.

@@ -1,42 +1,36 @@
 /**
- * What commands and channels are given: the running pieces of one Confab process.
- * `createServices` (src/core/app.ts) builds it from a Config; channels receive it and call
- * `invokeCommand` (src/core/invoke.ts) and the event hooks below, never the database.
- *
- * Fields may be added; the ones here are what the channels rely on.
+ * The running pieces of one Confab process, as `createServices` (src/core/app.ts) builds them
+ * from a Config. Commands use them through their context; channels call the command runner and
+ * listen to `events`, and never the database.
  */
+import type { Database } from '../../db';
 import type { Config } from '../config';
-import type { View } from './view';
-import type { Actor } from '../../commands/types';
+import type { Logger } from '../log';
+import type { AnalysisBackend } from './backend';
+import type { Dispatcher } from './dispatcher';
+import type { ConfabEvents, EventHub } from './events';
 
-export interface AnalysisFinishedEvent {
-  analysisId: number;
-  /** Where the analysis was requested, so the owning channel can post the result. */
-  platform: Actor['platform'];
-  workspaceId: string;
-  channelId: string;
-  /** Platform message reference stored when the pending view was shown (may be absent). */
-  messageRef: string | null;
-  /** The result, rendered for a viewer who has not voted. */
-  view: View;
-  /**
-   * True when the command that queued this analysis is still awaiting it in this process
-   * (its CommandResult.followUp resolves with the same view), so the channel need not post it
-   * again. False after a restart or for analyses queued by another process.
-   */
-  followUpPending?: boolean;
-}
-
-export interface ConfabEvents {
-  /** Fires when an analysis reaches done or failed, including analyses resumed after a restart. */
-  onAnalysisFinished(listener: (event: AnalysisFinishedEvent) => void | Promise<void>): () => void;
-}
+export type { AnalysisFinishedEvent, ConfabEvents } from './events';
+import type { Identity } from './identity';
+import type { Judge } from './labels/signals';
+import type { RateLimiter } from './rate-limit';
+import type { SettingsStore } from './settings';
 
 export interface Services {
   config: Config;
   events: ConfabEvents;
+  database: Database;
+  /** Null when no backend was given: analyses stay queued until a process with one starts. */
+  backend: AnalysisBackend | null;
+  dispatcher: Dispatcher;
+  identity: Identity;
+  settingsStore: SettingsStore;
+  rateLimiter: RateLimiter;
+  /** The same hub as `events`, with the waiting side commands use (`waitForAnalysis`). */
+  hub: EventHub;
+  /** The optional LLM judge; null when off, the default. */
+  judge: Judge | null;
+  logger: Logger;
   /** Stops the dispatcher, the embedded worker and the database, in that order. */
   close(): Promise<void>;
-  // The implementation (src/core/app.ts) adds the store, dispatcher and inference client.
-  [key: string]: unknown;
 }

@@ -7,7 +7,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '../../db';
 import { channels, settings } from '../../db/schema';
-import type { OptionType } from '../../commands/types';
 import type { Config } from '../config';
 import { DomainError, formatCount } from './errors';
 
@@ -17,7 +16,7 @@ export interface SettingDefinition {
   key: string;
   description: string;
   /** How the settings command takes it: a number, a platform role or channel, or text. */
-  type: OptionType;
+  type: 'integer' | 'number' | 'role' | 'channel' | 'string';
   min?: number;
   max?: number;
   choices?: string[];

@@ -3,12 +3,14 @@
  * terminal each render them in their own syntax. Nothing here is pre-escaped: user text is
  * raw, and each renderer escapes and truncates it through its own single helper.
  *
- * Ids shown to users are short numbers (`#12`) so they can be typed; renderers build
- * button ids from `explanationId` alone, so buttons survive a restart.
+ * Ids shown to users are short numbers (`#12`) so they can be typed. What a reviewer can do
+ * from a view is listed in its `actions`; each channel draws those as its own widgets and turns
+ * them into ids with the codec in ./actions, so buttons survive a restart.
  */
 
-export type VoteLabel = 'faithful' | 'confabulated' | 'unsure';
-export const VOTE_LABELS: readonly VoteLabel[] = ['faithful', 'confabulated', 'unsure'];
+import type { Action, VoteLabel } from './actions';
+
+export { VOTE_LABELS, type Action, type VoteLabel } from './actions';
 
 export interface TallyView {
   faithful: number;
@@ -42,6 +44,8 @@ export interface ExplanationView {
   myVote?: VoteLabel | null;
   /** Majority label once closed. */
   outcome?: 'faithful' | 'confabulated' | 'undecided';
+  /** Vote three ways and note; drawn disabled once the item is closed. */
+  actions: Action[];
 }
 
 export interface PositionView {
@@ -69,6 +73,8 @@ export interface AnalysisView {
   /** True when a failed analysis can be retried with `/retry <analysisId>`. */
   retryable?: boolean;
   requestedBy?: string;
+  /** Retry, when the analysis failed and can run again. */
+  actions: Action[];
 }
 
 /** One explanation to review, shown with its evidence (from `/review`). */
@@ -110,7 +116,7 @@ export interface StatsView {
   closedItems: number;
   /** Share of closed items labelled confabulated, with a Wilson interval when available. */
   confabulationRate: { rate: number; low: number; high: number; n: number } | null;
-  /** Extra labelled lines that later issues add (agreement, AUROC, …). */
+  /** Further labelled lines (agreement, AUROC, …). */
   extra: Array<{ label: string; value: string }>;
 }
 

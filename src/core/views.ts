@@ -5,6 +5,7 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '../../db';
 import { analyses, explanations, positions, reviewers, saeFeatures, tokens, votes } from '../../db/schema';
+import { analysisActions, explanationActions } from './actions';
 import { splitClaims } from './claims';
 import { notFound } from './errors';
 import type { AnalysisView, ExplanationView, PositionView, VoteLabel } from './view';
@@ -29,6 +30,7 @@ export function explanationView(e: ExplanationRow, number: number, myVote: VoteL
     state: e.state,
     tally: closed || myVote !== null ? { faithful: e.faithfulVotes, confabulated: e.confabulatedVotes, unsure: e.unsureVotes } : null,
     myVote,
+    actions: explanationActions(e.id),
   };
   if (closed) {
     view.closedReason = e.closedReason ?? undefined;
@@ -60,10 +62,12 @@ export async function loadAnalysisView(db: Queryable, analysisId: number, viewer
     layer: a.layer ?? -1,
     positions: [],
     requestedBy: row.requester,
+    actions: [],
   };
   if (a.status === 'failed') {
     view.error = a.error ?? 'The analysis failed.';
     view.retryable = a.retryable;
+    view.actions = analysisActions(view);
   }
   if (a.status !== 'done') return view;
 

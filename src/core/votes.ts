@@ -1,14 +1,12 @@
 /**
  * Votes: one per reviewer and explanation, changeable until the item closes, every change kept
- * in vote_history. `unsure` is recorded but is not decisive: an item closes when its faithful
- * plus confabulated votes reach the workspace's `votes_to_close` and the leading label's
- * posterior clears the threshold (see closePolicy).
+ * in vote_history. `unsure` is recorded but is not decisive. Whether a vote closes its item is
+ * decided in SQL, by the vote function (see castVote).
  */
 import { eq, sql } from 'drizzle-orm';
 import { queryRows, type Db } from '../../db';
 import { explanations, type MarkedClaim } from '../../db/schema';
 import { splitClaims } from './claims';
-import { leadPosterior, type ClosePolicy } from './labels/queue-priority';
 import { DomainError, notFound } from './errors';
 import type { ActorIds } from './identity';
 import type { SettingsStore } from './settings';
@@ -27,24 +25,8 @@ export function majorityOutcome(faithful: number, confabulated: number): 'faithf
   return faithful > confabulated ? 'faithful' : confabulated > faithful ? 'confabulated' : 'undecided';
 }
 
-/** Posterior the leading label must reach for an item to close (issue 5; H5's default). */
+/** Posterior the leading label must reach for an item to close. */
 export const POSTERIOR_THRESHOLD = 0.8;
-
-/**
- * The close policy the vote function applies (src/core/labels/queue-priority.ts defines it):
- * close at `votesToClose` decisive votes when the leading label's posterior reaches 0.8
- * (3–0 does, 2–1 does not); a contested item stays open, and closes anyway at
- * 2 × votesToClose + 1 decisive votes. The threshold is lowered to what unanimity reaches at
- * `votesToClose` when that is less (one vote: 0.75), so a workspace that sets votes_to_close
- * to 1 gets what it asked for: a single vote closes.
- */
-export function closePolicy(votesToClose: number): Required<ClosePolicy> {
-  return {
-    votesToClose,
-    posteriorThreshold: Math.min(POSTERIOR_THRESHOLD, leadPosterior(votesToClose, 0)),
-    maxVotes: 2 * votesToClose + 1,
-  };
-}
 
 function resolveClaims(explanationId: number, text: string, numbers: number[]): MarkedClaim[] {
   const claims = splitClaims(text);
@@ -75,10 +57,16 @@ interface CastVoteOutcome {
 }
 
 /**
- * Casts a vote. The transaction itself is the SQL function `confab_cast_vote`
- * (migrations/0003_close_policy.sql, first in 0001): one round trip per vote, which is what a button
- * click costs on PGlite. It locks the explanation row, so concurrent votes on one item (from
- * several bot processes too) are counted one after another and close the item exactly once.
+ * Casts a vote. The transaction itself is the SQL function `confab_cast_vote`: one round trip
+ * per vote, which is what a button click costs on PGlite. It locks the explanation row, so
+ * concurrent votes on one item (from several bot processes too) are counted one after another
+ * and close the item exactly once.
+ *
+ * The close rule it applies: at `votes_to_close` decisive votes an item closes when the leading
+ * label's posterior (`confab_lead_posterior`) reaches POSTERIOR_THRESHOLD (3–0 does, 2–1 does
+ * not); a contested item stays open, and closes anyway at 2 × votes_to_close + 1. The threshold
+ * drops to what unanimity reaches at `votes_to_close` when that is less, so votes_to_close = 1
+ * means what it says: a single vote closes.
  */
 export async function castVote(db: Db, settingsStore: SettingsStore, who: ActorIds, input: VoteInput): Promise<VoteAckView> {
   let marked: MarkedClaim[] | undefined;
@@ -93,13 +81,13 @@ export async function castVote(db: Db, settingsStore: SettingsStore, who: ActorI
   }
   const note = input.note === undefined ? undefined : input.note.trim() === '' ? null : input.note.trim();
   const { votes_to_close } = await settingsStore.get(db, who.workspaceId);
-  const policy = closePolicy(votes_to_close);
 
   const [row] = await queryRows<{ result: CastVoteOutcome }>(
     db,
     sql`select confab_cast_vote(${input.explanationId}::int, ${who.workspaceId}::int, ${who.reviewerId}::int, ${input.label}::text,
           ${note ?? null}::text, ${note !== undefined}, ${JSON.stringify(marked ?? [])}::jsonb, ${marked !== undefined},
-          ${policy.votesToClose}::int, ${policy.posteriorThreshold}::float8, ${policy.maxVotes}::int) as result`,
+          ${votes_to_close}::int, least(${POSTERIOR_THRESHOLD}::float8, confab_lead_posterior(${votes_to_close}::int, 0)),
+          ${2 * votes_to_close + 1}::int) as result`,
   );
   const r = typeof row.result === 'string' ? (JSON.parse(row.result) as CastVoteOutcome) : row.result;
   if (r.outcome === 'not_found') throw notFound('Explanation', input.explanationId);

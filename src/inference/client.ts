@@ -1,11 +1,11 @@
 /**
  * The one way the bot reaches inference workers.
  *
- * `createInferenceClient` talks HTTP to a pool of Confab workers (`WORKER_URLS`);
- * `createEmbeddedInferenceClient` runs a worker inside this process and talks to it over
- * loopback HTTP, so the embedded default goes through the very same wire format, auth and
- * queue as a remote GPU worker; `createNeuronpediaInferenceClient` (neuronpedia.ts) uses a
- * Neuronpedia NLA server plus inference server instead of a Confab worker.
+ * `createInferenceClient` talks HTTP to a pool of Confab workers: those of `WORKER_URLS`, or
+ * the embedded one that `confab start` serves on loopback, so the embedded default goes
+ * through the very same wire format, auth and queue as a remote GPU worker;
+ * `createNeuronpediaInferenceClient` (neuronpedia.ts) uses a Neuronpedia NLA server plus
+ * inference server instead of a Confab worker.
  */
 import {
   AnalyzeRequestSchema,
@@ -14,7 +14,8 @@ import {
   type AnalyzeRequestInput,
   type AnalyzeResponse,
   type Capabilities,
-} from '../worker/api/analyze';
+} from '../protocol/analyze';
+import type { Logger } from '../log';
 import { WorkerRejectedError } from './errors';
 import { WorkerPool, type PoolOptions, type WorkerStatus } from './pool';
 
@@ -39,6 +40,8 @@ export interface InferenceClientOptions {
   healthIntervalMs?: number;
   cooldownMs?: number;
   backoffMs?: number;
+  /** Where a misconfigured worker is reported. */
+  logger?: Logger;
 }
 
 export function createInferenceClient(options: InferenceClientOptions): InferenceClient {

@@ -7,6 +7,8 @@ export interface WorkerAttempt {
   url: string;
   /** What went wrong with this worker, e.g. "connection reset", "429 queue_full", "timed out after 60000 ms". */
   reason: string;
+  /** The worker refused the bot's secret (401/403). */
+  misconfigured?: boolean;
 }
 
 /** No worker answered: all were down, busy, or timed out. Carries every URL tried and why. */
@@ -27,6 +29,11 @@ export class WorkerUnavailableError extends Error {
 
   get detail(): string {
     return this.attempts.map((a) => `${a.url}: ${a.reason}`).join('; ') || 'no worker was tried';
+  }
+
+  /** Every worker tried refused the bot's secret: an operator must fix the configuration. */
+  get misconfigured(): boolean {
+    return this.attempts.length > 0 && this.attempts.every((a) => a.misconfigured);
   }
 
   get urlsTried(): string[] {

@@ -1,6 +1,7 @@
 /** How the bot reaches inference: the only module outside the worker that talks to workers. */
 export { createInferenceClient, type InferenceClient, type InferenceClientOptions } from './client';
-export { createEmbeddedInferenceClient, type EmbeddedInferenceClient, type EmbeddedInferenceOptions } from './embedded';
 export { createNeuronpediaInferenceClient, type NeuronpediaClientOptions } from './neuronpedia';
 export { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
 export type { WorkerStatus } from './pool';
+export { checkNeuronpediaServers, type ServerCheck } from './neuronpedia-check';
+export { parseNeuronpediaSetting, type NeuronpediaSetting } from './neuronpedia-setting';

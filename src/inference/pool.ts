@@ -8,12 +8,16 @@
  * - 429: the next worker is tried; when every worker was busy, the pool waits for the
  *   shortest Retry-After (with jitter, so many bots do not return in step) and tries again.
  * - 5xx and invalid answers count against that worker, like a dropped connection.
+ * - 401 and 403 mean this worker is misconfigured (it does not take our secret), not that the
+ *   request is bad: the worker is marked down with that reason and the next one is tried.
  * - Any other 4xx is the request's fault: WorkerRejectedError, not retried.
  * - A down worker is probed with GET /health when its cooldown ends (lazily, on the next
- *   request), or every `healthIntervalMs` when set.
+ *   request), or every `healthIntervalMs` when set; a misconfigured one with an authenticated
+ *   GET /v1/capabilities, since /health takes no secret and would call it healthy.
  */
 import type { z } from 'zod';
-import { ErrorBodySchema } from '../worker/api/analyze';
+import { maskSecrets, silentLogger, type Logger } from '../log';
+import { ErrorBodySchema } from '../protocol/errors';
 import { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
 
 export interface PoolOptions {
@@ -31,6 +35,10 @@ export interface PoolOptions {
   backoffMs?: number;
   /** Longest Retry-After the pool is willing to wait for. */
   maxRetryAfterMs?: number;
+  /** The route probed for liveness, with the secret (default `/health`; Neuronpedia's NLA server: `/`). */
+  healthPath?: string;
+  /** Where a worker found misconfigured is reported (once, until it is fixed). */
+  logger?: Logger;
 }
 
 export interface WorkerStatus {
@@ -38,23 +46,30 @@ export interface WorkerStatus {
   up: boolean;
   inFlight: number;
   lastError?: string;
+  /** The worker refused our secret (401/403): fixing its configuration, not waiting, brings it back. */
+  misconfigured?: boolean;
   /** Epoch ms of the last health probe or request outcome. */
   checkedAt?: number;
 }
 
 interface WorkerState {
   url: string;
+  /** The URL as printed: credentials in it masked. */
+  label: string;
+  /** Basic credentials given in the URL (a proxy in front of the worker), sent as a header. */
+  authorization?: string;
   up: boolean;
   downUntil: number;
   inFlight: number;
   lastError?: string;
+  misconfigured?: boolean;
   checkedAt?: number;
 }
 
 type AttemptOutcome<T> =
   | { kind: 'ok'; value: T }
   | { kind: 'busy'; reason: string; retryAfterMs: number }
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; reason: string; misconfigured?: boolean };
 
 export class WorkerPool {
   private readonly workers: WorkerState[];
@@ -68,7 +83,10 @@ export class WorkerPool {
 
   constructor(private readonly options: PoolOptions) {
     if (options.urls.length === 0) throw new Error('An inference pool needs at least one worker URL.');
-    this.workers = options.urls.map((url) => ({ url: url.replace(/\/+$/, ''), up: true, downUntil: 0, inFlight: 0 }));
+    this.workers = options.urls.map((raw) => {
+      const { url, authorization } = splitCredentials(raw.replace(/\/+$/, ''));
+      return { url, authorization, label: maskSecrets(raw.replace(/\/+$/, '')), up: true, downUntil: 0, inFlight: 0 };
+    });
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.retries = options.retries ?? 2;
     this.cooldownMs = options.cooldownMs ?? 5_000;
@@ -81,7 +99,7 @@ export class WorkerPool {
   }
 
   status(): WorkerStatus[] {
-    return this.workers.map(({ url, up, inFlight, lastError, checkedAt }) => ({ url, up, inFlight, lastError, checkedAt }));
+    return this.workers.map(({ label, up, inFlight, lastError, misconfigured, checkedAt }) => ({ url: label, up, inFlight, lastError, misconfigured, checkedAt }));
   }
 
   /** Probe every worker's /health now. */
@@ -110,7 +128,7 @@ export class WorkerPool {
         signal?.throwIfAborted();
         const outcome = await this.attempt(worker, method, path, body, schema, signal);
         if (outcome.kind === 'ok') return outcome.value;
-        attempts.push({ url: worker.url, reason: outcome.reason });
+        attempts.push({ url: worker.label, reason: outcome.reason, misconfigured: outcome.kind === 'failed' && outcome.misconfigured });
         if (outcome.kind === 'busy') shortestRetryAfter = Math.min(shortestRetryAfter, outcome.retryAfterMs);
         else allBusy = false;
       }
@@ -134,8 +152,9 @@ export class WorkerPool {
     return [...up, ...rotated.filter((w) => !w.up)];
   }
 
-  private headers(json: boolean): Record<string, string> {
+  private headers(json: boolean, worker: WorkerState): Record<string, string> {
     const headers: Record<string, string> = {};
+    if (worker.authorization) headers.authorization = worker.authorization;
     if (json) headers['content-type'] = 'application/json';
     if (this.options.secret) headers['x-secret-key'] = this.options.secret;
     return headers;
@@ -158,7 +177,7 @@ export class WorkerPool {
       try {
         response = await fetch(worker.url + path, {
           method,
-          headers: this.headers(method === 'POST'),
+          headers: this.headers(method === 'POST', worker),
           body: method === 'POST' ? JSON.stringify(body) : undefined,
           signal: combined,
         });
@@ -174,11 +193,16 @@ export class WorkerPool {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
         return { kind: 'busy', reason: `429 busy (Retry-After ${Math.round(retryAfterMs / 1000)} s)`, retryAfterMs };
       }
+      if (response.status === 401 || response.status === 403) {
+        const reason = misconfiguredReason(response.status, text);
+        this.markDown(worker, reason, true);
+        return { kind: 'failed', reason, misconfigured: true };
+      }
       if (response.status >= 400 && response.status < 500) {
         const parsed = ErrorBodySchema.safeParse(safeJson(text));
         const code = parsed.success ? parsed.data.error : `http_${response.status}`;
-        const detail = parsed.success ? parsed.data.detail : text.slice(0, 300);
-        throw new WorkerRejectedError(worker.url, response.status, code, detail);
+        const detail = parsed.success ? parsed.data.detail : (fastApiDetail(safeJson(text)) ?? text.slice(0, 300));
+        throw new WorkerRejectedError(worker.label, response.status, code, detail);
       }
       if (!response.ok) {
         const parsed = ErrorBodySchema.safeParse(safeJson(text));
@@ -197,6 +221,7 @@ export class WorkerPool {
       }
       worker.up = true;
       worker.lastError = undefined;
+      worker.misconfigured = undefined;
       worker.checkedAt = Date.now();
       return { kind: 'ok', value: parsed.data };
     } finally {
@@ -204,20 +229,34 @@ export class WorkerPool {
     }
   }
 
-  private markDown(worker: WorkerState, reason: string): void {
+  private markDown(worker: WorkerState, reason: string, misconfigured = false): void {
+    if (misconfigured && !worker.misconfigured) {
+      (this.options.logger ?? silentLogger).error({ worker: worker.label, reason }, 'inference worker misconfigured: skipped until it accepts our secret');
+    }
     worker.up = false;
     worker.downUntil = Date.now() + this.cooldownMs;
     worker.lastError = reason;
+    worker.misconfigured = misconfigured || undefined;
     worker.checkedAt = Date.now();
   }
 
   private async probe(worker: WorkerState): Promise<void> {
     try {
-      const response = await fetch(`${worker.url}/health`, { signal: AbortSignal.timeout(Math.min(this.timeoutMs, 2_000)) });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`/health answered ${response.status}`);
+      const authenticated = worker.misconfigured === true;
+      const probePath = authenticated ? '/v1/capabilities' : (this.options.healthPath ?? '/health');
+      const response = await fetch(`${worker.url}${probePath}`, {
+        headers: this.headers(false, worker),
+        signal: AbortSignal.timeout(Math.min(this.timeoutMs, 2_000)),
+      });
+      const text = await response.text();
+      if (response.status === 401 || response.status === 403) {
+        this.markDown(worker, misconfiguredReason(response.status, text), true);
+        return;
+      }
+      if (!response.ok) throw new Error(`${probePath} answered ${response.status}`);
       worker.up = true;
       worker.lastError = undefined;
+      worker.misconfigured = undefined;
     } catch (err) {
       worker.up = false;
       worker.downUntil = Date.now() + this.cooldownMs;
@@ -227,12 +266,35 @@ export class WorkerPool {
   }
 }
 
+/** Says what to fix: the worker is fine, the secret the bot sends is not the one it expects. */
+function misconfiguredReason(status: number, text: string): string {
+  const parsed = ErrorBodySchema.safeParse(safeJson(text));
+  const said = parsed.success ? `${parsed.data.error}: ${parsed.data.detail}` : `http_${status}`;
+  return `misconfigured: refused our CONFAB_WORKER_SECRET (${status} ${said}); set the same secret on the bot and the worker`;
+}
+
 function networkReason(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (err as { code?: string }).code;
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset';
   if (code === 'ECONNREFUSED') return 'connection refused';
-  return code ?? cause?.message ?? (err as Error).message;
+  return maskSecrets(code ?? cause?.message ?? (err as Error).message);
+}
+
+/** fetch refuses a URL with user-info, so `http://user:password@host` becomes a Basic header. */
+function splitCredentials(raw: string): { url: string; authorization?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    return { url: raw };
+  }
+  if (!parsed.username && !parsed.password) return { url: raw };
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString().replace(/\/+$/, ''), authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
 function parseRetryAfter(header: string | null): number {
@@ -241,6 +303,16 @@ function parseRetryAfter(header: string | null): number {
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(header);
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : 1_000;
+}
+
+/** FastAPI's error bodies (Neuronpedia's servers): `{detail: "..."}` or `{detail: [{loc, msg}]}`. */
+function fastApiDetail(body: unknown): string | undefined {
+  const detail = (body as { detail?: unknown } | undefined)?.detail;
+  if (typeof detail === 'string') return detail;
+  if (!Array.isArray(detail)) return undefined;
+  return detail
+    .map((e: { loc?: unknown[]; msg?: unknown }) => `${(e.loc ?? []).filter((k) => k !== 'body').join('.') || 'body'}: ${String(e.msg)}`)
+    .join('; ');
 }
 
 function safeJson(text: string): unknown {

@@ -6,7 +6,7 @@
  * requests arrived together, so that one forward pass of the subject model, the SAE and the
  * AR serves all of them.
  */
-import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from './api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../protocol/analyze';
 
 /** An error with an HTTP status and a stable code, raised for bad input or missing pieces. */
 export class EngineError extends Error {
@@ -18,6 +18,18 @@ export class EngineError extends Error {
     super(message);
     this.name = 'EngineError';
   }
+}
+
+/**
+ * A prompt refused by its length before tokenizing; one wording for the HTTP edge and the
+ * runtime, which both check.
+ */
+export function promptTooLong(chars: number, charLimit: number, tokenLimit: number): EngineError {
+  return new EngineError(
+    400,
+    'prompt_too_long',
+    `Prompt is ${chars.toLocaleString('en-US')} characters; the limit is ${charLimit.toLocaleString('en-US')} characters (this model reads at most ${tokenLimit.toLocaleString('en-US')} tokens).`,
+  );
 }
 
 export interface SamplingOptions {

@@ -16,12 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { queryRows, type DatabaseTarget } from '../../db';
-import { createServices, type CoreServices } from '../../src/core/app';
-import { invokeCommand } from '../../src/core/invoke';
-import type { Actor } from '../../commands/types';
+import { createServices, type Services } from '../../src/core/app';
+import { invokeCommand } from '../../commands/invoke';
+import type { Actor } from '../../src/core/actor';
 import type { AnalysisView } from '../../src/core/view';
 import { createTestDatabase, testConfig } from '../db/support';
 import { FixtureWorker } from '../core/fixture-worker';
+import { silentLogger } from '../../src/log';
 
 const args = process.argv.slice(2);
 const VOTES = Number(args[args.indexOf('--votes') + 1]) > 0 && args.includes('--votes') ? Number(args[args.indexOf('--votes') + 1]) : 10_000;
@@ -58,7 +59,7 @@ const actorFor = (i: number, isAdmin = false): Actor => ({
 });
 
 /** 1k explanations: 125 analyses of 8 samples each, made by /explain through the dispatcher. */
-async function seed(services: CoreServices): Promise<number[]> {
+async function seed(services: Services): Promise<number[]> {
   // Every vote must be accepted, so no item may close during the run.
   await invokeCommand(services, actorFor(0, true), 'settings', { votes_to_close: 50 });
   const pending: Array<Promise<unknown>> = [];
@@ -89,7 +90,7 @@ function voteStream(ids: number[], offset: number): Array<{ reviewer: number; ex
   return stream;
 }
 
-async function measure(services: CoreServices, name: string, ids: number[], concurrency: number, reviewerOffset: number): Promise<Result> {
+async function measure(services: Services, name: string, ids: number[], concurrency: number, reviewerOffset: number): Promise<Result> {
   const stream = voteStream(ids, reviewerOffset);
   // Resolve each reviewer once, as a running bot would have seen them before.
   for (let r = 0; r < REVIEWERS; r++) await services.identity.resolve(actorFor(r + reviewerOffset));
@@ -128,7 +129,7 @@ async function measure(services: CoreServices, name: string, ids: number[], conc
 
 async function benchDatabase(name: string, target: DatabaseTarget): Promise<Result[]> {
   const config = testConfig(target, { CONFAB_RATE_LIMIT_PER_MINUTE: '10000' });
-  const services = await createServices(config, { backend: new FixtureWorker(), concurrency: 2, pollMs: 100, log: () => {} });
+  const services = await createServices(config, { backend: new FixtureWorker(), concurrency: 2, pollMs: 100, logger: silentLogger });
   try {
     const ids = await seed(services);
     const results: Result[] = [];

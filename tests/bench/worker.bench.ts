@@ -11,20 +11,23 @@
  * - AV generation with the per-layer cache returned every step vs the time-major cache grown in
  *   place, side by side;
  * - encode+decode of a 3584-d activation, base64 float32 vs a JSON float list;
- * - time per stage (from the worker's timings_ms) and which stage dominates.
- * Prints a Markdown block for BENCHMARKS.md.
+ * - time per stage (from the worker's timings_ms) and which stage dominates;
+ * - the Neuronpedia routes (neuronpedia-routes.ts): topk-by-token and one-position /explain
+ *   p50, beside BENCH_BASE_TREE's worker when set, and a streamed /explain's first event.
+ * Prints a Markdown block for BENCHMARKS.md. BENCH_PART=neuronpedia runs the last part alone.
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { REFERENCE_MODELS } from '../../src/config';
 import { createInferenceClient } from '../../src/inference';
-import { decodeActivation, encodeActivation, type AnalyzeResponse } from '../../src/worker/api/analyze';
+import { decodeActivation, encodeActivation, type AnalyzeResponse } from '../../src/protocol/analyze';
 import type { Engine } from '../../src/worker/engine';
 import { OnnxAvBackend } from '../../src/worker/runtime/av-onnx';
 import { createEngine, type RuntimeEngine } from '../../src/worker/runtime/engine';
 import { createThreadedEngine, defaultEngineThreads } from '../../src/worker/thread/engine-thread';
 import { createWorkerServer } from '../../src/worker/server';
+import { benchNeuronpediaRoutes } from './neuronpedia-routes';
 
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 120);
 const CONCURRENT_CLIENTS = 16;
@@ -274,4 +277,6 @@ async function main() {
   console.log(lines.join('\n'));
 }
 
-await main();
+const neuronpediaPart = () => benchNeuronpediaRoutes({ rounds: ROUNDS * 2, perRound: Number(process.env.BENCH_NP_PER_ROUND ?? 40), baseTree: process.env.BENCH_BASE_TREE });
+if (process.env.BENCH_PART !== 'neuronpedia') await main();
+console.log((await neuronpediaPart()).join('\n'));

@@ -169,12 +169,23 @@ describe('confab doctor', () => {
       OPENAI_API_KEY: 'openai-key-7',
       CONFAB_JUDGE_MODEL: 'judge',
     };
-    const run = await runConfab(['doctor'], { env: { ...secrets, WORKER_URLS: `http://127.0.0.1:${port}`, CONFAB_MODELS_TYPO: 'x' } });
+    const run = await runConfab(['doctor'], {
+      env: {
+        ...secrets,
+        WORKER_URLS: `http://127.0.0.1:${port},http://gpu:worker-password-8@127.0.0.1:${port}/?api_key=worker-key-9`,
+        OPENAI_BASE_URL: 'https://judge:openai-password-10@llm.example/v1?token=openai-token-11',
+        CONFAB_MODELS_TYPO: 'x',
+      },
+    });
     const all = run.stdout + run.stderr;
     for (const [name, value] of Object.entries(secrets)) {
       if (name === 'DISCORD_APPLICATION_ID' || name === 'CONFAB_JUDGE_MODEL') continue;
       expect(all, name).not.toContain(name === 'DATABASE_URL' ? 'db-password-1' : value);
     }
+    for (const inUrl of ['worker-password-8', 'worker-key-9', 'openai-password-10', 'openai-token-11']) expect(all).not.toContain(inUrl);
+    expect(run.stdout).toContain('OPENAI_BASE_URL');
+    expect(run.stdout).toContain('https://judge:***@llm.example/v1?token=***');
+    expect(run.stdout).toMatch(new RegExp(`FAIL worker http://gpu:\\*\\*\\*@127\\.0\\.0\\.1:${port}/\\?api_key=\\*\\*\\*`));
     expect(run.stdout).toMatch(/^ {2}CONFAB_WORKER_SECRET +set \(hidden\)$/m);
     expect(run.stdout).toMatch(new RegExp(`^ {2}DATABASE_URL +postgres://confab:\\*\\*\\*@127\\.0\\.0\\.1:${port}/confab$`, 'm'));
     expect(run.stdout).toMatch(/^ {2}CONFAB_MAX_PROMPT_CHARS +2000 \(default\)$/m);
@@ -182,7 +193,6 @@ describe('confab doctor', () => {
     expect(run.stdout).toMatch(/FAIL PostgreSQL at .*unavailable/);
     expect(run.stdout).toMatch(new RegExp(`FAIL worker http://127\\.0\\.0\\.1:${port}`));
     expect(run.stdout).toContain('discord: Discord application 123456789, all guilds');
-    expect(run.stdout).toMatch(/slack: (Slack, HTTP mode on port 3000|configured, but this build has no src\/platforms\/slack\/ channel yet)/);
     expect(run.code).toBe(1);
   });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { allCommands } from '../../commands';
 import { DomainError } from '../../src/core/errors';
-import { findCommand, parseOptions } from '../../src/core/invoke';
+import { findCommand, parseOptions } from '../../commands/invoke';
 
 function optionError(command: string, raw: Record<string, unknown>): DomainError {
   try {

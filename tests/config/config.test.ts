@@ -17,6 +17,7 @@ function configError(env: Record<string, string>): string {
 const BAD_VALUES: Partial<Record<VariableName, string[]>> = {
   DATABASE_URL: ['mysql://localhost/confab', 'localhost:5432'],
   WORKER_URLS: ['ftp://worker', 'http://ok:8477,worker2:8477'],
+  CONFAB_NEURONPEDIA: ['http://gpu:5001', 'nla=http://a,inference=http://b,model=m', 'nla=http://a,inference=b,model=m,source=s'],
   CONFAB_WORKER_SECRET: ['short'],
   CONFAB_WORKER_PORT: ['abc', '70000', '-1', '80.5'],
   CONFAB_WORKER_TIMEOUT_MS: ['5', 'soon'],
@@ -27,22 +28,7 @@ const BAD_VALUES: Partial<Record<VariableName, string[]>> = {
   CONFAB_DECOY_RATE: ['1.5', '-0.1', 'some'],
   CONFAB_INSTALL_SECRET: ['too-short'],
   CONFAB_LOG_LEVEL: ['verbose'],
-  DISCORD_APPLICATION_ID: ['my-app'],
-  DISCORD_GUILD_ID: ['guild'],
-  DISCORD_API_BASE: ['discord.com/api'],
-  DISCORD_REGISTER_ON_START: ['maybe'],
-  SLACK_BOT_TOKEN: ['xoxp-user-token'],
-  SLACK_APP_TOKEN: ['xoxb-not-an-app-token'],
-  SLACK_API_URL: ['slack.com'],
-  SLACK_PORT: ['99999'],
   OPENAI_BASE_URL: ['api.openai.com'],
-};
-
-/** What a valid setup needs besides the variable under test (pairs that must come together). */
-const COMPANIONS: Partial<Record<VariableName, Record<string, string>>> = {
-  DISCORD_APPLICATION_ID: { DISCORD_TOKEN: 'token' },
-  SLACK_BOT_TOKEN: { SLACK_SIGNING_SECRET: 'signing' },
-  SLACK_APP_TOKEN: { SLACK_BOT_TOKEN: 'xoxb-1' },
 };
 
 describe('loadConfig', () => {
@@ -53,9 +39,13 @@ describe('loadConfig', () => {
     expect(config.worker).toMatchObject({ urls: [], modelsPath: REFERENCE_MODELS, port: 8477, host: '127.0.0.1', timeoutMs: 60000 });
     expect(config.limits).toEqual({ maxPromptChars: 2000, votesToClose: 3, rateLimitPerMinute: 10, decoyRate: 0.1 });
     expect(config.logLevel).toBe('info');
-    expect(config.discord).toBeUndefined();
-    expect(config.slack).toBeUndefined();
     expect(config.judge).toBeUndefined();
+  });
+
+  it('reads CONFAB_NEURONPEDIA into the Neuronpedia backend\'s settings', () => {
+    const config = loadConfig({ CONFAB_NEURONPEDIA: 'nla=http://gpu:5001,inference=http://gpu:5002,model=gemma-3-12b-it,source=32-x' });
+    expect(config.worker.neuronpedia).toEqual({ nlaUrl: 'http://gpu:5001', inferenceUrl: 'http://gpu:5002', model: 'gemma-3-12b-it', source: '32-x', fveBaseline: undefined });
+    expect(loadConfig({}).worker.neuronpedia).toBeUndefined();
   });
 
   it('turns numbers into numbers, defaults included', () => {
@@ -70,26 +60,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: '', CONFAB_MAX_PROMPT_CHARS: '' }).database.kind).toBe('pglite');
   });
 
-  it('reads the database, workers and channels', () => {
+  it('reads the database and workers', () => {
     const config = loadConfig({
       DATABASE_URL: 'postgres://confab:pw@db:5432/confab',
       WORKER_URLS: 'http://gpu1:8477, http://gpu2:8477',
-      DISCORD_TOKEN: 'token',
-      DISCORD_APPLICATION_ID: '123',
-      SLACK_BOT_TOKEN: 'xoxb-1',
-      SLACK_APP_TOKEN: 'xapp-1',
-      DISCORD_REGISTER_ON_START: 'true',
     });
     expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://confab:pw@db:5432/confab' });
     expect(config.worker.urls).toEqual(['http://gpu1:8477', 'http://gpu2:8477']);
-    expect(config.discord).toMatchObject({ token: 'token', applicationId: '123', registerOnStart: true });
-    expect(config.slack).toMatchObject({ botToken: 'xoxb-1', appToken: 'xapp-1', port: 3000 });
   });
 
   for (const [name, values] of Object.entries(BAD_VALUES) as Array<[VariableName, string[]]>) {
     for (const value of values) {
       it(`names ${name} and what is allowed when it is ${JSON.stringify(value)}`, () => {
-        const message = configError({ ...COMPANIONS[name], [name]: value });
+        const message = configError({ [name]: value });
         expect(message).toContain(name);
         expect(message).toMatch(/expected .+\./);
         if (SECRET_VARIABLES.includes(name)) expect(message).not.toContain(value);
@@ -112,15 +95,6 @@ describe('loadConfig', () => {
     expect(message).not.toContain('hunter2');
     expect(message).not.toContain('hunter3');
     expect(message).toContain('(hidden)');
-  });
-
-  it('requires Discord credentials together', () => {
-    expect(configError({ DISCORD_TOKEN: 'token' })).toMatch(/DISCORD_TOKEN and DISCORD_APPLICATION_ID/);
-    expect(configError({ DISCORD_APPLICATION_ID: '1' })).toMatch(/DISCORD_TOKEN and DISCORD_APPLICATION_ID/);
-  });
-
-  it('requires a Slack mode with the bot token', () => {
-    expect(configError({ SLACK_BOT_TOKEN: 'xoxb-1' })).toMatch(/SLACK_SIGNING_SECRET.*SLACK_APP_TOKEN/);
   });
 });
 

@@ -6,18 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { votes } from '../../db/schema';
-import { createServices, type CoreServices } from '../../src/core/app';
+import { createServices, type Services } from '../../src/core/app';
 import type { VoteAckView } from '../../src/core/view';
 import { createTestDatabase, PG_URL, testConfig, type TestDatabase } from '../db/support';
 import { FixtureWorker } from './fixture-worker';
 import { actor, explainAndWait, explanationIds, run } from './helpers';
+import { silentLogger } from '../../src/log';
 
 describe.skipIf(!PG_URL)('database connections cut while running (PostgreSQL)', () => {
   let database: TestDatabase;
-  let services: CoreServices;
+  let services: Services;
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    services = await createServices(testConfig(database.target), { backend: new FixtureWorker(), log: () => {} });
+    services = await createServices(testConfig(database.target), { backend: new FixtureWorker(), logger: silentLogger });
   });
   afterAll(async () => {
     await services?.close();

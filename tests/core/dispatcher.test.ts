@@ -7,14 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { openDatabase, queryRows } from '../../db';
 import { analyses } from '../../db/schema';
-import { createServices, type CoreServices } from '../../src/core/app';
+import { createServices, type Services } from '../../src/core/app';
 import type { AnalysisFinishedEvent } from '../../src/core/services';
 import type { AnalysisView } from '../../src/core/view';
 import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';
 import { FixtureWorker } from './fixture-worker';
 import { actor, run, runError } from './helpers';
+import { silentLogger } from '../../src/log';
 
-function nextFinished(services: CoreServices, analysisId: number): Promise<AnalysisFinishedEvent> {
+function nextFinished(services: Services, analysisId: number): Promise<AnalysisFinishedEvent> {
   return new Promise((resolve) => {
     const off = services.events.onAnalysisFinished((event) => {
       if (event.analysisId === analysisId) {
@@ -25,7 +26,7 @@ function nextFinished(services: CoreServices, analysisId: number): Promise<Analy
   });
 }
 
-async function statusOf(services: CoreServices, analysisId: number) {
+async function statusOf(services: Services, analysisId: number) {
   const [row] = await services.database.db.select().from(analyses).where(eq(analyses.id, analysisId));
   return row;
 }
@@ -44,7 +45,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
     it('marks an analysis failed when the worker is down, and /retry completes it', async () => {
       const worker = new FixtureWorker();
       worker.state.mode = 'down';
-      const services = await createServices(config(), { backend: worker, pollMs: 100, log: () => {} });
+      const services = await createServices(config(), { backend: worker, pollMs: 100, logger: silentLogger });
       try {
         const pending = await run(services, actor('alice'), 'explain', { prompt: 'Down worker' });
         const failed = (await pending.followUp!) as AnalysisView;
@@ -73,7 +74,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
     it('marks an analysis failed when the worker times out, and the retry succeeds', async () => {
       const worker = new FixtureWorker();
       worker.state.mode = 'hang';
-      const services = await createServices(config(), { backend: worker, pollMs: 100, log: () => {} });
+      const services = await createServices(config(), { backend: worker, pollMs: 100, logger: silentLogger });
       try {
         const started = Date.now();
         const failed = (await (await run(services, actor('alice'), 'explain', { prompt: 'Slow worker' })).followUp!) as AnalysisView;
@@ -90,7 +91,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
 
     it('resumes an analysis that was queued when the process stopped', async () => {
       // No backend: the analysis is queued and stays queued, as when the process stops first.
-      const first = await createServices(config(), { backend: null, log: () => {} });
+      const first = await createServices(config(), { backend: null, logger: silentLogger });
       const pending = await run(first, actor('alice'), 'explain', { prompt: 'Queued across a restart' });
       const analysisId = (pending.view as AnalysisView).analysisId;
       expect(pending.followUp).toBeUndefined();
@@ -98,7 +99,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
 
       const worker = new FixtureWorker();
       const release = worker.hold();
-      const second = await createServices(config(), { backend: worker, pollMs: 100, log: () => {} });
+      const second = await createServices(config(), { backend: worker, pollMs: 100, logger: silentLogger });
       try {
         const finished = nextFinished(second, analysisId);
         release();
@@ -113,7 +114,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
     it('puts a running analysis back in the queue at stop, and finishes it after the restart', async () => {
       const worker = new FixtureWorker();
       worker.state.mode = 'hang';
-      const first = await createServices(config({ CONFAB_WORKER_TIMEOUT_MS: '60000' }), { backend: worker, pollMs: 100, log: () => {} });
+      const first = await createServices(config({ CONFAB_WORKER_TIMEOUT_MS: '60000' }), { backend: worker, pollMs: 100, logger: silentLogger });
       const pending = await run(first, actor('alice'), 'explain', { prompt: 'Running at stop' });
       const analysisId = (pending.view as AnalysisView).analysisId;
       while ((await statusOf(first, analysisId)).status !== 'running') await new Promise((r) => setTimeout(r, 20));
@@ -123,7 +124,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
 
       const resumed = new FixtureWorker();
       const release = resumed.hold();
-      const second = await createServices(config(), { backend: resumed, pollMs: 100, log: () => {} });
+      const second = await createServices(config(), { backend: resumed, pollMs: 100, logger: silentLogger });
       try {
         const finished = nextFinished(second, analysisId);
         release();
@@ -136,7 +137,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
     });
 
     it('requeues a running analysis left by a crashed process once its lease has run out', async () => {
-      const first = await createServices(config(), { backend: null, log: () => {} });
+      const first = await createServices(config(), { backend: null, logger: silentLogger });
       const pending = await run(first, actor('alice'), 'explain', { prompt: 'Crashed mid-analysis' });
       const analysisId = (pending.view as AnalysisView).analysisId;
       // What a process that died mid-call leaves behind.
@@ -146,7 +147,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       await first.close();
       const resumed = new FixtureWorker();
       const release = resumed.hold();
-      const second = await createServices(config(), { backend: resumed, pollMs: 100, log: () => {} });
+      const second = await createServices(config(), { backend: resumed, pollMs: 100, logger: silentLogger });
       try {
         const finished = nextFinished(second, analysisId);
         release();
@@ -172,7 +173,7 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
   it('runs every analysis exactly once', async () => {
     const config = testConfig(database.target);
     // Queue the work first, with no backend, then start two processes that race for it.
-    const producer = await createServices(config, { backend: null, log: () => {} });
+    const producer = await createServices(config, { backend: null, logger: silentLogger });
     const ids: number[] = [];
     for (let i = 0; i < 16; i++) ids.push(((await run(producer, actor(`p${i}`), 'explain', { prompt: `Shared queue ${i}` })).view as AnalysisView).analysisId);
     await producer.close();
@@ -181,7 +182,7 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
     // Both hold their first claims until both are listening, so each process gets work.
     const releases = workers.map((w) => w.hold());
     const finished = new Map<number, number>();
-    const processes = await Promise.all(workers.map((backend) => createServices(config, { backend, concurrency: 3, pollMs: 50, log: () => {} })));
+    const processes = await Promise.all(workers.map((backend) => createServices(config, { backend, concurrency: 3, pollMs: 50, logger: silentLogger })));
     try {
       await new Promise<void>((resolve) => {
         processes.forEach((p) =>
@@ -207,8 +208,8 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
     const config = testConfig(database.target);
     const busyWorker = new FixtureWorker();
     const releaseBusy = busyWorker.hold();
-    const a = await createServices(config, { backend: busyWorker, concurrency: 1, pollMs: 50, log: () => {} });
-    let c: CoreServices | undefined;
+    const a = await createServices(config, { backend: busyWorker, concurrency: 1, pollMs: 50, logger: silentLogger });
+    let c: Services | undefined;
     try {
       // A is busy with one analysis (its worker holds it), so it cannot take the next.
       const first = await run(a, actor('alice'), 'explain', { prompt: 'Keeps A busy' });
@@ -217,7 +218,7 @@ describe.skipIf(STORAGE_KINDS[1].skip)('several bot processes on one PostgreSQL'
       const second = await run(a, actor('alice'), 'explain', { prompt: 'Run by another process' });
       const secondId = (second.view as AnalysisView).analysisId;
       // Another process with a free worker takes it.
-      c = await createServices(config, { backend: new FixtureWorker(), pollMs: 50, log: () => {} });
+      c = await createServices(config, { backend: new FixtureWorker(), pollMs: 50, logger: silentLogger });
       const view = (await second.followUp!) as AnalysisView;
       expect(view).toMatchObject({ analysisId: secondId, status: 'done' });
       expect(busyWorker.requests.map((r) => r.prompt)).toEqual(['Keeps A busy']);
@@ -247,9 +248,12 @@ describe('pending analyses and message references', () => {
   });
 
   it('counts what is still pending per platform, and reports the remembered message', async () => {
-    const { countPendingAnalyses, rememberAnalysisMessage } = await import('../../src/core/pending');
+    const { pendingAnalysisIds } = await import('../../src/cli/pending');
+    const { setAnalysisMessageRef } = await import('../../src/core/analyses');
+    const countPendingAnalyses = async (services: Services, platform: string) => (await pendingAnalysisIds(services, platform)).length;
+    const rememberAnalysisMessage = (services: Services, analysisId: number, messageRef: string) => setAnalysisMessageRef(services.database.db, analysisId, messageRef);
     const config = testConfig(database.target);
-    const first = await createServices(config, { backend: null, log: () => {} });
+    const first = await createServices(config, { backend: null, logger: silentLogger });
     const queued = await run(first, actor('alice'), 'explain', { prompt: 'Pending here' });
     const analysisId = (queued.view as AnalysisView).analysisId;
     expect(await countPendingAnalyses(first, 'terminal')).toBe(1);
@@ -259,7 +263,7 @@ describe('pending analyses and message references', () => {
 
     const worker = new FixtureWorker();
     const release = worker.hold();
-    const second = await createServices(config, { backend: worker, pollMs: 50, log: () => {} });
+    const second = await createServices(config, { backend: worker, pollMs: 50, logger: silentLogger });
     try {
       const finished = nextFinished(second, analysisId);
       release();

@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asc, eq } from 'drizzle-orm';
 import { activations, positions, saeFeatures, tokens } from '../../db/schema';
 import { REFERENCE_MODELS } from '../../src/config';
-import { createServices, type CoreServices } from '../../src/core/app';
-import { createEmbeddedInferenceClient, type EmbeddedInferenceClient } from '../../src/inference';
+import { createServices, type Services } from '../../src/core/app';
+import { createEmbeddedInferenceClient, type EmbeddedInferenceClient } from '../../src/cli/embedded-worker';
 import { createEngine } from '../../src/worker/runtime/engine';
 import type { AnalysisView, VoteAckView } from '../../src/core/view';
 import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';
 import { actor, explainAndWait, explanationIds, run } from './helpers';
+import { silentLogger } from '../../src/log';
 
 let client: EmbeddedInferenceClient;
 beforeAll(async () => {
@@ -26,11 +27,11 @@ afterAll(async () => {
 for (const { kind, skip } of STORAGE_KINDS) {
   describe.skipIf(skip)(`core with the embedded reference worker on ${kind}`, () => {
     let database: TestDatabase;
-    let services: CoreServices;
+    let services: Services;
     beforeAll(async () => {
       database = await createTestDatabase(kind);
       // The client is shared by both suites; it is closed once, above, not by services.close().
-      services = await createServices(testConfig(database.target), { backend: { analyze: (r, s) => client.analyze(r, s) }, log: () => {} });
+      services = await createServices(testConfig(database.target), { backend: { analyze: (r, s) => client.analyze(r, s) }, logger: silentLogger });
     });
     afterAll(async () => {
       await services?.close();

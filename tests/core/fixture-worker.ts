@@ -14,7 +14,7 @@ import {
   type AnalyzeRequestInput,
   type AnalyzeResponse,
   type Token,
-} from '../../src/worker/api/analyze';
+} from '../../src/protocol/analyze';
 
 export const FIXTURE_D_MODEL = 128;
 const BOS = 256;

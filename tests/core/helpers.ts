@@ -1,7 +1,8 @@
 /** Shared pieces of the core integration suites: actors, and running commands as a channel would. */
 import { expect } from 'vitest';
-import type { Actor, CommandResult } from '../../commands/types';
-import { invokeCommand } from '../../src/core/invoke';
+import type { CommandResult } from '../../commands/types';
+import type { Actor } from '../../src/core/actor';
+import { invokeCommand } from '../../commands/invoke';
 import type { Services } from '../../src/core/services';
 import type { AnalysisView, ErrorView, View } from '../../src/core/view';
 

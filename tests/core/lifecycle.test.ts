@@ -13,14 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { queryRows } from '../../db';
 import { channels, explanations, explanationStateChanges, saeFeatures, workspaces } from '../../db/schema';
-import { createServices, type CoreServices } from '../../src/core/app';
+import { createServices, type Services } from '../../src/core/app';
 import { featureOverlap } from '../../src/core/labels/signals';
+import { createJudge } from '../../src/inference/judge';
 import { loadAnalysisView } from '../../src/core/views';
 import type { FileView, ReviewItemView, SettingsView, StatsView, VoteAckView } from '../../src/core/view';
 import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai/server';
 import { FixtureWorker } from './fixture-worker';
 import { actor, explainAndWait, explanationIds, run, runError } from './helpers';
+import { silentLogger } from '../../src/log';
 
 /** The key structure of a value (names and nesting, not contents): what a view's shape reveals. */
 function shape(value: unknown): unknown {
@@ -32,7 +34,7 @@ function shape(value: unknown): unknown {
 for (const { kind, skip } of STORAGE_KINDS) {
   describe.skipIf(skip)(`labels in the review loop on ${kind}`, () => {
     let database: TestDatabase;
-    let services: CoreServices;
+    let services: Services;
     let dataDir: string;
     const worker = new FixtureWorker();
 
@@ -40,7 +42,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       database = await createTestDatabase(kind);
       dataDir = mkdtempSync(path.join(tmpdir(), 'confab-lifecycle-'));
       const config = testConfig(database.target, { CONFAB_RATE_LIMIT_PER_MINUTE: '1000', CONFAB_DECOY_RATE: '0', CONFAB_DATA_DIR: dataDir });
-      services = await createServices(config, { backend: worker, pollMs: 200, log: () => {} });
+      services = await createServices(config, { backend: worker, pollMs: 200, logger: silentLogger });
     });
     afterAll(async () => {
       await services?.close();
@@ -105,7 +107,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
 
       // The lock lives in the database: another bot process on the same database respects it.
       if (kind === 'postgres') {
-        const other = await createServices(services.config, { backend: null, log: () => {} });
+        const other = await createServices(services.config, { backend: null, logger: silentLogger });
         try {
           const there = (await run(other, actor('r4', ws), 'review')).view as ReviewItemView;
           expect(there.explanation.explanationId).not.toBe(c);
@@ -259,26 +261,13 @@ for (const { kind, skip } of STORAGE_KINDS) {
       // Commands outside the review loop are not gated.
       expect((await run(services, actor('outsider', ws), 'stats')).view.kind).toBe('stats');
     });
-
-    it('agrees with the TypeScript close policy on the posterior (SQL and leadPosterior)', async () => {
-      const { leadPosterior } = await import('../../src/core/labels/queue-priority');
-      const pairs: Array<[number, number]> = [];
-      for (let f = 0; f <= 12; f++) for (let c = 0; c <= 12; c++) pairs.push([f, c]);
-      pairs.push([400, 380], [1000, 0]);
-      const values = sql.join(pairs.map(([f, c]) => sql`(${f}::int, ${c}::int)`), sql`, `);
-      const result = (await services.database.db.execute(sql`select f, c, confab_lead_posterior(f, c) as p from (values ${values}) as t(f, c)`)) as {
-        rows: Array<{ f: number; c: number; p: number }>;
-      };
-      expect(result.rows).toHaveLength(pairs.length);
-      for (const r of result.rows) expect(Number(r.p)).toBeCloseTo(leadPosterior(Number(r.f), Number(r.c)), 10);
-    });
   });
 }
 
 for (const { kind, skip } of STORAGE_KINDS) {
   describe.skipIf(skip)(`the optional LLM judge on ${kind}`, () => {
     let database: TestDatabase;
-    let services: CoreServices;
+    let services: Services;
     let fake: FakeOpenAI;
     const worker = new FixtureWorker();
 
@@ -286,7 +275,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       database = await createTestDatabase(kind);
       fake = await startFakeOpenAI();
       const config = testConfig(database.target, { CONFAB_JUDGE_MODEL: 'judge-1', OPENAI_BASE_URL: fake.baseUrl, OPENAI_API_KEY: 'sk-test' });
-      services = await createServices(config, { backend: worker, pollMs: 200, log: () => {} });
+      services = await createServices(config, { backend: worker, pollMs: 200, judge: createJudge(config.judge), logger: silentLogger });
     });
     afterAll(async () => {
       await services?.close();

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
 import { queryRows } from '../../db';
 import { activations, analyses, explanationStateChanges, positions, voteHistory, votes } from '../../db/schema';
-import { createServices, type CoreServices } from '../../src/core/app';
+import { createLogger } from '../../src/log';
+import { createServices, type Services } from '../../src/core/app';
 import type { ReviewItemView, SettingsView, StatsView, VoteAckView, FeatureCardView, AnalysisView } from '../../src/core/view';
-import { decodeActivation } from '../../src/worker/api/analyze';
+import { decodeActivation } from '../../src/protocol/analyze';
 import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';
 import { FixtureWorker } from './fixture-worker';
 import { actor, explainAndWait, explanationIds, run, runError } from './helpers';
@@ -17,7 +18,7 @@ import { actor, explainAndWait, explanationIds, run, runError } from './helpers'
 for (const { kind, skip } of STORAGE_KINDS) {
   describe.skipIf(skip)(`review loop on ${kind}`, () => {
     let database: TestDatabase;
-    let services: CoreServices;
+    let services: Services;
     const worker = new FixtureWorker();
     const admin = actor('ada', { isAdmin: true });
 
@@ -25,7 +26,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       database = await createTestDatabase(kind);
       // Decoys are random; this suite checks the queue's order, so it serves none
       // (tests/core/lifecycle.test.ts covers decoys).
-      services = await createServices(testConfig(database.target, { CONFAB_RATE_LIMIT_PER_MINUTE: '100', CONFAB_DECOY_RATE: '0' }), { backend: worker, pollMs: 200, log: (l, m) => { if (l === 'error') console.error(m); } });
+      services = await createServices(testConfig(database.target, { CONFAB_RATE_LIMIT_PER_MINUTE: '100', CONFAB_DECOY_RATE: '0' }), { backend: worker, pollMs: 200, logger: createLogger({ level: 'error' }) });
     });
     afterAll(async () => {
       await services?.close();

@@ -7,7 +7,6 @@ import { splitClaims } from '../../src/core/claims';
 import { classifyFailure, positionOfText } from '../../src/core/dispatcher';
 import { DomainError } from '../../src/core/errors';
 import { contextAround } from '../../src/core/features';
-import { RateLimiter } from '../../src/core/rate-limit';
 import { characterCount, findControlCharacter } from '../../src/core/text';
 import { explanationView, outcomeOf } from '../../src/core/views';
 import { WorkerRejectedError, WorkerUnavailableError } from '../../src/inference/errors';
@@ -65,7 +64,8 @@ describe('failure classification', () => {
   it('reads the inference client errors', () => {
     const down = classifyFailure(new WorkerUnavailableError([{ url: 'http://127.0.0.1:8477', reason: 'connection refused' }]), 60_000);
     expect(down).toMatchObject({ code: 'worker_unavailable', retryable: true });
-    expect(down.message).toContain('http://127.0.0.1:8477: connection refused');
+    // Chat users read this message: the worker's address stays in the logs.
+    expect(down.message).toBe('The inference worker is unavailable. Try /retry in a moment.');
     const rejected = classifyFailure(new WorkerRejectedError('http://w', 400, 'too_many_tokens', 'The prompt is 300 tokens; the limit is 128.'), 60_000);
     expect(rejected).toEqual({ code: 'too_many_tokens', retryable: false, message: 'The worker rejected this analysis: The prompt is 300 tokens; the limit is 128.' });
   });
@@ -77,20 +77,19 @@ describe('failure classification', () => {
     expect(classifyFailure(Object.assign(new Error('t'), { name: 'TimeoutError' }), 60_000).message).toContain('within 60 s');
     expect(classifyFailure(new Error('socket hang up'), 1000)).toMatchObject({ code: 'worker_error', retryable: true });
   });
-});
 
-describe('rate limit', () => {
-  it('allows N per minute per key, then says how long to wait', () => {
-    let now = 0;
-    const limiter = new RateLimiter(2, () => now);
-    expect(limiter.take('a')).toBe(0);
-    now = 10_000;
-    expect(limiter.take('a')).toBe(0);
-    expect(limiter.take('b')).toBe(0);
-    now = 20_000;
-    expect(limiter.take('a')).toBe(40_000);
-    now = 60_001;
-    expect(limiter.take('a')).toBe(0);
+  it('a refused secret (401/403) is a misconfigured worker: retryable, never an input failure', () => {
+    for (const status of [401, 403]) {
+      expect(classifyFailure(new AnalysisBackendError('denied', { status, retryable: false }), 1000)).toMatchObject({ code: 'worker_misconfigured', retryable: true });
+    }
+    const refused = classifyFailure(new WorkerUnavailableError([{ url: 'http://a', reason: 'misconfigured: refused our CONFAB_WORKER_SECRET (401)', misconfigured: true }]), 1000);
+    expect(refused).toMatchObject({ code: 'worker_misconfigured', retryable: true });
+    expect(refused.message).toMatch(/CONFAB_WORKER_SECRET/);
+  });
+
+  it('never shows a URL to chat users', () => {
+    const failure = classifyFailure(new Error('request to https://user:pw@gpu.example:8000/v1/analyze?api_key=abc failed'), 1000);
+    expect(failure.message).toBe('The inference worker failed: request to the inference worker failed. Try /retry.');
   });
 });
 

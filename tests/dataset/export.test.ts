@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { COLUMNS } from '../../src/core/dataset/columns';
 import { featuresOfPositions, inIndexOrder, votesOfExplanationRange, type VotesOfRange } from '../../src/core/dataset/queries';
 import { loadLabelStatsLines } from '../../src/core/labels/stats-extra';
 import { readParquetWithArrowRs } from './arrow-ffi';
-import { GUILD, GUILD_NAME, PEOPLE, seedReviewHistory, type Seeded } from './seed';
+import { CLAIMED_TEXT, GUILD, GUILD_NAME, PEOPLE, REMARKS, seedReviewHistory, type Seeded } from './seed';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'confab-dataset-'));
 let database: Database;
@@ -89,6 +89,79 @@ describe('dataset export (PGlite)', () => {
     expect(rows[4]).toMatchObject({ majority_label: 'faithful', ds_label: 'faithful' });
     expect(rows[4].ds_posterior as number).toBeGreaterThan(0.5);
     expect((rows[1].ds_p_confabulated as number) + 0).toBeGreaterThan(0.5);
+  });
+
+  it("carries each vote's note and marked claims, the explanation's claims, and how many reviewers marked each wrong", () => {
+    const claimed = rows[1];
+    expect(claimed.explanation).toBe(CLAIMED_TEXT);
+    expect(claimed).toMatchObject({
+      votes: ['confabulated', 'confabulated', 'confabulated', 'unsure'],
+      reviewer_ids: [seeded.pseudonyms[0], seeded.pseudonyms[1], seeded.pseudonyms[2], seeded.pseudonyms[3]],
+      vote_notes: [REMARKS[0].note, null, null, REMARKS[3].note],
+      vote_marked_claims: [[2], [2, 3], [], []],
+      claims: ['A Spanish proverb.', 'It names a saint;', 'it praises early rising.'],
+      claim_wrong_counts: [0, 2, 1],
+    });
+    // Rows without remarks have aligned empty values, and a row without votes empty lists.
+    expect(rows[0]).toMatchObject({ vote_notes: [null, null, null], vote_marked_claims: [[], [], []], claims: [rows[0].explanation], claim_wrong_counts: [0] });
+    expect(rows[9]).toMatchObject({ vote_notes: [], vote_marked_claims: [], claim_wrong_counts: [0] });
+    for (const r of rows) {
+      const n = (r.votes as string[]).length;
+      expect([(r.reviewer_ids as string[]).length, (r.vote_notes as unknown[]).length, (r.vote_marked_claims as unknown[]).length]).toEqual([n, n, n]);
+      expect((r.claim_wrong_counts as number[]).length).toBe((r.claims as string[]).length);
+    }
+    expect(jsonl).toMatchObject({ votesWithNote: 2, votesWithMarkedClaims: 2 });
+    const card = readFileSync(jsonl.cardPath, 'utf8');
+    expect(card).toContain('## Notes and marked claims');
+    expect(card).toContain('2 with a note, 2 with marked claims');
+    expect(card).toContain('| `vote_notes` | list<string?> |');
+    expect(card).toContain('| `vote_marked_claims` | list<list<int32>> |');
+    expect(card).toContain('| `claim_wrong_counts` | list<int32> |');
+  });
+
+  it('writes Parquet timestamps as the TIMESTAMP logical type, adjusted to UTC, and readers see UTC', async () => {
+    const metadata = await parquetMetadataAsync(await asyncBufferFromFile(parquet.path));
+    const schema = parquetSchema(metadata);
+    const createdAt = schema.children.find((c) => c.element.name === 'created_at')!.element;
+    const voteTime = schema.children.find((c) => c.element.name === 'vote_timestamps')!.children[0].children[0].element;
+    for (const element of [createdAt, voteTime]) {
+      expect(element.type).toBe('INT64');
+      expect(element.logical_type).toEqual({ type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' });
+    }
+    // arrow-rs (as DuckDB and pyarrow do) reads them as timestamps in UTC.
+    const viaArrow = readParquetWithArrowRs(parquet.path);
+    expect(viaArrow.formats.created_at).toBe('tsm:UTC');
+    expect(viaArrow.listItemFormats.vote_timestamps).toBe('tsm:UTC');
+  });
+
+  it('names the card after the data file, and never replaces an existing file without overwrite', async () => {
+    const own = path.join(dir, 'own');
+    mkdirSync(own, { recursive: true });
+    // The folder is a project's: its README.md is not the export's to write.
+    writeFileSync(path.join(own, 'README.md'), 'The project README\n');
+    const first = await exportDataset(database.db, { format: 'jsonl', out: path.join(own, 'd.jsonl') });
+    const second = await exportDataset(database.db, { format: 'parquet', out: path.join(own, 'd2.parquet') });
+    expect([first.cardPath, second.cardPath]).toEqual([path.join(own, 'd.card.md'), path.join(own, 'd2.card.md')]);
+    expect(readFileSync(path.join(own, 'README.md'), 'utf8')).toBe('The project README\n');
+    expect(readFileSync(first.cardPath, 'utf8')).toContain('data_files: d.jsonl');
+    expect(readFileSync(second.cardPath, 'utf8')).toContain('data_files: d2.parquet');
+
+    const before = readFileSync(first.path);
+    const cardBefore = readFileSync(first.cardPath);
+    await expect(exportDataset(database.db, { format: 'jsonl', out: first.path })).rejects.toThrow(`${first.path} already exists; choose another --out, or pass --force to replace it.`);
+    // A card left alone (its data file moved away) is not replaced either.
+    renameSync(first.path, `${first.path}.moved`);
+    await expect(exportDataset(database.db, { format: 'jsonl', out: first.path })).rejects.toThrow(`${first.cardPath} already exists`);
+    expect(existsSync(first.path)).toBe(false);
+    expect(existsSync(`${first.path}.partial`)).toBe(false);
+    expect(readFileSync(first.cardPath)).toEqual(cardBefore);
+    renameSync(`${first.path}.moved`, first.path);
+    expect(readFileSync(first.path)).toEqual(before);
+
+    const replaced = await exportDataset(database.db, { format: 'jsonl', out: first.path, overwrite: true, now: new Date('2027-01-01T00:00:00Z') });
+    expect(readFileSync(replaced.cardPath, 'utf8')).toContain('Exported 2027-01-01T00:00:00.000Z');
+    expect(readdirSync(own).sort()).toEqual(['README.md', 'd.card.md', 'd.jsonl', 'd2.card.md', 'd2.parquet']);
+    await expect(exportDataset(database.db, { format: 'jsonl', out: path.join(own, 'README.md') })).rejects.toThrow('is the name of a project README');
   });
 
   it('leaves decoys out of the rows and out of every label', () => {
@@ -287,6 +360,7 @@ describe('the export\'s reads put rows in order themselves', () => {
       reviewerId: Int32Array.from(pairs.map((p) => p[1])),
       label: Uint8Array.from(pairs.map((_, i) => i % 3)),
       votedAt: Float64Array.from(pairs.map((_, i) => 1000 + i)),
+      remarks: new Map(),
     });
     const pairs: Array<[number, number]> = [[7, 2], [5, 9], [7, 1], [5, 3], [6, 4], [7, 0]];
     const expected = [[5, 3], [5, 9], [6, 4], [7, 0], [7, 1], [7, 2]];

@@ -43,6 +43,15 @@ const PROMPTS = [
   'CYNIC, n. A blackguard whose faulty vision sees things as they are.',
 ];
 
+/** The text of explanation 1 (analysis 0, sample 1): three claims, which its votes mark. */
+export const CLAIMED_TEXT = 'A Spanish proverb. It names a saint; it praises early rising.';
+/** Notes and marked claims of explanation 1's votes, by reviewer index. */
+export const REMARKS: Record<number, { note?: string; marked?: number[] }> = {
+  0: { note: 'No saint is named, only God.', marked: [2] },
+  1: { marked: [3, 2] },
+  3: { note: 'Unsure what "early" means here; sentence 1 is right.' },
+};
+
 export async function seedReviewHistory(db: Db, tag = 'a', platformPrefix = ''): Promise<Seeded> {
   const [ws] = await db
     .insert(workspaces)
@@ -96,7 +105,7 @@ export async function seedReviewHistory(db: Db, tag = 'a', platformPrefix = ''):
           analysisId: analysis.id,
           workspaceId: ws.id,
           sample,
-          text: `Explanation ${a}.${sample}: a Spanish proverb, "quoted", with a comma.`,
+          text: a === 0 && sample === 1 ? CLAIMED_TEXT : `Explanation ${a}.${sample}: a Spanish proverb, "quoted", with a comma.`,
           raw: `<explanation>Explanation ${a}.${sample}</explanation>`,
           parsed: true,
           arCosine: 0.9 - sample / 10,
@@ -146,7 +155,17 @@ export async function seedReviewHistory(db: Db, tag = 'a', platformPrefix = ''):
   for (const [e, r, label] of plan) {
     const explanationId = seeded.explanationIds[e];
     const at = new Date((t += 60_000));
-    await db.insert(votes).values({ explanationId, reviewerId: seeded.reviewerIds[r], label, createdAt: at, updatedAt: at });
+    const remarks = e === 1 ? REMARKS[r] : undefined;
+    const claims = CLAIMED_TEXT.split(/(?<=[.;])\s+/);
+    await db.insert(votes).values({
+      explanationId,
+      reviewerId: seeded.reviewerIds[r],
+      label,
+      note: remarks?.note ?? null,
+      markedClaims: (remarks?.marked ?? []).map((index) => ({ index, text: claims[index - 1] })),
+      createdAt: at,
+      updatedAt: at,
+    });
     let list = seeded.votesOf.get(explanationId);
     if (!list) seeded.votesOf.set(explanationId, (list = []));
     list.push({ reviewer: r, label });

@@ -3,9 +3,10 @@
  * and a clear DatabaseUnavailableError (never a stack trace, never a password) when it cannot
  * be opened.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +40,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
         'explanations',
         'install',
         'positions',
+        'rate_limits',
         'review_locks',
         'reviewers',
         'sae_features',
@@ -98,9 +100,20 @@ for (const { kind, skip } of STORAGE_KINDS) {
 describe('database unavailable at start', () => {
   const scratch = mkdtempSync(path.join(tmpdir(), 'confab-unavailable-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  const copies: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const copy of copies) await copy.drop();
+  });
+  /** A migrated PGlite folder, copied from the template (creating one runs initdb, which is slow). */
+  async function migratedPglite(): Promise<string> {
+    const copy = await createTestDatabase('pglite');
+    copies.push(copy);
+    if (copy.target.kind !== 'pglite') throw new Error('expected PGlite');
+    return copy.target.dir;
+  }
 
-  async function openError(target: Parameters<typeof openDatabase>[0]): Promise<DatabaseUnavailableError> {
-    const error = await openDatabase(target).then(
+  async function openError(target: Parameters<typeof openDatabase>[0], options?: Parameters<typeof openDatabase>[1]): Promise<DatabaseUnavailableError> {
+    const error = await openDatabase(target, options).then(
       () => null,
       (e: unknown) => e,
     );
@@ -130,34 +143,94 @@ describe('database unavailable at start', () => {
     expect(e.message).toContain('database "confab_no_such_database" does not exist');
   });
 
-  it('refuses a PGlite directory another live process holds', async () => {
+  it('refuses a PGlite directory whose lock is kept fresh, even when it holds our own PID (a process in another PID namespace)', async () => {
     const dir = path.join(scratch, 'held');
     mkdirSync(dir);
-    // The parent process (vitest's) is alive and is not us.
-    writeFileSync(`${dir}.lock`, String(process.ppid));
-    const e = await openError({ kind: 'pglite', dir });
-    expect(e.message).toContain(`it is in use by another Confab process (pid ${process.ppid})`);
-    expect(e.message).toContain('CONFAB_DATA_DIR');
-  });
-
-  it('takes over a lock left by a dead process, or by an earlier run with our own pid', async () => {
-    const dir = path.join(scratch, 'stale');
-    for (const pid of [2 ** 22 + 12345, process.pid]) {
-      writeFileSync(`${dir}.lock`, String(pid));
-      const database = await openDatabase({ kind: 'pglite', dir });
-      // While it is open, a second open in this process is refused.
-      const second = await openDatabase({ kind: 'pglite', dir }).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(second).toBeInstanceOf(DatabaseUnavailableError);
-      expect((second as Error).message).toContain('already open in this process');
-      await database.close();
+    // What a Confab in another container on the same volume leaves: its PID is 1 there, or
+    // equals ours by chance, and it keeps its lock alive.
+    writeFileSync(`${dir}.lock`, String(process.pid));
+    const heartbeat = setInterval(() => utimesSync(`${dir}.lock`, new Date(), new Date()), 200);
+    try {
+      const e = await openError({ kind: 'pglite', dir }, { lockStaleMs: 6_000 });
+      expect(e.message).toContain('it is in use by another Confab process');
+      expect(e.message).toContain('CONFAB_DATA_DIR');
+    } finally {
+      clearInterval(heartbeat);
     }
+    expect(readFileSync(`${dir}.lock`, 'utf8')).toBe(String(process.pid));
   }, 60_000);
 
-  it('opens for a low-memory export (in a child process, as its compiler flag is process-wide)', async () => {
-    const dir = path.join(scratch, 'low-memory');
+  it('refuses a directory a live process holds, and takes it over within seconds once that process is SIGKILLed', async () => {
+    const dir = await migratedPglite();
+    const script = [
+      `import { openDatabase } from ${JSON.stringify(path.resolve('db/index.ts'))};`,
+      `await openDatabase({ kind: 'pglite', dir: ${JSON.stringify(dir)} }, { lockStaleMs: 6000 });`,
+      `console.log('open');`,
+      `setInterval(() => {}, 1000);`,
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('open') && resolve());
+        child.once('exit', (code) => reject(new Error(`the holder exited (${code}) before opening`)));
+      });
+      const e = await openError({ kind: 'pglite', dir }, { lockStaleMs: 6_000 });
+      expect(e.message).toContain('it is in use by another Confab process');
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      const started = Date.now();
+      const database = await openDatabase({ kind: 'pglite', dir }, { lockStaleMs: 6_000 });
+      // Within the stale time after the last heartbeat, plus a retry and the open itself.
+      expect(Date.now() - started).toBeLessThan(15_000);
+      // While it is open, a second open in this process is refused at once.
+      const second = await openDatabase({ kind: 'pglite', dir }).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect((second as Error).message).toContain('already open in this process');
+      await database.close();
+      expect(existsSync(`${dir}.lock`)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 180_000);
+
+  it('keeps the lock while the holder\'s main thread is blocked (as PGlite blocks it creating a database)', async () => {
+    const dir = await migratedPglite();
+    const script = [
+      `import { openDatabase } from ${JSON.stringify(path.resolve('db/index.ts'))};`,
+      `await openDatabase({ kind: 'pglite', dir: ${JSON.stringify(dir)} }, { lockStaleMs: 6000 });`,
+      // Blocked for longer than the stale time, as a long synchronous PostgreSQL call would be.
+      `process.stdout.write('open\\n', () => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20000); process.exit(0); });`,
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('open') && resolve());
+        child.once('exit', (code) => reject(new Error(`the holder exited (${code}) before opening`)));
+      });
+      const e = await openError({ kind: 'pglite', dir }, { lockStaleMs: 6_000 });
+      expect(e.message).toContain('it is in use by another Confab process');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('takes over a stale lock at once: a directory lock or an older version\'s lock file', async () => {
+    const dir = await migratedPglite();
+    const old = new Date(Date.now() - 60_000);
+    for (const leave of [() => mkdirSync(`${dir}.lock`), () => writeFileSync(`${dir}.lock`, '12345')]) {
+      leave();
+      utimesSync(`${dir}.lock`, old, old);
+      const database = await openDatabase({ kind: 'pglite', dir });
+      expect(statSync(`${dir}.lock`).isDirectory()).toBe(true);
+      await database.close();
+      expect(existsSync(`${dir}.lock`)).toBe(false);
+    }
+  }, 120_000);
+
+  it('opens for a low-memory export with a smaller buffer cache (in a child process, as the export runs)', async () => {
+    const dir = await migratedPglite();
     // A directory created and migrated by a default open, then opened again with low memory.
     const writer = await openDatabase({ kind: 'pglite', dir });
     expect(await queryRows(writer.db, sql`show shared_buffers`)).toEqual([{ shared_buffers: '16MB' }]);
@@ -175,7 +248,7 @@ describe('database unavailable at start', () => {
     expect(child.status).toBe(0);
     const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
     expect(JSON.parse(child.stdout)).toEqual({ sb: '4MB', migrations: journal.entries.length });
-  }, 60_000);
+  }, 120_000);
 
   it('explains a corrupt PGlite directory', async () => {
     const dir = path.join(scratch, 'corrupt');
@@ -185,7 +258,7 @@ describe('database unavailable at start', () => {
     const e = await openError({ kind: 'pglite', dir });
     expect(e.message).toContain('could not be opened; it may be corrupt');
     expect(e.message).toContain('Move it aside');
-  }, 60_000);
+  }, 120_000);
 
   it('masks passwords in URLs for logs', () => {
     expect(maskDatabaseUrl('postgres://a:b@h:5/d')).toBe('postgres://a:***@h:5/d');

@@ -9,8 +9,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbeddedInferenceClient, createInferenceClient, WorkerRejectedError, WorkerUnavailableError } from '../../src/inference';
-import { AnalyzeResponseSchema } from '../../src/worker/api/analyze';
+import { createEmbeddedInferenceClient } from '../../src/cli/embedded-worker';
+import { createInferenceClient, WorkerRejectedError, WorkerUnavailableError } from '../../src/inference';
+import { AnalyzeResponseSchema } from '../../src/protocol/analyze';
 import type { RuntimeEngine } from '../../src/worker/runtime/engine';
 import type { WorkerServer } from '../../src/worker/server';
 import { loadReferenceEngine, SECRET, serve } from '../worker/http/reference-worker';
@@ -174,9 +175,12 @@ describe('busy workers and refused requests', () => {
     expect(rejected.detail).toMatch(/40/);
     expect(first.requests.length + second.requests.length).toBe(1);
 
-    const unauthorized = createInferenceClient({ urls: [first.url], secret: 'not-the-secret' });
+    // A refused secret is the worker's configuration, not the request: no worker could answer.
+    const unauthorized = createInferenceClient({ urls: [first.url], secret: 'not-the-secret', retries: 0 });
     const denied = await unauthorized.analyze({ prompt: 'x' }).catch((e: unknown) => e);
-    expect(denied).toMatchObject({ name: 'WorkerRejectedError', status: 401, code: 'unauthorized' });
+    expect(denied).toBeInstanceOf(WorkerUnavailableError);
+    expect((denied as WorkerUnavailableError).misconfigured).toBe(true);
+    expect((denied as WorkerUnavailableError).attempts[0].reason).toMatch(/^misconfigured: refused our CONFAB_WORKER_SECRET \(401 unauthorized/);
   });
 
   it('a bad request is refused by the client before any worker is called', async () => {

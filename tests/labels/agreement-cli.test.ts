@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { agreementCommand } from '../../src/cli/agreement';
 import { parseCsv } from '../../src/core/labels/csv';
 import { EXIT_BAD_INPUT, runAgreement } from '../../src/core/labels/agreement-cli';
 
@@ -88,7 +90,7 @@ describe('runAgreement (confab agreement --csv)', () => {
     expect(run.exitCode).toBe(0);
     expect(run.text).toContain('(8 rows; 1 unsure, 1 replaced by a later vote)');
     expect(run.text).toMatch(/Fleiss' kappa: 1\.000 \(3 items × 2 ratings\)/);
-    expect(run.text).toContain('Labels: faithful, confabulated.');
+    expect(run.text).toContain('Labels: faithful, confabulated (case and spacing ignored; --case-sensitive keeps them apart).');
   });
 
   it('names missing columns and what is required', async () => {
@@ -113,5 +115,56 @@ describe('runAgreement (confab agreement --csv)', () => {
     const unsure = await runAgreement({ csvPath: write('unsure.csv', 'item,reviewer,label\n1,a,unsure\n') });
     expect(unsure.exitCode).toBe(EXIT_BAD_INPUT);
     expect(unsure.text).toContain('no decisive votes');
+  });
+
+  it('normalises case and spacing of labels by default, and keeps them apart with caseSensitive', async () => {
+    // Three reviewers agree on every item, spelling the labels their own way.
+    const spelled = ['item,reviewer,label'];
+    for (let i = 1; i <= 4; i++) {
+      const label = i % 2 ? 'faithful' : 'confabulated';
+      spelled.push(`${i},a,${label}`, `${i},b,"${label[0].toUpperCase()}${label.slice(1)} "`, `${i},c,  ${label.toUpperCase()}`);
+    }
+    spelled.push('5,a,Unsure', '5,b,faithful', '5,c,faithful');
+    const csv = write('spelled.csv', spelled.join('\n') + '\n');
+    const out = path.join(dir, 'spelled-labels.csv');
+    const run = await runAgreement({ csvPath: csv, outPath: out });
+    expect(run.exitCode).toBe(0);
+    expect(run.text).toContain('Labels: faithful, confabulated (case and spacing ignored; 4 other spellings merged; --case-sensitive keeps them apart).');
+    expect(run.text).toContain('(15 rows; 1 unsure, 0 replaced by a later vote)');
+    expect(run.text).toContain("Krippendorff's alpha (nominal): 1.000");
+    expect(readFileSync(out, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual([
+      '1,faithful,faithful',
+      '2,confabulated,confabulated',
+      '3,faithful,faithful',
+      '4,confabulated,confabulated',
+      '5,faithful,faithful',
+    ]);
+
+    const exact = await runAgreement({ csvPath: csv, caseSensitive: true });
+    expect(exact.exitCode).toBe(0);
+    expect(exact.text).toContain('(exactly as written: case and spacing count)');
+    expect(exact.text).toContain('  CONFABULATED');
+    expect(exact.text).toContain('Faithful ');
+    // 'Unsure' is a label of its own when case counts, so no vote is an abstention.
+    expect(exact.text).toContain('(15 rows; 0 unsure, 0 replaced by a later vote)');
+    expect(exact.text).not.toContain("Krippendorff's alpha (nominal): 1.000");
+  });
+
+  it('still refuses a label that is only spaces', async () => {
+    const run = await runAgreement({ csvPath: write('blank-label.csv', 'item,reviewer,label\n1,a,"   "\n') });
+    expect(run.exitCode).toBe(EXIT_BAD_INPUT);
+    expect(run.text).toContain('Line 2: empty label.');
+  });
+
+  it('maps --case-sensitive on the command line', async () => {
+    const csv = write('flag.csv', 'item,reviewer,label\n1,a,Faithful\n1,b,faithful\n');
+    const run = async (values: Record<string, string | boolean>) => {
+      let stdout = '';
+      const io = { stdin: Readable.from([]), stdout: new Writable({ write: (c, _e, done) => ((stdout += String(c)), done()) }), stderr: new Writable({ write: (_c, _e, done) => done() }), env: {} };
+      const code = await agreementCommand.run({ values, positionals: [] }, io);
+      return { code, stdout };
+    };
+    expect((await run({ csv })).stdout).toContain('Labels: faithful (case and spacing ignored; 1 other spelling merged;');
+    expect((await run({ csv, 'case-sensitive': true })).stdout).toContain('Labels: Faithful, faithful (exactly as written');
   });
 });

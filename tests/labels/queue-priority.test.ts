@@ -1,80 +1,161 @@
-import { describe, expect, it } from 'vitest';
-import {
-  closeDecision,
-  leadPosterior,
-  pickDecoySource,
-  rankCandidates,
-  shouldServeDecoy,
-  SoftLocks,
-  uncertainty,
-} from '../../src/core/labels/queue-priority';
+/**
+ * The review policy as it runs: the close rule (the vote function and confab_lead_posterior)
+ * and the review order (nextReviewItem's query) on a real database, plus the decoy choices.
+ */
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, queryRows, type Database } from '../../db';
+import { explanationStateChanges, explanations } from '../../db/schema';
+import type { Actor } from '../../src/core/actor';
+import { DomainError } from '../../src/core/errors';
+import { Identity, type ActorIds } from '../../src/core/identity';
+import { pickDecoySource, shouldServeDecoy } from '../../src/core/labels/decoys';
 import { labelStatsLines, signalAurocs, type LabelledExplanation } from '../../src/core/labels/stats-extra';
+import { nextReviewItem } from '../../src/core/queue';
+import { SettingsStore } from '../../src/core/settings';
+import { castVote } from '../../src/core/votes';
+import { createTestDatabase, STORAGE_KINDS, testConfig, type TestDatabase } from '../db/support';
 import { mulberry32 } from './crowd';
 
-describe('item lifecycle', () => {
-  it('computes the Beta(1,1) posterior of the leading label exactly', () => {
-    expect(leadPosterior(3, 0)).toBeCloseTo(15 / 16, 12);
-    expect(leadPosterior(1, 2)).toBeCloseTo(11 / 16, 12);
-    expect(leadPosterior(4, 1)).toBeCloseTo(57 / 64, 12);
-    expect(leadPosterior(2, 2)).toBe(0.5);
-    expect(leadPosterior(0, 0)).toBe(0.5);
-    // Large counts stay finite and near 1.
-    expect(leadPosterior(600, 400)).toBeGreaterThan(0.999);
-  });
+for (const { kind, skip } of STORAGE_KINDS) {
+  describe.skipIf(skip)(`the review policy in SQL on ${kind}`, () => {
+    let test: TestDatabase;
+    let database: Database;
+    let identity: Identity;
+    let store: SettingsStore;
+    let workspace = 0;
 
-  it('closes a unanimous item at N votes, keeps a split one open, closes it at the cap', () => {
-    const policy = { votesToClose: 3 };
-    expect(closeDecision(2, 0, policy)).toMatchObject({ close: false, reason: 'needs_votes' });
-    expect(closeDecision(0, 3, policy)).toMatchObject({ close: true, reason: 'votes', label: 'confabulated' });
-    expect(closeDecision(2, 1, policy)).toMatchObject({ close: false, reason: 'low_agreement' });
-    expect(closeDecision(4, 1, policy)).toMatchObject({ close: true, reason: 'votes', label: 'faithful' });
-    expect(closeDecision(3, 3, policy)).toMatchObject({ close: false, reason: 'low_agreement' });
-    expect(closeDecision(4, 3, policy)).toMatchObject({ close: true, reason: 'max_votes', label: 'faithful' });
-    expect(closeDecision(3, 3, { votesToClose: 3, maxVotes: 6 })).toMatchObject({ close: true, reason: 'max_votes', label: 'undecided' });
-  });
-});
+    beforeAll(async () => {
+      test = await createTestDatabase(kind);
+      database = await openDatabase(test.target);
+      identity = new Identity(database.db, 'queue-priority-secret');
+      store = new SettingsStore(testConfig(test.target), 0);
+    });
+    afterAll(async () => {
+      await database?.close();
+      await test?.drop();
+    });
 
-describe('queue order and soft locks', () => {
-  const at = (s: number) => new Date(Date.UTC(2026, 10, 25, 12, 0, s));
-  const items = [
-    { explanationId: 1, faithfulVotes: 2, confabulatedVotes: 0, createdAt: at(1) },
-    { explanationId: 2, faithfulVotes: 1, confabulatedVotes: 1, createdAt: at(2) },
-    { explanationId: 3, faithfulVotes: 2, confabulatedVotes: 0, createdAt: at(0) },
-    { explanationId: 4, faithfulVotes: 0, confabulatedVotes: 0, createdAt: at(3) },
-    { explanationId: 5, faithfulVotes: 1, confabulatedVotes: 0, createdAt: at(4) },
-  ];
+    const who = (userId: string, workspaceId: string): Promise<ActorIds> => {
+      const actor: Actor = { platform: 'terminal', workspaceId, channelId: 'main', userId, displayName: userId, isAdmin: false };
+      return identity.resolve(actor);
+    };
 
-  it('offers the fewest decisive votes first, then the most uncertain, then the oldest', () => {
-    expect(rankCandidates(items).map((c) => c.explanationId)).toEqual([4, 5, 2, 3, 1]);
-    expect(uncertainty({ faithfulVotes: 0, confabulatedVotes: 0 })).toBe(1);
-    expect(uncertainty({ faithfulVotes: 3, confabulatedVotes: 0 })).toBeCloseTo(0.4, 12);
-    // A Dawid–Skene posterior, when known, overrides the count estimate.
-    expect(uncertainty({ faithfulVotes: 1, confabulatedVotes: 1, pConfabulated: 0.95 })).toBeCloseTo(0.1, 12);
-  });
+    /** A new workspace with `count` open NLA explanations on one finished analysis, with the given votes. */
+    async function seed(votes: Array<[number, number]>): Promise<{ ws: string; ids: number[] }> {
+      const ws = `ws-${++workspace}`;
+      const owner = await who('owner', ws);
+      const [analysis] = await queryRows<{ id: number }>(
+        database.db,
+        sql`insert into analyses (workspace_id, channel_id, requester_id, prompt, status, model, layer, positions)
+            values (${owner.workspaceId}, ${owner.channelId}, ${owner.reviewerId}, 'A seeded prompt', 'done', 'm', 2, '[0]') returning id`,
+      );
+      const [position] = await queryRows<{ id: number }>(
+        database.db,
+        sql`insert into positions (analysis_id, position, token, l0, explained_variance, fve_nrm)
+            values (${analysis.id}, 0, 'A', 1, 0.5, 0.5) returning id`,
+      );
+      const ids: number[] = [];
+      for (const [sample, [f, c]] of votes.entries()) {
+        const [row] = await queryRows<{ id: number }>(
+          database.db,
+          sql`insert into explanations (position_id, analysis_id, workspace_id, sample, text, raw, parsed, faithful_votes, confabulated_votes, decisive_votes)
+              values (${position.id}, ${analysis.id}, ${owner.workspaceId}, ${sample}, ${`explanation ${sample}`}, '', true, ${f}, ${c}, ${f + c}) returning id`,
+        );
+        ids.push(Number(row.id));
+      }
+      return { ws, ids };
+    }
 
-  it('gives two reviewers working at once different items, and expires locks', () => {
-    let now = 1_000_000;
-    const locks = new SoftLocks(60_000, () => now);
-    const first = rankCandidates(items, (id) => locks.isLockedByOther(id, 101))[0];
-    expect(locks.take(first.explanationId, 101)).toBe(true);
-    const second = rankCandidates(items, (id) => locks.isLockedByOther(id, 202))[0];
-    expect(second.explanationId).not.toBe(first.explanationId);
-    expect(locks.take(first.explanationId, 202)).toBe(false);
-    // The holder sees its own item as free; after the TTL anyone may take it.
-    expect(locks.isLockedByOther(first.explanationId, 101)).toBe(false);
-    now += 60_001;
-    expect(locks.take(first.explanationId, 202)).toBe(true);
-    // Taking another item releases the reviewer's previous lock.
-    locks.take(2, 202);
-    expect(locks.isLockedByOther(first.explanationId, 101)).toBe(false);
-  });
+    it('computes the Beta(1,1) posterior of the leading label exactly', async () => {
+      const pairs: Array<[number, number]> = [[3, 0], [1, 2], [4, 1], [2, 2], [0, 0], [600, 400]];
+      const values = sql.join(pairs.map(([f, c]) => sql`(${f}::int, ${c}::int)`), sql`, `);
+      const rows = await queryRows<{ f: number; c: number; p: number }>(
+        database.db,
+        sql`select f, c, confab_lead_posterior(f, c) as p from (values ${values}) as t(f, c)`,
+      );
+      const p = rows.map((r) => Number(r.p));
+      expect(p[0]).toBeCloseTo(15 / 16, 12);
+      expect(p[1]).toBeCloseTo(11 / 16, 12);
+      expect(p[2]).toBeCloseTo(57 / 64, 12);
+      expect(p[3]).toBe(0.5);
+      expect(p[4]).toBe(0.5);
+      // Large counts stay finite and near 1.
+      expect(p[5]).toBeGreaterThan(0.999);
+    });
 
-  it('still offers a locked item when nothing else is open', () => {
-    const locks = new SoftLocks();
-    locks.take(4, 1);
-    expect(rankCandidates([items[3]], (id) => locks.isLockedByOther(id, 2)).map((c) => c.explanationId)).toEqual([4]);
+    /** Casts `labels` in order, one reviewer each, on a fresh item; returns the item after each vote. */
+    async function voteInOrder(labels: Array<'faithful' | 'confabulated' | 'unsure'>, votesToClose = 3) {
+      const { ws, ids } = await seed([[0, 0]]);
+      const owner = await who('owner', ws);
+      await store.update(database.db, owner.workspaceId, owner.reviewerId, { votes_to_close: votesToClose });
+      const states: Array<{ state: string; reason: string | null; f: number; c: number }> = [];
+      for (const [i, label] of labels.entries()) {
+        await castVote(database.db, store, await who(`reviewer-${i}`, ws), { explanationId: ids[0], label });
+        const [row] = await database.db.select().from(explanations).where(eq(explanations.id, ids[0]));
+        states.push({ state: row.state, reason: row.closedReason, f: row.faithfulVotes, c: row.confabulatedVotes });
+      }
+      return { id: ids[0], ws, states };
+    }
+
+    it('closes a unanimous item at N votes, and not before', async () => {
+      const { states } = await voteInOrder(['confabulated', 'confabulated', 'confabulated']);
+      expect(states.map((s) => s.state)).toEqual(['open', 'open', 'closed']);
+      expect(states[2]).toMatchObject({ reason: 'votes', c: 3 });
+    });
+
+    it('keeps a split item open for more votes, and closes it once the posterior clears 0.8', async () => {
+      // 2–1 has posterior 11/16; 3–1 has 13/16.
+      const { states } = await voteInOrder(['faithful', 'confabulated', 'faithful', 'faithful']);
+      expect(states.map((s) => s.state)).toEqual(['open', 'open', 'open', 'closed']);
+      expect(states[3]).toMatchObject({ reason: 'votes', f: 3, c: 1 });
+    });
+
+    it('closes a contested item at 2N + 1 decisive votes, and refuses votes after', async () => {
+      const { id, ws, states } = await voteInOrder(['faithful', 'confabulated', 'faithful', 'confabulated', 'faithful', 'confabulated', 'faithful']);
+      expect(states.map((s) => s.state)).toEqual(['open', 'open', 'open', 'open', 'open', 'open', 'closed']);
+      expect(states[6]).toMatchObject({ reason: 'max_votes', f: 4, c: 3 });
+      const history = await database.db.select().from(explanationStateChanges).where(eq(explanationStateChanges.explanationId, id));
+      expect(history).toMatchObject([{ state: 'closed', reason: 'max_votes', faithfulVotes: 4, confabulatedVotes: 3 }]);
+      const late = castVote(database.db, store, await who('late', ws), { explanationId: id, label: 'faithful' });
+      await expect(late).rejects.toThrow(DomainError);
+      await expect(late).rejects.toMatchObject({ code: 'item_closed' });
+    });
+
+    it('counts unsure votes but never closes on them; one vote closes when votes_to_close is 1', async () => {
+      const unsure = await voteInOrder(['unsure', 'unsure', 'unsure', 'faithful']);
+      expect(unsure.states.map((s) => s.state)).toEqual(['open', 'open', 'open', 'open']);
+      const single = await voteInOrder(['confabulated'], 1);
+      expect(single.states[0]).toMatchObject({ state: 'closed', reason: 'votes' });
+    });
+
+    it('orders the queue: contested first, then fewest decisive votes, most uncertain, oldest', async () => {
+      // Indices into `ids`: 0 is 2–0, 1 is 1–1, 2 is 2–0, 3 unvoted, 4 is 1–0, 5 is 2–2 (contested at N = 3).
+      const { ws, ids } = await seed([[2, 0], [1, 1], [2, 0], [0, 0], [1, 0], [2, 2]]);
+      const served: number[] = [];
+      // Each reviewer's item is soft-locked for them, so the next reviewer gets the next item.
+      for (let r = 0; r < ids.length; r++) {
+        const item = await nextReviewItem(database.db, await who(`r${r}`, ws), { votesToClose: 3, decoyRate: 0 });
+        served.push(item!.explanation.explanationId);
+      }
+      expect(served).toEqual([5, 3, 4, 1, 0, 2].map((i) => ids[i]));
+
+      // With every item locked by someone else, the first is shared rather than withheld.
+      const extra = await nextReviewItem(database.db, await who('extra', ws), { votesToClose: 3, decoyRate: 0 });
+      expect(extra!.explanation.explanationId).toBe(ids[5]);
+
+      // A lock expires; a reviewer holds one lock at a time; nobody is offered an item they voted on.
+      await database.db.execute(sql`update review_locks set until = now() - interval '1 second' where explanation_id = ${ids[3]}`);
+      const late = await who('late', ws);
+      expect((await nextReviewItem(database.db, late, { votesToClose: 3, decoyRate: 0 }))!.explanation.explanationId).toBe(ids[3]);
+      await castVote(database.db, store, late, { explanationId: ids[3], label: 'unsure' });
+      const again = await nextReviewItem(database.db, late, { votesToClose: 3, decoyRate: 0 });
+      expect(again!.explanation.explanationId).not.toBe(ids[3]);
+      const locks = await queryRows<{ n: number }>(database.db, sql`select count(*)::int as n from review_locks where reviewer_id = ${late.reviewerId}`);
+      expect(Number(locks[0].n)).toBeLessThanOrEqual(1);
+    });
   });
-});
+}
 
 describe('decoys', () => {
   it('are served at the configured rate', () => {

@@ -2,13 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   computeSignals,
   contentWords,
-  createJudge,
   featureOverlap,
   JudgeError,
-  parseJudgeAnswer,
   signalValue,
   type JudgeInput,
 } from '../../src/core/labels/signals';
+import { createJudge, parseJudgeAnswer } from '../../src/inference/judge';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai/server';
 
 const features = [

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, formatRecord } from '../../src/log';
+import { createLogger, formatRecord, maskSecrets } from '../../src/log';
 
 function capture(pretty: boolean, afterLine?: () => void) {
   const stream = new PassThrough();
@@ -8,6 +8,26 @@ function capture(pretty: boolean, afterLine?: () => void) {
   stream.on('data', (c: Buffer) => chunks.push(c.toString()));
   return { logger: createLogger({ stream, pretty, afterLine, level: 'info' }), text: () => chunks.join('') };
 }
+
+describe('maskSecrets', () => {
+  it('hides every credential a URL can carry, and keeps the rest readable', () => {
+    expect(maskSecrets('postgres://confab:hunter2@db:5432/confab')).toBe('postgres://confab:***@db:5432/confab');
+    expect(maskSecrets('https://ghp_token@gpu.example/v1')).toBe('https://***@gpu.example/v1');
+    expect(maskSecrets('http://w:8000/v1?api_key=abc&model=x&access_token=t1;sig=s')).toBe('http://w:8000/v1?api_key=***&model=x&access_token=***;sig=***');
+    expect(maskSecrets('workers http://a:1?token=zz, http://u:p@b:2')).toBe('workers http://a:1?token=***, http://u:***@b:2');
+    expect(maskSecrets('http://localhost:8477/health')).toBe('http://localhost:8477/health');
+    expect(maskSecrets('no url here: a=b')).toBe('no url here: a=b');
+  });
+
+  it('is applied to every log record, message and error alike', () => {
+    for (const pretty of [false, true]) {
+      const { logger, text } = capture(pretty);
+      logger.error({ err: new Error('fetch https://u:pw-1@gpu/v1?key=k-2 failed'), worker: 'http://x?token=t-3' }, 'calling http://u:pw-4@h');
+      expect(text()).not.toMatch(/pw-1|k-2|t-3|pw-4/);
+      expect(text()).toContain('https://u:***@gpu/v1?key=***');
+    }
+  });
+});
 
 describe('logger', () => {
   it('writes JSON lines with level, time and fields when not pretty', () => {

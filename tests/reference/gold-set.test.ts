@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeActivation } from '../../src/worker/api/analyze';
+import { decodeActivation } from '../../src/protocol/analyze';
 import { createEngine, type RuntimeEngine } from '../../src/worker/runtime/engine';
 
 const DIR = path.resolve(import.meta.dirname, '../../models/reference');

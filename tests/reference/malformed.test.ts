@@ -47,8 +47,8 @@ describe('malformed reference artifacts', () => {
   });
 
   it('an SAE cfg.json with an unknown architecture', () => {
-    const dir = brokenCopy('sae/cfg.json', (t) => t.replace('"topk"', '"gated"'));
-    expect(() => loadManifest(dir)).toThrow(`${path.join(dir, 'sae/cfg.json')}: architecture: "gated" is not supported; use standard, jumprelu or topk`);
+    const dir = brokenCopy('sae/cfg.json', (t) => t.replace('"topk"', '"skip_transcoder"'));
+    expect(() => loadManifest(dir)).toThrow(`${path.join(dir, 'sae/cfg.json')}: architecture: "skip_transcoder" is not an SAE architecture this worker runs; it runs standard, jumprelu, topk, gated`);
   });
 
   it('an embedding key the safetensors file lacks', () => {

@@ -1,14 +1,20 @@
 /**
- * The dataset card (README.md written beside the export), in the Hugging Face card layout: YAML
+ * The dataset card (`<name>.card.md` written beside the export), in the Hugging Face card layout: YAML
  * front matter, then what a researcher needs before trusting the labels. It never names a
  * reviewer: only counts.
  */
 import type { ColumnSpec } from './columns';
-import type { ExportSummary } from './export';
+import type { ExportSummary } from './summary';
 import { SPLIT_FRACTIONS } from './split';
 
 const pct = (n: number, total: number) => (total === 0 ? '–' : `${((100 * n) / total).toFixed(1)}%`);
 const num = (n: number) => n.toLocaleString('en-US');
+
+function fieldType(c: ColumnSpec): string {
+  if (!c.list) return `${c.type}${c.nullable ? ', nullable' : ''}`;
+  const element = `${c.type}${c.elementNullable ? '?' : ''}`;
+  return `${c.nested ? `list<list<${element}>>` : `list<${element}>`}${c.nullable ? ', nullable' : ''}`;
+}
 
 export function datasetCard(
   s: ExportSummary,
@@ -36,7 +42,7 @@ export function datasetCard(
   lines.push('');
   lines.push(`- File: \`${o.file}\` (${s.format === 'parquet' ? 'Parquet, typed columns including list<float>' : 'JSON Lines'})`);
   lines.push(`- Rows (explanations): ${num(s.rows)}`);
-  lines.push(`- Votes in these rows: ${num(s.votes)} (faithful, confabulated and unsure)`);
+  lines.push(`- Votes in these rows: ${num(s.votes)} (faithful, confabulated and unsure); ${num(s.votesWithNote)} with a note, ${num(s.votesWithMarkedClaims)} with marked claims`);
   lines.push(`- Reviewers: ${num(s.reviewersInRows)} voted on these rows; ${num(l.reviewers)} gave a decisive vote anywhere (identities are not included)`);
   lines.push(`- Filters: minimum decisive votes ${o.minVotes}${o.since ? `; explanations stored since ${o.since.toISOString()}` : ''}; ${num(s.belowMinVotes)} explanations left out by the vote minimum`);
   lines.push(`- Activations included: ${o.includeActivations ? 'yes (`activation`, float32 list)' : 'no'}`);
@@ -67,6 +73,15 @@ export function datasetCard(
     `- \`ds_label\`, \`ds_posterior\`, \`ds_p_confabulated\`: Dawid & Skene (1979) EM with one confusion matrix per reviewer, initialised from the majority, each reviewer's matrix smoothed towards the crowd's (a Dirichlet prior worth two votes per row), ${l.dsConverged ? `converged after ${l.dsIterations} iterations` : `stopped at the cap of ${l.dsIterations} iterations`}. Computed over every vote in the database, also those of rows filtered out here.`,
   );
   lines.push('- `item_agreement`: share of an item\'s decisive votes that agree with its most common label.');
+  lines.push('');
+  lines.push('## Notes and marked claims');
+  lines.push('');
+  lines.push(
+    'Beside a label, a reviewer may write a note and mark the claims of the explanation that are wrong. `claims` lists the claims (the explanation split into sentences, numbered from 1) exactly as reviewers were shown them. ' +
+      'Per vote, parallel to `votes` and `reviewer_ids`: `vote_notes` holds the note (null when none) and `vote_marked_claims` the 1-based indices into `claims` that the reviewer marked wrong (empty when none). ' +
+      '`claim_wrong_counts`, parallel to `claims`, counts the reviewers who marked each claim wrong, among the current votes of the row.',
+  );
+  lines.push('Notes are free text typed by reviewers: review them before publishing, as they may name people or quote private material.');
   lines.push('');
   lines.push('## Agreement');
   lines.push('');
@@ -107,7 +122,7 @@ export function datasetCard(
   lines.push('');
   lines.push('| field | type | description |');
   lines.push('|---|---|---|');
-  for (const c of o.columns) lines.push(`| \`${c.name}\` | ${c.list ? `list<${c.type}>` : c.type}${c.nullable ? ', nullable' : ''} | ${c.description} |`);
+  for (const c of o.columns) lines.push(`| \`${c.name}\` | ${fieldType(c)} | ${c.description} |`);
   lines.push('');
   lines.push('## Licence');
   lines.push('');

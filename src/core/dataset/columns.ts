@@ -17,6 +17,10 @@ export interface ColumnSpec {
   list?: boolean;
   /** May be null. Lists are never null (an empty list instead) except `activation`. */
   nullable?: boolean;
+  /** A list whose elements may be null (`vote_notes`). */
+  elementNullable?: boolean;
+  /** A list of lists of `type` (`vote_marked_claims`). */
+  nested?: boolean;
   description: string;
 }
 
@@ -49,6 +53,10 @@ export interface DatasetRow {
   reviewer_ids: string[];
   /** Epoch milliseconds (the sinks write ISO 8601 in JSONL, TIMESTAMP_MILLIS in Parquet). */
   vote_timestamps: number[];
+  vote_notes: Array<string | null>;
+  vote_marked_claims: number[][];
+  claims: string[];
+  claim_wrong_counts: number[];
   majority_label: string | null;
   ds_label: string | null;
   ds_posterior: number | null;
@@ -91,6 +99,16 @@ export const COLUMNS: ColumnSpec[] = [
   { name: 'votes', type: 'string', list: true, description: "Each reviewer's current vote: faithful, confabulated or unsure." },
   { name: 'reviewer_ids', type: 'string', list: true, description: 'Pseudonymous reviewer ids (HMAC-SHA256 under a per-install secret), parallel to votes.' },
   { name: 'vote_timestamps', type: 'timestamp', list: true, description: 'When each vote was last cast or changed (UTC), parallel to votes.' },
+  { name: 'vote_notes', type: 'string', list: true, elementNullable: true, description: "Each reviewer's note, parallel to votes; null where the reviewer wrote none." },
+  {
+    name: 'vote_marked_claims',
+    type: 'int32',
+    list: true,
+    nested: true,
+    description: 'The claims each reviewer marked as wrong, as 1-based indices into claims, parallel to votes (an empty list where none).',
+  },
+  { name: 'claims', type: 'string', list: true, description: 'The claims (sentences) of the explanation, as shown to reviewers to mark; numbered from 1.' },
+  { name: 'claim_wrong_counts', type: 'int32', list: true, description: 'How many reviewers marked each claim wrong, parallel to claims.' },
   { name: 'majority_label', type: 'string', nullable: true, description: 'Majority of decisive votes (unsure excluded); null when tied or unvoted.' },
   { name: 'ds_label', type: 'string', nullable: true, description: 'Dawid–Skene label (EM with one confusion matrix per reviewer).' },
   { name: 'ds_posterior', type: 'double', nullable: true, description: 'Dawid–Skene posterior probability of ds_label.' },
@@ -128,7 +146,15 @@ function leaf(name: string, type: ScalarType, repetition: 'REQUIRED' | 'OPTIONAL
     case 'string':
       return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: repetition };
     case 'timestamp':
-      return { name, type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: repetition };
+      // The logical type says the instants are UTC, so DuckDB and pandas read them as such; the
+      // converted type stays for readers that know only the legacy annotation.
+      return {
+        name,
+        type: 'INT64',
+        converted_type: 'TIMESTAMP_MILLIS',
+        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+        repetition_type: repetition,
+      };
   }
 }
 
@@ -139,7 +165,11 @@ export function parquetSchema(columns: ColumnSpec[]): SchemaElement[] {
     if (c.list) {
       schema.push({ name: c.name, repetition_type: c.nullable ? 'OPTIONAL' : 'REQUIRED', num_children: 1, converted_type: 'LIST' });
       schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
-      schema.push(leaf('element', c.type, 'REQUIRED'));
+      if (c.nested) {
+        schema.push({ name: 'element', repetition_type: 'REQUIRED', num_children: 1, converted_type: 'LIST' });
+        schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
+      }
+      schema.push(leaf('element', c.type, c.elementNullable ? 'OPTIONAL' : 'REQUIRED'));
     } else {
       schema.push(leaf(c.name, c.type, c.nullable ? 'OPTIONAL' : 'REQUIRED'));
     }

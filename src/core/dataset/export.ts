@@ -1,49 +1,44 @@
 /**
  * `confab dataset export`: one row per (non-decoy) explanation, streamed to JSONL or Parquet,
- * with a dataset card (README.md) beside it.
+ * with a dataset card named after the data file (`d.jsonl` -> `d.card.md`).
  *
- * Two passes, both keyset-paginated through the db module:
- *  1. labels — every current vote, as integers, into majority / Dawid–Skene / agreement
- *     (`computeDatasetLabels`); a million votes are ~12 MB of typed arrays;
- *  2. rows — explanations in id order, `chunkRows` at a time, each chunk joined with its SAE
- *     features, votes (pseudonymous reviewer ids only) and optionally activations, then written.
+ * Everything is read in one read-only REPEATABLE READ transaction, so the labels, the votes
+ * listed in each row and the reviewers they name all come from one snapshot, whatever is voted
+ * while the export runs. Two passes, both keyset-paginated through the db module:
+ *  1. labels: every current vote, as integers, into majority / Dawid–Skene / agreement
+ *     (`computeDatasetLabels`);
+ *  2. rows: explanations in id order, `chunkRows` at a time, each chunk joined with its SAE
+ *     features, votes and optionally activations, then written.
  * Memory is bounded by one chunk plus one Parquet row group, whatever the dataset size.
  *
- * The file is written to `<out>.partial` and renamed when complete, so a crash never leaves a
- * truncated file under the real name.
+ * The file is written to `<out>.partial` and moved to its name when complete, so a crash never
+ * leaves a truncated file under the real name. An existing data file or card is replaced only
+ * with `overwrite`.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Queryable } from '../../../db';
-import { signalValue } from '../labels/signals';
+import type { Db, Queryable } from '../../../db';
+import { datasetCard } from './card';
 import { columnsFor, type DatasetRow } from './columns';
-import { computeDatasetLabels, type DatasetLabels } from './labels';
-import {
-  activationsOfPositions,
-  explanationPage,
-  featuresOfPositions,
-  LABEL_CODES,
-  reviewerPseudonyms,
-  votesOfExplanationRange,
-  type ExportScope,
-} from './queries';
-
-const LABEL_NAMES = ['faithful', 'confabulated', 'unsure'] as const;
-const NO_FEATURES = { indices: [], activations: [], labels: [] };
+import { computeDatasetLabels } from './labels';
+import { activationsOfPositions, explanationPage, featuresOfPositions, reviewerPseudonyms, votesOfExplanationRange, type ExportScope } from './queries';
+import { buildRow } from './rows';
 import { JsonlSink, ParquetSink, type RowSink } from './sinks';
 import { promptHash, splitOfHash, type Split } from './split';
-import { datasetCard } from './card';
-import { collectGarbage } from './reclaim';
+import { DatasetExportError, type DatasetFormat, type ExportSummary } from './summary';
 
-/** Rows between full garbage collections (see reclaim.ts); measured in BENCHMARKS.md "Dataset". */
+export { DatasetExportError, type DatasetFormat, type ExportSummary } from './summary';
+
+/** Rows between calls of `collectGarbage`. */
 const ROWS_PER_COLLECTION = 10_000;
-
-export type DatasetFormat = 'jsonl' | 'parquet';
+const NO_FEATURES = { indices: [], activations: [], labels: [] };
 
 export interface ExportOptions extends ExportScope {
   format: DatasetFormat;
-  /** The data file to write; README.md is written in the same directory. */
+  /** The data file to write; the card is written beside it as `<name>.card.md`. */
   out: string;
+  /** Replace an existing data file or card. Without it, an existing file stops the export. */
+  overwrite?: boolean;
   /** Only explanations with at least this many decisive votes. Default 0 (all). */
   minVotes?: number;
   includeActivations?: boolean;
@@ -57,33 +52,32 @@ export interface ExportOptions extends ExportScope {
    * as float32 (and several times that as JS numbers while encoding).
    */
   rowGroupRows?: number;
+  /**
+   * A full garbage collection, called between the export's waves of garbage. A one-shot
+   * process that exposes V8's `gc` passes it, so the heap stays near its live size; V8 otherwise
+   * sizes its next collection on the allocation rate and lets the garbage pile up.
+   */
+  collectGarbage?: () => void;
   /** Clock for the card (tests). */
   now?: Date;
 }
 
-export interface ExportSummary {
-  path: string;
-  cardPath: string;
-  format: DatasetFormat;
-  rows: number;
-  /** Votes (all labels, including unsure) in the exported rows. */
-  votes: number;
-  /** Explanations skipped because they had fewer than minVotes decisive votes. */
-  belowMinVotes: number;
-  splits: Record<Split, number>;
-  majority: Record<'faithful' | 'confabulated' | 'undecided', number>;
-  dawidSkene: Record<'faithful' | 'confabulated' | 'undecided', number>;
-  models: Array<{ model: string | null; layer: number | null; rows: number }>;
-  reviewersInRows: number;
-  labels: DatasetLabels;
-  seconds: number;
+/** The card's path for a data file: its name without the extension, then `.card.md`. */
+export function cardPathFor(out: string): string {
+  const resolved = path.resolve(out);
+  const ext = path.extname(resolved);
+  return `${ext ? resolved.slice(0, -ext.length) : resolved}.card.md`;
 }
 
-export class DatasetExportError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DatasetExportError';
-  }
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function alreadyThere(file: string): DatasetExportError {
+  return new DatasetExportError(`${file} already exists; choose another --out, or pass --force to replace it.`);
 }
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -97,7 +91,7 @@ function decodeActivation(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-export async function exportDataset(db: Queryable, options: ExportOptions): Promise<ExportSummary> {
+export async function exportDataset(db: Db, options: ExportOptions): Promise<ExportSummary> {
   const started = performance.now();
   if (options.format !== 'jsonl' && options.format !== 'parquet') {
     throw new DatasetExportError(`Format "${options.format}" is not supported; use jsonl or parquet.`);
@@ -105,37 +99,86 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
   const minVotes = options.minVotes ?? 0;
   if (!Number.isInteger(minVotes) || minVotes < 0) throw new DatasetExportError(`--min-votes must be a whole number ≥ 0; got ${minVotes}.`);
   if (options.since && Number.isNaN(options.since.getTime())) throw new DatasetExportError('--since is not a valid date; use YYYY-MM-DD or an ISO 8601 time.');
+  const out = path.resolve(options.out);
+  const cardPath = cardPathFor(out);
+  if (path.basename(out).toLowerCase() === 'readme.md') {
+    throw new DatasetExportError(`--out ${out} is the name of a project README, not of a data file; use a name such as dataset.${options.format}.`);
+  }
+  const overwrite = options.overwrite ?? false;
+  if (!overwrite) {
+    for (const file of [out, cardPath]) if (await exists(file)) throw alreadyThere(file);
+  }
+  await mkdir(path.dirname(out), { recursive: true });
+
+  const written = await db.transaction((tx) => writeRows(tx, options, out, minVotes), { isolationLevel: 'repeatable read', accessMode: 'read only' });
+
+  if (overwrite) await rename(written.partial, out);
+  else {
+    // link() refuses an existing name, so a file that appeared meanwhile is not replaced either.
+    try {
+      await link(written.partial, out);
+    } catch (e) {
+      await rm(written.partial, { force: true });
+      throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? alreadyThere(out) : e;
+    }
+    await rm(written.partial, { force: true });
+  }
+  const result: ExportSummary = { ...written.summary, path: out, cardPath, format: options.format, seconds: (performance.now() - started) / 1000 };
+  const card = datasetCard(result, {
+    minVotes,
+    since: options.since,
+    includeActivations: options.includeActivations ?? false,
+    columns: columnsFor(options.includeActivations ?? false),
+    now: options.now ?? new Date(),
+    file: path.basename(out),
+  });
+  try {
+    await writeFile(cardPath, card, { encoding: 'utf8', flag: overwrite ? 'w' : 'wx' });
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code === 'EEXIST' ? alreadyThere(cardPath) : e;
+  }
+  return result;
+}
+
+type WrittenSummary = Omit<ExportSummary, 'seconds' | 'path' | 'cardPath' | 'format'>;
+
+async function writeRows(db: Queryable, options: ExportOptions, out: string, minVotes: number): Promise<{ partial: string; summary: WrittenSummary }> {
+  const collectGarbage = options.collectGarbage ?? (() => {});
   const chunkRows = options.chunkRows ?? 2000;
   const includeActivations = options.includeActivations ?? false;
   const columns = columnsFor(includeActivations);
-  const out = path.resolve(options.out);
-  const dir = path.dirname(out);
-  await mkdir(dir, { recursive: true });
   const partial = `${out}.partial`;
 
-  const labels = await computeDatasetLabels(db, { workspaceId: options.workspaceId });
+  const labels = await computeDatasetLabels(db, { workspaceId: options.workspaceId }, { collectGarbage });
   const pseudonyms = await reviewerPseudonyms(db);
-  // The vote table and its key maps (~20 MB for a million votes) are garbage now.
+  // The vote table and its key maps are garbage now.
   collectGarbage();
 
   const sink: RowSink =
     options.format === 'jsonl'
       ? new JsonlSink(partial, columns)
-      : new ParquetSink(partial, columns, options.rowGroupRows ?? (includeActivations ? 1_000 : 5_000), [{ key: 'confab.dataset', value: 'one row per NLA explanation; see README.md' }]);
+      : new ParquetSink(partial, columns, options.rowGroupRows ?? (includeActivations ? 1_000 : 5_000), [
+          { key: 'confab.dataset', value: `one row per NLA explanation; see ${path.basename(cardPathFor(out))}` },
+        ]);
 
-  const summary: Omit<ExportSummary, 'seconds' | 'path' | 'cardPath' | 'format' | 'labels' | 'models' | 'reviewersInRows'> = {
+  const summary: WrittenSummary = {
     rows: 0,
     votes: 0,
+    votesWithNote: 0,
+    votesWithMarkedClaims: 0,
     belowMinVotes: 0,
     splits: { train: 0, validation: 0, test: 0 },
     majority: { faithful: 0, confabulated: 0, undecided: 0 },
     dawidSkene: { faithful: 0, confabulated: 0, undecided: 0 },
+    models: [],
+    reviewersInRows: 0,
+    labels,
   };
   const models = new Map<string, { model: string | null; layer: number | null; rows: number }>();
   const reviewersSeen = new Set<string>();
   // Split per analysis: every explanation of one analysis shares the prompt, so hash it once.
-  // Explanations come in id order, so an analysis's explanations are near each other: a small
-  // cache finds them (a large one only held 50k hashes live for the whole export).
+  // Explanations come in id order, so an analysis's explanations are near each other and a
+  // small cache finds them without holding every hash for the whole export.
   let hashCache = new Map<number, { hash: string; split: Split }>();
 
   try {
@@ -157,12 +200,12 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
           votesOfExplanationRange(db, kept[0].id, kept[kept.length - 1].id),
           includeActivations ? activationsOfPositions(db, positionIds) : Promise.resolve([]),
         ]);
-        // voteRows are ordered by explanation id, as `kept` is: walk both together.
-        let vote = 0;
         const vectorByPosition = new Map(vectors.map((a) => [a.positionId, decodeActivation(a.vector)]));
         if (hashCache.size > 1_000) hashCache = new Map();
 
         const rows: DatasetRow[] = [];
+        // voteRows are ordered by explanation id, as `kept` is: walk both together.
+        let vote = 0;
         for (const e of kept) {
           let h = hashCache.get(e.analysisId);
           if (!h) {
@@ -170,72 +213,25 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
             h = { hash, split: splitOfHash(hash) };
             hashCache.set(e.analysisId, h);
           }
-          const f = features.get(e.positionId) ?? NO_FEATURES;
           while (vote < voteRows.count && voteRows.explanationId[vote] < e.id) vote++;
-          const firstVote = vote;
+          const first = vote;
           while (vote < voteRows.count && voteRows.explanationId[vote] === e.id) vote++;
-          // This explanation's votes in the order they were cast (reviewer order for ties).
-          const order: number[] = [];
-          for (let k = firstVote; k < vote; k++) order.push(k);
-          if (order.length > 1) order.sort((a, b) => voteRows.votedAt[a] - voteRows.votedAt[b] || a - b);
           const l = labels.of(e.id);
-          let unsure = 0;
-          const voteLabels: string[] = [];
-          const reviewerIds: string[] = [];
-          // Epoch ms, not Date: a million Date objects were pure churn, as Parquet stores the number.
-          const votedAt: number[] = [];
-          for (const k of order) {
-            const code = voteRows.label[k];
-            if (code === LABEL_CODES.unsure) unsure++;
-            voteLabels.push(LABEL_NAMES[code]);
-            const pseudonym = pseudonyms.get(voteRows.reviewerId[k]);
-            if (pseudonym === undefined) throw new DatasetExportError(`Vote on explanation ${e.id} names reviewer ${voteRows.reviewerId[k]}, who is not in the reviewers table.`);
-            reviewerIds.push(pseudonym);
-            reviewersSeen.add(pseudonym);
-            votedAt.push(voteRows.votedAt[k]);
-          }
-          rows.push({
-            explanation_id: e.id,
-            analysis_id: e.analysisId,
-            position_id: e.positionId,
-            sample: e.sample,
-            model: e.model,
-            layer: e.layer,
-            prompt: e.prompt,
-            prompt_sha256: h.hash,
-            token: e.token,
-            position: e.position,
-            sae_feature_indices: f.indices,
-            sae_feature_activations: f.activations,
-            sae_feature_labels: f.labels,
-            sae_l0: e.l0,
-            sae_explained_variance: e.explainedVariance,
-            sae_fve_nrm: e.fveNrm,
-            explanation: e.text,
-            explanation_parsed: e.parsed,
-            source: e.source,
-            ar_cosine: e.arCosine,
-            ar_mse_nrm: e.arMseNrm,
-            ar_fve_nrm: e.arFveNrm,
-            signal_feature_overlap: signalValue('feature_overlap', e),
-            signal_judge: signalValue('judge', e),
-            votes: voteLabels,
-            reviewer_ids: reviewerIds,
-            vote_timestamps: votedAt,
-            majority_label: l.majority,
-            ds_label: l.dsLabel,
-            ds_posterior: l.dsPosterior,
-            ds_p_confabulated: l.pConfabulated,
-            decisive_votes: l.decisiveVotes,
-            unsure_votes: unsure,
-            item_agreement: l.agreement,
-            state: e.state,
-            split: h.split,
-            created_at: e.createdAt,
-            ...(includeActivations ? { activation: vectorByPosition.get(e.positionId) ?? null } : {}),
-          });
+          const built = buildRow(
+            e,
+            features.get(e.positionId) ?? NO_FEATURES,
+            { votes: voteRows, first, end: vote },
+            l,
+            h,
+            pseudonyms,
+            includeActivations ? (vectorByPosition.get(e.positionId) ?? null) : undefined,
+          );
+          rows.push(built.row);
+          for (const id of built.row.reviewer_ids) reviewersSeen.add(id);
           summary.rows++;
-          summary.votes += order.length;
+          summary.votes += vote - first;
+          summary.votesWithNote += built.withNote;
+          summary.votesWithMarkedClaims += built.withMarks;
           summary.splits[h.split]++;
           summary.majority[l.majority ?? 'undecided']++;
           summary.dawidSkene[l.dsLabel ?? 'undecided']++;
@@ -254,28 +250,12 @@ export async function exportDataset(db: Queryable, options: ExportOptions): Prom
       if (page.length < chunkRows) break;
     }
     await sink.close();
-    await rename(partial, out);
   } catch (error) {
     await sink.close().catch(() => {});
     await rm(partial, { force: true });
     throw error;
   }
-
-  const cardPath = path.join(dir, 'README.md');
-  const result: ExportSummary = {
-    ...summary,
-    path: out,
-    cardPath,
-    format: options.format,
-    labels,
-    models: [...models.values()],
-    reviewersInRows: reviewersSeen.size,
-    seconds: (performance.now() - started) / 1000,
-  };
-  await writeFile(
-    cardPath,
-    datasetCard(result, { minVotes, since: options.since, includeActivations, columns, now: options.now ?? new Date(), file: path.basename(out) }),
-    'utf8',
-  );
-  return result;
+  summary.models = [...models.values()];
+  summary.reviewersInRows = reviewersSeen.size;
+  return { partial, summary };
 }

@@ -14,7 +14,6 @@ import { wilsonInterval, type RateInterval } from '../labels/intervals';
 import { majorityVote, UNDECIDED } from '../labels/majority';
 import { VoteTableBuilder } from '../labels/vote-table';
 import { decoyExplanationIds, voteLabelPage, type ExportScope } from './queries';
-import { collectGarbage } from './reclaim';
 
 export const DATASET_CLASSES = ['faithful', 'confabulated'] as const;
 export type DatasetLabel = (typeof DATASET_CLASSES)[number];
@@ -48,7 +47,15 @@ export interface DatasetLabels {
 
 const EMPTY: ItemLabels = { majority: null, dsLabel: null, dsPosterior: null, pConfabulated: null, decisiveVotes: 0, agreement: null };
 
-export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pageSize = 100_000): Promise<DatasetLabels> {
+export interface LabelPassOptions {
+  pageSize?: number;
+  /** A full garbage collection between the pass's waves of garbage (see ExportOptions). */
+  collectGarbage?: () => void;
+}
+
+export async function computeDatasetLabels(db: Queryable, scope: ExportScope, options: LabelPassOptions = {}): Promise<DatasetLabels> {
+  const pageSize = options.pageSize ?? 100_000;
+  const collectGarbage = options.collectGarbage ?? (() => {});
   const builder = new VoteTableBuilder({ classes: DATASET_CLASSES });
   const decoys = new Set(await decoyExplanationIds(db, scope));
   const labelOfCode = ['faithful', 'confabulated', 'unsure'];
@@ -61,9 +68,8 @@ export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pa
   }
   const table = builder.build();
   // The pass leaves its garbage in two large waves (the vote pages with the table's smaller
-  // copies from growing, then Dawid–Skene's working arrays), freed here before the next wave is
-  // allocated rather than piled on it: each wave is 10-30 MB, and the memory of a wave that
-  // survived into the next stays with the process (BENCHMARKS.md "Dataset").
+  // copies from growing, then Dawid–Skene's working arrays), freed before the next wave is
+  // allocated rather than piled on it: memory a wave held stays with the process.
   collectGarbage();
   const nItems = table.itemKeys.length;
   const K = DATASET_CLASSES.length;
@@ -114,8 +120,8 @@ export async function computeDatasetLabels(db: Queryable, scope: ExportScope, pa
 
 /**
  * Item index of an explanation id, or -1. Explanation ids are nearly dense, so an Int32Array
- * indexed by id is the usual form: it stays live for the whole export, and a Map of 200k
- * entries held about 10 MB of it. Sparse ids fall back to a Map.
+ * indexed by id is the usual form: it stays live for the whole export, where a Map would cost
+ * several times its memory. Sparse ids fall back to a Map.
  */
 export function itemIndex(keys: number[]): (id: number) => number {
   let max = 0;

@@ -31,9 +31,8 @@ export interface VoteLabelPage {
 
 /**
  * One page of current votes, for the label pass. The page travels as ONE row holding a compact
- * text (`explanation,reviewer,label;…`), because a million single rows through the driver cost
- * ~50 s on PGlite (per-row protocol and object mapping) where this costs ~2.5 s; the database
- * still does the keyset scan over the primary key.
+ * text (`explanation,reviewer,label;…`): per-row protocol and object mapping in the driver cost
+ * far more than the scan itself. The database still does the keyset scan over the primary key.
  */
 export async function voteLabelPage(db: Queryable, scope: ExportScope, after: number, limit: number): Promise<VoteLabelPage> {
   const workspaceFilter =
@@ -53,7 +52,7 @@ export async function voteLabelPage(db: Queryable, scope: ExportScope, after: nu
   const reviewerId = new Int32Array(count);
   const label = new Uint8Array(count);
   const packed = row.packed;
-  // Hand-rolled parse: split() would allocate three million strings for a million votes.
+  // Hand-rolled parse: split() would allocate three strings per vote.
   let field = 0;
   let value = 0;
   let v = 0;
@@ -128,12 +127,10 @@ type PackedAnalysis = [number, string | null, number | null, string];
  *
  * The page travels as ONE json value (an array of arrays) rather than as rows: PGlite's
  * protocol parser copies every field of every DataRow into its own ArrayBuffer before decoding
- * it, and for 190k explanations × 21 fields that was a sixth of the whole export's CPU time;
- * one JSON.parse of the page is native and a fraction of that. (node-postgres gains too.)
+ * it, where one JSON.parse of the page is native. (node-postgres gains too.)
  * The analyses travel beside it, once each rather than once per explanation (an analysis has
  * several, which share its prompt): they are read as the id range the page's analyses span,
- * which is nearly dense because an analysis's explanations are stored together (11% less time
- * than joining them, BENCHMARKS.md "Dataset").
+ * which is nearly dense because an analysis's explanations are stored together.
  */
 export async function explanationPage(
   db: Queryable,
@@ -220,8 +217,8 @@ export async function featuresOfPositions(db: Queryable, positionIds: number[]):
     ? sql`${saeFeatures.positionId} between ${first} and ${last}`
     : sql`${saeFeatures.positionId} in (select unnest(${`{${positionIds.join(',')}}`}::int[]))`;
   // No ORDER BY: the rows arrive in the order they are stored, which is rank order for features
-  // written together, and are put in rank order here where they are not (sorting in the
-  // database was a fifth of this query).
+  // written together, and are put in rank order here where they are not (cheaper than a sort
+  // in the database).
   const result = (await db.execute(sql`
     select coalesce(json_agg(json_build_array(${saeFeatures.positionId}, ${saeFeatures.rank}, ${saeFeatures.featureIndex}, ${saeFeatures.activation}, ${saeFeatures.label})), '[]') as features
     from ${saeFeatures} where ${where}`)) as unknown as { rows: Array<{ features: Array<[number, number, number, number, string]> | string }> };
@@ -253,6 +250,9 @@ export async function featuresOfPositions(db: Queryable, positionIds: number[]):
   return out;
 }
 
+/** One vote's remarks as the votes query sends them: explanation id, reviewer id, note, marked claims. */
+type RemarkRow = [number, number, string | null, Array<{ index: number }> | null];
+
 export interface VotesOfRange {
   count: number;
   explanationId: Int32Array;
@@ -261,28 +261,45 @@ export interface VotesOfRange {
   label: Uint8Array;
   /** When the vote was last cast or changed, epoch milliseconds. */
   votedAt: Float64Array;
+  /** Notes and marked claims of the votes that have either, by explanation id, then reviewer id. */
+  remarks: Map<number, Map<number, VoteRemarks>>;
+}
+
+/** What a reviewer wrote beside a label: a note, and the 1-based claims marked as wrong. */
+export interface VoteRemarks {
+  note: string | null;
+  markedClaims: number[];
 }
 
 /**
  * The current votes on explanations with ids in [firstId, lastId], ordered as the unique
- * (explanation_id, reviewer_id) index is. Like the label pass, the range travels as one compact
- * text row: these are most of the rows an export reads (five per explanation), and per-row
- * transfer and mapping was the largest share of the export's time. The database sends them in
- * the order it finds them and they are put in order here: PostgreSQL answered an ORDER BY with
- * a bitmap heap scan and a sort, a fifth of the query's time (BENCHMARKS.md "Dataset"), where a
+ * (explanation_id, reviewer_id) index is, with the notes and marked claims of those that have
+ * any. Like the label pass, the range travels as one compact text row, as these are most of the
+ * rows an export reads. The database sends them in the order it finds them and they are put in
+ * order here: PostgreSQL answers an ORDER BY with a bitmap heap scan and a sort, where a
  * counting sort over the explanation ids costs almost nothing.
  */
 export async function votesOfExplanationRange(db: Queryable, firstId: number, lastId: number): Promise<VotesOfRange> {
   const result = (await db.execute(sql`
     select count(*)::int as count,
       coalesce(string_agg(explanation_id || ',' || reviewer_id || ',' ||
-        case label when 'faithful' then 0 when 'confabulated' then 1 else 2 end || ',' || voted_at_ms, ';'), '') as packed
+        case label when 'faithful' then 0 when 'confabulated' then 1 else 2 end || ',' || voted_at_ms, ';'), '') as packed,
+      coalesce(json_agg(json_build_array(explanation_id, reviewer_id, note, marked_claims))
+        filter (where note is not null or marked_claims <> '[]'::jsonb), '[]') as remarks
     from (select ${votes.explanationId} as explanation_id, ${votes.reviewerId} as reviewer_id, ${votes.label} as label,
-            extract(epoch from ${votes.updatedAt}) as voted_at_ms
+            extract(epoch from ${votes.updatedAt}) as voted_at_ms, ${votes.note} as note, ${votes.markedClaims} as marked_claims
           from ${votes} where ${votes.explanationId} between ${firstId} and ${lastId}) range`)) as unknown as {
-    rows: Array<{ count: number; packed: string }>;
+    rows: Array<{ count: number; packed: string; remarks: RemarkRow[] | string }>;
   };
   const { packed } = result.rows[0];
+  const rawRemarks = result.rows[0].remarks;
+  const remarks = new Map<number, Map<number, VoteRemarks>>();
+  for (const [explanationId, reviewerId, note, marked] of (typeof rawRemarks === 'string' ? JSON.parse(rawRemarks) : rawRemarks) as RemarkRow[]) {
+    const indices = (marked ?? []).map((m) => m.index).sort((a, b) => a - b);
+    let ofExplanation = remarks.get(explanationId);
+    if (!ofExplanation) remarks.set(explanationId, (ofExplanation = new Map()));
+    ofExplanation.set(reviewerId, { note, markedClaims: indices });
+  }
   const count = Number(result.rows[0].count);
   const out: VotesOfRange = {
     count,
@@ -290,13 +307,14 @@ export async function votesOfExplanationRange(db: Queryable, firstId: number, la
     reviewerId: new Int32Array(count),
     label: new Uint8Array(count),
     votedAt: new Float64Array(count),
+    remarks,
   };
   let field = 0;
   let value = 0;
   let v = 0;
   // The time is sent as extract()'s decimal seconds (numeric since PostgreSQL 14, e.g.
-  // 1795533958.886000, 6 fractional digits):
-  // the ms conversion in SQL (numeric multiply, floor, bigint cast) was a quarter of this query.
+  // 1795533958.886000), converted here: the ms conversion in SQL (numeric multiply, floor,
+  // bigint cast) is costly for its size.
   let fractionDigits = -1;
   let negative = false;
   for (let i = 0; i <= packed.length && count > 0; i++) {
@@ -362,6 +380,7 @@ export function inIndexOrder(votes: VotesOfRange, firstId: number, lastId: numbe
     reviewerId: new Int32Array(n),
     label: new Uint8Array(n),
     votedAt: new Float64Array(n),
+    remarks: votes.remarks,
   };
   for (let k = 0; k < n; k++) {
     const v = order[k];
@@ -375,8 +394,7 @@ export function inIndexOrder(votes: VotesOfRange, firstId: number, lastId: numbe
 
 /**
  * The stored activation vectors of some positions. The bytes travel base64-encoded: PGlite
- * decodes bytea's hex text form one character at a time in JS (51M characters for 50k
- * vectors of d = 128, an eighth of an export with activations), where base64 is decoded
+ * decodes bytea's hex text form one character at a time in JS, where base64 is decoded
  * natively by Buffer.
  */
 export async function activationsOfPositions(db: Queryable, positionIds: number[]): Promise<Array<{ positionId: number; vector: Uint8Array }>> {

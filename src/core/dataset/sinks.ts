@@ -91,7 +91,7 @@ export class ParquetSink implements RowSink {
     const columnData = this.columns.map((c) => ({
       name: c.name,
       // Min/max statistics let readers skip row groups on scalar filters; on lists and long
-      // texts nobody filters by them, and computing them was a sixth of the export's CPU time.
+      // texts nobody filters by them, and computing them is a large share of the encoding.
       statistics: !c.list && c.name !== 'prompt' && c.name !== 'explanation',
       // Floats and unique texts never repeat enough for a dictionary; trying one per row group
       // costs a sampling pass, so they are written PLAIN.

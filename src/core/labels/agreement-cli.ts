@@ -7,6 +7,9 @@
  * recorded as abstentions and are not labels. When one reviewer labelled one item twice, the
  * later row wins (that is how Confab treats a changed vote).
  *
+ * Labels are compared without case and spacing (`Faithful ` is `faithful`), as /vote accepts
+ * either; `caseSensitive` keeps every spelling a label of its own.
+ *
  * Output rows (`--out`): `item,majority,ds_label,ds_posterior,n_votes`, where `majority` and
  * `ds_label` are empty when undecided, `ds_posterior` is the posterior of `ds_label`, and
  * `n_votes` counts the item's decisive votes (abstentions excluded).
@@ -27,6 +30,13 @@ const MAX_LISTED_ERRORS = 10;
 export interface AgreementOptions {
   csvPath: string;
   outPath?: string;
+  /** Keep labels exactly as written: `Faithful` and `faithful` are then two labels. */
+  caseSensitive?: boolean;
+}
+
+/** A label as compared by default: Unicode NFC, trimmed, inner spacing one space, lower case. */
+export function normalizeLabel(label: string): string {
+  return label.normalize('NFC').trim().replace(/\s+/g, ' ').toLowerCase();
 }
 
 export interface AgreementRun {
@@ -39,10 +49,12 @@ interface ParsedVotes {
   rows: number;
   abstentions: number;
   replaced: number;
+  /** Distinct spellings that normalising merged into another (0 when case-sensitive). */
+  mergedSpellings: number;
 }
 
 /** Reads and validates the CSV; throws an Error whose message is ready for the user. */
-export function parseVotesCsv(text: string, source = 'the CSV'): ParsedVotes {
+export function parseVotesCsv(text: string, source = 'the CSV', options: { caseSensitive?: boolean } = {}): ParsedVotes {
   const records = parseCsv(text);
   const first = records.next();
   if (first.done) throw new Error(`${source} is empty; it needs a header row with the columns ${REQUIRED_COLUMNS.join(', ')}.`);
@@ -66,6 +78,7 @@ export function parseVotesCsv(text: string, source = 'the CSV'): ParsedVotes {
   const latest = new Map<string, { item: string; reviewer: string; label: string }>();
   let rows = 0;
   let replaced = 0;
+  const spellings = new Set<string>();
   for (const record of records) {
     rows++;
     if (record.fields.length !== header.length) {
@@ -74,8 +87,10 @@ export function parseVotesCsv(text: string, source = 'the CSV'): ParsedVotes {
     }
     const item = record.fields[index.item].trim();
     const reviewer = record.fields[index.reviewer].trim();
-    const label = record.fields[index.label].trim();
-    const empty = [item === '' && 'item', reviewer === '' && 'reviewer', label === '' && 'label'].filter(Boolean);
+    const written = record.fields[index.label];
+    const label = options.caseSensitive ? written : normalizeLabel(written);
+    spellings.add(written);
+    const empty = [item === '' && 'item', reviewer === '' && 'reviewer', label.trim() === '' && 'label'].filter(Boolean);
     if (empty.length > 0) {
       fail(`Line ${record.line}: empty ${empty.join(' and ')}.`);
       continue;
@@ -94,7 +109,8 @@ export function parseVotesCsv(text: string, source = 'the CSV'): ParsedVotes {
   const builder = new VoteTableBuilder();
   let abstentions = 0;
   for (const v of latest.values()) if (!builder.add(v.item, v.reviewer, v.label)) abstentions++;
-  return { table: builder.build(), rows, abstentions, replaced };
+  const mergedSpellings = options.caseSensitive ? 0 : spellings.size - new Set([...spellings].map(normalizeLabel)).size;
+  return { table: builder.build(), rows, abstentions, replaced, mergedSpellings };
 }
 
 const fmt = (x: number, digits = 3) => x.toFixed(digits);
@@ -110,7 +126,7 @@ export async function runAgreement(options: AgreementOptions): Promise<Agreement
   }
   let parsed: ParsedVotes;
   try {
-    parsed = parseVotesCsv(text, options.csvPath);
+    parsed = parseVotesCsv(text, options.csvPath, { caseSensitive: options.caseSensitive });
   } catch (error) {
     if (error instanceof CsvError || error instanceof Error) return { text: error.message, exitCode: EXIT_BAD_INPUT };
     throw error;
@@ -132,7 +148,12 @@ export async function runAgreement(options: AgreementOptions): Promise<Agreement
     `${table.length.toLocaleString('en-US')} decisive votes on ${nItems.toLocaleString('en-US')} items by ${table.reviewerKeys.length.toLocaleString('en-US')} reviewers` +
       ` (${parsed.rows.toLocaleString('en-US')} rows; ${parsed.abstentions} unsure, ${parsed.replaced} replaced by a later vote).`,
   );
-  lines.push(`Labels: ${table.classes.join(', ')}.`);
+  lines.push(
+    `Labels: ${table.classes.join(', ')} ` +
+      (options.caseSensitive
+        ? '(exactly as written: case and spacing count).'
+        : `(case and spacing ignored${parsed.mergedSpellings > 0 ? `; ${parsed.mergedSpellings} other spelling${parsed.mergedSpellings === 1 ? '' : 's'} merged` : ''}; --case-sensitive keeps them apart).`),
+  );
   lines.push(
     alpha.alpha === null
       ? `Krippendorff's alpha (nominal): n/a (no item with two or more votes that disagree anywhere).`

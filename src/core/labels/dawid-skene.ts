@@ -17,8 +17,7 @@
  * (or perfectly wrong), which is what unsmoothed DS does and what lets one lucky newcomer
  * override three veterans.
  *
- * Cost per iteration is O(votes · K) over typed arrays; a million votes with K = 2 take ~10 ms
- * per iteration on one core.
+ * Cost per iteration is O(votes · K) over typed arrays.
  */
 import { itemLabelCounts, type VoteTable } from './vote-table';
 import { UNDECIDED } from './majority';
@@ -28,8 +27,8 @@ export interface DawidSkeneOptions {
   maxIterations?: number;
   /**
    * Stop when no posterior moves by more than this between iterations. Default 1e-5: labels
-   * and reported posteriors (3 decimals) no longer change, and it saves a sixth of the
-   * iterations over 1e-6 on a million votes.
+   * and reported posteriors (3 decimals) no longer change, and a tighter one only costs
+   * iterations.
    */
   tolerance?: number;
   /** Also stop when the log-likelihood improves by less than this fraction of itself. Default 1e-6. */

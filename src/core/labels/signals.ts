@@ -9,11 +9,9 @@
  * 1. `ar_fve_nrm`: the AR round trip's fve_nrm, already stored with the explanation.
  * 2. `feature_overlap`: how much of what the explanation says is backed by the labels of the
  *    SAE features active at the same position (defined in `featureOverlap` below).
- * 3. `judge`: optional; an LLM behind any OpenAI-compatible endpoint reads the explanation and
- *    the features and answers with a verdict. Off unless `config.judge` is set.
+ * 3. `judge`: optional; an LLM reads the explanation and the features and answers with a
+ *    verdict. Off unless `config.judge` is set; the client is injected (src/inference/judge.ts).
  */
-import { z } from 'zod';
-
 // ---------------------------------------------------------------------------------------------
 // Content words and the feature-label overlap
 // ---------------------------------------------------------------------------------------------
@@ -100,14 +98,8 @@ export function featureOverlap(explanation: string, features: readonly ActiveFea
 }
 
 // ---------------------------------------------------------------------------------------------
-// The LLM judge
+// The LLM judge, as the core needs it (the client is src/inference/judge.ts)
 // ---------------------------------------------------------------------------------------------
-
-export interface JudgeConfig {
-  baseUrl?: string;
-  apiKey?: string;
-  model: string;
-}
 
 export interface JudgeInput {
   prompt: string;
@@ -127,6 +119,7 @@ export interface JudgeVerdict {
 
 export type JudgeFailure = 'timeout' | 'malformed' | 'unavailable';
 
+/** A judgement that failed in a way worth recording; anything else a judge throws is a bug. */
 export class JudgeError extends Error {
   constructor(
     readonly kind: JudgeFailure,
@@ -137,119 +130,9 @@ export class JudgeError extends Error {
   }
 }
 
-/** What the judge must answer: this JSON object and nothing else. */
-const JudgeAnswer = z
-  .object({
-    verdict: z.enum(['faithful', 'confabulated']),
-    confidence: z.number().min(0.5).max(1),
-  })
-  .strict();
-
-/**
- * Parses the judge's reply strictly: one JSON object `{"verdict", "confidence"}` with no other
- * keys, optionally inside a single ```json fence (many chat models add one even when told not
- * to). Anything else — prose, a verdict outside the two labels, a confidence outside [0.5, 1] —
- * is a malformed answer, never a guess.
- */
-export function parseJudgeAnswer(content: string | null | undefined): { verdict: 'faithful' | 'confabulated'; confidence: number } {
-  if (!content) throw new JudgeError('malformed', 'The judge returned an empty answer.');
-  let body = content.trim();
-  const fence = /^```(?:json)?\s*\n([\s\S]*?)\n?```$/.exec(body);
-  if (fence) body = fence[1].trim();
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new JudgeError('malformed', `The judge's answer is not JSON: ${JSON.stringify(content.slice(0, 120))}.`);
-  }
-  const parsed = JudgeAnswer.safeParse(value);
-  if (!parsed.success) {
-    throw new JudgeError(
-      'malformed',
-      `The judge's answer must be {"verdict": "faithful"|"confabulated", "confidence": 0.5–1}; got ${JSON.stringify(body.slice(0, 120))}.`,
-    );
-  }
-  return parsed.data;
-}
-
-const JUDGE_INSTRUCTIONS = [
-  'You check explanations of a language model activation for confabulation.',
-  'You are given the prompt, the token whose activation was explained, the sparse-autoencoder features that fire there (with their labels and activations), and a natural-language explanation of the same activation.',
-  'Decide whether the explanation is faithful (its claims are supported by the prompt context and the features) or confabulated (it asserts things the evidence does not support).',
-  'Answer with exactly one JSON object and nothing else: {"verdict": "faithful" or "confabulated", "confidence": a number from 0.5 to 1}.',
-].join(' ');
-
-export function judgeMessages(input: JudgeInput): Array<{ role: 'system' | 'user'; content: string }> {
-  const features = input.features
-    .filter((f) => f.activation > 0)
-    .map((f) => `- #${f.index} (${f.activation.toFixed(2)}): ${f.label}`)
-    .join('\n');
-  return [
-    { role: 'system', content: JUDGE_INSTRUCTIONS },
-    {
-      role: 'user',
-      content: `Prompt:\n${input.prompt}\n\nToken: ${JSON.stringify(input.token)}\n\nActive features:\n${features || '(none)'}\n\nExplanation:\n${input.explanation}`,
-    },
-  ];
-}
-
 export interface Judge {
   readonly model: string;
   judge(input: JudgeInput, signal?: AbortSignal): Promise<JudgeVerdict>;
-}
-
-/**
- * Builds the judge client, or returns null when no judge is configured (the default).
- * `timeoutMs` bounds one request; there are no automatic retries, because the caller (the
- * analysis pipeline) must not stall on a slow judge — a failed judgement is simply absent.
- */
-export function createJudge(config: JudgeConfig | undefined, options: { timeoutMs?: number } = {}): Judge | null {
-  if (!config) return null;
-  const timeoutMs = options.timeoutMs ?? 20_000;
-  // The openai package is loaded on the first judgement, not with this module: the judge is off
-  // by default, and the commands that read signals back (the dataset export, /stats) would
-  // otherwise carry its 300 modules (about 15 MB of RSS).
-  let loading: Promise<{ OpenAI: typeof import('openai').default; client: import('openai').default }> | undefined;
-  const load = () =>
-    (loading ??= import('openai').then(({ default: OpenAI }) => ({
-      OpenAI,
-      client: new OpenAI({
-        baseURL: config.baseUrl,
-        // Local OpenAI-compatible servers (vLLM, llama.cpp) need no key, but the client insists on one.
-        apiKey: config.apiKey ?? 'unused',
-        timeout: timeoutMs,
-        maxRetries: 0,
-      }),
-    })));
-  return {
-    model: config.model,
-    async judge(input, signal) {
-      const { OpenAI, client } = await load();
-      let content: string | null | undefined;
-      try {
-        const completion = await client.chat.completions.create(
-          { model: config.model, messages: judgeMessages(input), temperature: 0, max_tokens: 64 },
-          { signal, timeout: timeoutMs },
-        );
-        content = completion.choices?.[0]?.message?.content;
-      } catch (error) {
-        if (error instanceof OpenAI.APIConnectionTimeoutError) {
-          throw new JudgeError('timeout', `The judge (${config.model}) did not answer within ${timeoutMs} ms.`);
-        }
-        if (error instanceof OpenAI.APIError) {
-          const status = error.status ? `HTTP ${error.status}` : 'no connection';
-          throw new JudgeError('unavailable', `The judge (${config.model}) failed: ${status}: ${error.message.split('\n')[0]}`);
-        }
-        throw error;
-      }
-      const answer = parseJudgeAnswer(content);
-      return {
-        ...answer,
-        score: answer.verdict === 'faithful' ? answer.confidence : 1 - answer.confidence,
-        model: config.model,
-      };
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 /**
  * Votes as integer-coded parallel arrays: the one input every aggregation in this folder reads.
  *
- * Why typed arrays: Dawid–Skene must run over a million votes in a few seconds, and an array of
- * per-vote objects costs ~100 bytes each plus GC pressure in the inner loop. Items, reviewers and
- * labels are coded as dense integers once, here, and every algorithm loops over Int32Arrays.
+ * Why typed arrays: Dawid–Skene must run over a million votes, and an array of per-vote
+ * objects costs memory and GC pressure in the inner loop. Items, reviewers and labels are coded
+ * as dense integers once, here, and every algorithm loops over Int32Arrays.
  *
  * Labels are generic strings (any K categories); `ignoredLabels` (by default `unsure`) are
  * dropped at the door because an abstention is recorded but is not a label.

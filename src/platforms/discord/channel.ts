@@ -11,7 +11,6 @@
  */
 import {
   Client,
-  DiscordAPIError,
   Events,
   GatewayIntentBits,
   MessageFlags,
@@ -24,43 +23,27 @@ import {
   type RepliableInteraction,
   type SendableChannels,
 } from 'discord.js';
-import type { Actor, CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { Actor } from '../../core/actor';
+import { decodeAction } from '../../core/actions';
 import type { AnalysisFinishedEvent, Services } from '../../core/services';
 import type { View, VoteAckView } from '../../core/view';
-import { coreNameOf, registerDiscordCommands, type DiscordConfig } from './commands';
-import {
-  claimsFromMessage,
-  closeExplanationOnMessage,
-  errorMessage,
-  MODAL_FIELDS,
-  parseCustomId,
-  renderNoteModal,
-  renderView,
-  type DiscordMessage,
-} from './render';
-
-/** How the channel reaches the core: `invokeCommand` from src/core/invoke.ts. */
-export type InvokeCommand = (
-  services: Services,
-  actor: Actor,
-  commandName: string,
-  rawOptions: ParsedOptions,
-  replyRef?: { interactionToken?: string; messageId?: string; expiresAt?: Date },
-) => Promise<CommandResult>;
-
-export interface DiscordChannelLog {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+import type { Logger } from '../../log';
+import { actionCall, noteFormCall } from '../actions';
+import type { InvokeCommand } from '../channel';
+import { coreNameOf, registerDiscordCommands } from './commands';
+import type { DiscordConfig } from './config';
+import { AcknowledgementsFirst, describe, interactionLabel, isApiError, isExpiredToken, readField, toReply } from './interactions';
+import type { DiscordMessage } from './message';
+import { claimsFromMessage, closeExplanationOnMessage, MODAL_FIELDS, renderNoteModal, reopenExplanationOnMessage } from './note';
+import { errorMessage, renderView } from './render';
 
 export interface DiscordChannelOptions {
   services: Services;
   config: DiscordConfig;
   commands: readonly CommandDefinition[];
   invoke: InvokeCommand;
-  log: DiscordChannelLog;
+  logger: Logger;
 }
 
 export interface RunningDiscordChannel {
@@ -73,14 +56,10 @@ export interface RunningDiscordChannel {
 const TOKEN_LIFETIME_MS = 15 * 60_000;
 /** Stop using the token a little early: an edit started at 14:59 may land after 15:00. */
 const TOKEN_MARGIN_MS = 30_000;
-/** Discord API errors meaning the interaction webhook (token) is gone. */
-const EXPIRED_TOKEN_CODES = new Set([10015, 50027, 10062]);
-/** The vote command's option names (commands/vote.ts). */
-const VOTE = { command: 'vote', explanation: 'explanation', label: 'label', note: 'note', claims: 'claims' } as const;
-const RETRY = { command: 'retry', analysis: 'analysis' } as const;
 
 export async function startDiscordClient(options: DiscordChannelOptions): Promise<RunningDiscordChannel> {
-  const { services, config, log } = options;
+  const { services, config } = options;
+  const log = options.logger.child({ name: 'discord' });
   const definitions = new Map(options.commands.map((d) => [d.name, d]));
   // Only Guilds: interactions arrive regardless of intents, and Guilds gives the channel cache
   // needed to post a result as a new message. No privileged intents.
@@ -123,10 +102,10 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
 
   client.on(Events.InteractionCreate, (interaction) => {
     if (stopping) return;
-    void track(handleInteraction(interaction)).catch((error) => log.error(`discord: interaction ${interaction.id}: ${describe(error)}`));
+    void track(handleInteraction(interaction)).catch((error) => log.error(`interaction ${interaction.id}: ${describe(error)}`));
   });
-  client.on(Events.Error, (error) => log.error(`discord: client error: ${describe(error)}`));
-  client.on(Events.Warn, (message) => log.warn(`discord: ${message}`));
+  client.on(Events.Error, (error) => log.error(`client error: ${describe(error)}`));
+  client.on(Events.Warn, (message) => log.warn(`${message}`));
 
   const unsubscribe = services.events.onAnalysisFinished((event) => deliverFinishedElsewhere(event));
 
@@ -136,12 +115,12 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       else if (interaction.isButton()) await onButton(interaction);
       else if (interaction.isModalSubmit()) await onModalSubmit(interaction);
     } catch (error) {
-      log.error(`discord: interaction ${interaction.id} (${interactionLabel(interaction)}) failed: ${describe(error)}`);
+      log.error(`interaction ${interaction.id} (${interactionLabel(interaction)}) failed: ${describe(error)}`);
       if (interaction.isRepliable()) {
         await sendError(
           interaction,
           `Something went wrong on Confab's side while handling ${interactionLabel(interaction)}. It was logged as interaction ${interaction.id}; please try again.`,
-        ).catch((e) => log.warn(`discord: could not report the error for interaction ${interaction.id}: ${describe(e)}`));
+        ).catch((e) => log.warn(`could not report the error for interaction ${interaction.id}: ${describe(e)}`));
       }
     }
   }
@@ -218,12 +197,16 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       } catch (error) {
         // The pending view is lost, but the analysis is not: it is still delivered below.
         if (!result.followUp || !isExpiredToken(error)) throw error;
-        log.info(`discord: interaction ${interaction.id} expired before its pending reply was shown.`);
+        log.info(`interaction ${interaction.id} expired before its pending reply was shown.`);
       }
     }
     if (result.view.kind === 'vote-ack' && result.view.closedNow) await revealClosedTally(result.view, null);
-    // An admin's /close reveals the tally on the public message just as a closing vote does.
-    if (result.view.kind === 'message' && result.view.item?.state === 'closed') await revealClosedTally(result.view.item, null);
+    // An admin's /close reveals the tally on the public message just as a closing vote does;
+    // /reopen takes it back and makes the buttons work again.
+    if (result.view.kind === 'message' && result.view.item) {
+      const item = result.view.item;
+      await revealClosedTally(item, null, item.state === 'open' ? reopenExplanationOnMessage : closeExplanationOnMessage);
+    }
     if (result.followUp) {
       const analysisId = result.view.kind === 'analysis' ? result.view.analysisId : null;
       if (analysisId !== null) awaitingFollowUp.add(analysisId);
@@ -231,7 +214,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       // core resumes it after the restart and `onAnalysisFinished` posts it as a new message.
       void result.followUp
         .then((view) => deliverFollowUp(interaction, view))
-        .catch((error) => log.error(`discord: interaction ${interaction.id}: delivering the analysis failed: ${describe(error)}`))
+        .catch((error) => log.error(`interaction ${interaction.id}: delivering the analysis failed: ${describe(error)}`))
         .finally(() => {
           if (analysisId !== null) awaitingFollowUp.delete(analysisId);
         });
@@ -262,7 +245,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
         return;
       } catch (error) {
         if (!isExpiredToken(error)) throw error;
-        log.info(`discord: interaction ${interaction.id} expired before its analysis finished; posting a new message.`);
+        log.info(`interaction ${interaction.id} expired before its analysis finished; posting a new message.`);
       }
     }
     if (interaction.channelId) rememberPublic(view, await postToChannel(interaction.channelId, message));
@@ -282,7 +265,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   async function postToChannel(channelId: string, message: DiscordMessage): Promise<Message | null> {
     const channel = client.channels.cache.get(channelId) ?? (await client.channels.fetch(channelId).catch(() => null));
     if (!channel || !channel.isSendable()) {
-      log.warn(`discord: cannot post to channel ${channelId} (not visible to the bot or not a text channel).`);
+      log.warn(`cannot post to channel ${channelId} (not visible to the bot or not a text channel).`);
       return null;
     }
     return (channel as SendableChannels).send(toReply(message));
@@ -291,27 +274,28 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   // ------------------------------------------------------------ buttons
 
   async function onButton(interaction: ButtonInteraction): Promise<void> {
-    const parsed = parseCustomId(interaction.customId);
-    if (!parsed || parsed.kind === 'modal') {
+    const action = decodeAction(interaction.customId);
+    if (!action || action.kind === 'modal') {
       await interaction.reply({ ...toReply(errorMessage('This button is from an older version of Confab and no longer works. Run the command again.')), flags: MessageFlags.Ephemeral });
       return;
     }
-    if (parsed.kind === 'note') {
+    if (action.kind === 'note') {
       // A modal must be the first response (no defer), so its content comes from the message itself.
-      const claims = claimsFromMessage(interaction.message.embeds.map((e) => e.toJSON()), parsed.explanationId);
-      await interaction.showModal(renderNoteModal(parsed.explanationId, claims));
+      const claims = claimsFromMessage(interaction.message.embeds.map((e) => e.toJSON()), action.explanationId);
+      await interaction.showModal(renderNoteModal(action.explanationId, claims));
       return;
     }
-    if (parsed.kind === 'retry') {
-      if (!definitions.has(RETRY.command)) {
-        await interaction.reply({ ...toReply(errorMessage('Retrying is not available in this version of Confab.')), flags: MessageFlags.Ephemeral });
-        return;
-      }
-      // Retry turns the failed message itself back into the analysis: a deferred update makes
-      // that message the one `editReply` changes, so no stale Retry button stays behind.
+    const call = actionCall(action);
+    if (!definitions.has(call.command)) {
+      await interaction.reply({ ...toReply(errorMessage(`/${call.command} is not available in this version of Confab.`)), flags: MessageFlags.Ephemeral });
+      return;
+    }
+    if (call.reply === 'replace') {
+      // A deferred update makes the pressed message the one `editReply` changes, so a retried
+      // analysis replaces its failure and no stale button stays behind.
       await acks.send(() => interaction.deferUpdate());
       await acks.settled();
-      const result = await options.invoke(services, actorOf(interaction), RETRY.command, { [RETRY.analysis]: parsed.analysisId }, replyRefOf(interaction));
+      const result = await options.invoke(services, actorOf(interaction), call.command, call.options, replyRefOf(interaction));
       if (result.ephemeral || result.view.kind === 'error') {
         await interaction.followUp({ ...toReply(renderView(result.view)), flags: MessageFlags.Ephemeral });
         return;
@@ -319,31 +303,27 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       await showResult(interaction, result, false);
       return;
     }
-    // A vote: acknowledged privately at once, then the reviewer's vote and the tally.
+    // Acknowledged privately at once, then the answer (a vote's confirmation and tally).
     await acks.send(() => interaction.deferReply({ flags: MessageFlags.Ephemeral }));
     await acks.settled();
-    const result = await options.invoke(services, actorOf(interaction), VOTE.command, {
-      [VOTE.explanation]: parsed.explanationId,
-      [VOTE.label]: parsed.label,
-    });
+    const result = await options.invoke(services, actorOf(interaction), call.command, call.options);
     await afterVote(interaction, result);
   }
 
   async function onModalSubmit(interaction: ModalSubmitInteraction): Promise<void> {
-    const parsed = parseCustomId(interaction.customId);
-    if (!parsed || parsed.kind !== 'modal') {
+    const action = decodeAction(interaction.customId);
+    if (!action || action.kind !== 'modal') {
       await interaction.reply({ ...toReply(errorMessage('This form is from an older version of Confab. Press Note again.')), flags: MessageFlags.Ephemeral });
       return;
     }
     await acks.send(() => interaction.deferReply({ flags: MessageFlags.Ephemeral }));
     await acks.settled();
-    const label = interaction.fields.getStringSelectValues(MODAL_FIELDS.label)[0];
-    const note = readField(() => interaction.fields.getTextInputValue(MODAL_FIELDS.note)) ?? '';
-    const claims = readField(() => interaction.fields.getStringSelectValues(MODAL_FIELDS.claims)) ?? [];
-    const rawOptions: ParsedOptions = { [VOTE.explanation]: parsed.explanationId, [VOTE.label]: label };
-    if (note.trim()) rawOptions[VOTE.note] = note;
-    if (claims.length) rawOptions[VOTE.claims] = claims.join(',');
-    const result = await options.invoke(services, actorOf(interaction), VOTE.command, rawOptions);
+    const call = noteFormCall(action.explanationId, {
+      label: interaction.fields.getStringSelectValues(MODAL_FIELDS.label)[0],
+      note: readField(() => interaction.fields.getTextInputValue(MODAL_FIELDS.note)),
+      claims: readField(() => interaction.fields.getStringSelectValues(MODAL_FIELDS.claims)),
+    });
+    const result = await options.invoke(services, actorOf(interaction), call.command, call.options);
     await afterVote(interaction, result);
   }
 
@@ -354,10 +334,14 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   }
 
   /**
-   * An item closed: show its tally on the public message. That is the message the vote came
-   * from when it is public, else the one this process remembers showing the explanation on.
+   * An item closed (or reopened): show it on the public message. That is the message the vote
+   * came from when it is public, else the one this process remembers showing the explanation on.
    */
-  async function revealClosedTally(ack: Pick<VoteAckView, 'explanationId' | 'tally'>, interaction: ButtonInteraction | ModalSubmitInteraction | null): Promise<void> {
+  async function revealClosedTally(
+    ack: Pick<VoteAckView, 'explanationId' | 'tally'>,
+    interaction: ButtonInteraction | ModalSubmitInteraction | null,
+    edit: typeof closeExplanationOnMessage = closeExplanationOnMessage,
+  ): Promise<void> {
     let message: Message | null = interaction?.message && !interaction.message.flags.has(MessageFlags.Ephemeral) ? interaction.message : null;
     if (!message) {
       const where = publicMessages.get(ack.explanationId);
@@ -366,7 +350,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       message = await channel.messages.fetch(where.messageId).catch(() => null);
       if (!message) return;
     }
-    const closed = closeExplanationOnMessage(
+    const closed = edit(
       { embeds: message.embeds.map((e) => e.toJSON()), components: message.components.map((c) => c.toJSON()) as never },
       ack,
     );
@@ -379,7 +363,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
         await interaction.webhook.editMessage(message.id, toReply(closed));
       } catch {
         // The vote is stored either way; only the public tally is missing, which /stats shows.
-        log.warn(`discord: could not show the closed tally on message ${message.id}: ${describe(error)}`);
+        log.warn(`could not show the item's state on message ${message.id}: ${describe(error)}`);
       }
     }
   }
@@ -411,10 +395,10 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     }
     throw error;
   }
-  log.info(`discord: connected as ${client.user?.tag ?? 'unknown'} in ${client.guilds.cache.size} server(s).`);
+  log.info(`connected as ${client.user?.tag ?? 'unknown'} in ${client.guilds.cache.size} server(s).`);
   if (config.registerOnStart) {
     const registered = await registerDiscordCommands(config, { commands: options.commands });
-    log.info(`discord: registered ${registered.names.length} ${registered.scope} commands${registered.guildId ? ` in guild ${registered.guildId}` : ''}.`);
+    log.info(`registered ${registered.names.length} ${registered.scope} commands${registered.guildId ? ` in guild ${registered.guildId}` : ''}.`);
   }
 
   return {
@@ -428,75 +412,4 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
       await client.destroy();
     },
   };
-}
-
-// ---------------------------------------------------------------- helpers
-
-/**
- * Acknowledgements before work. Command work (database, rendering) runs on the same event loop
- * as the acknowledgements; in a burst of interactions, starting the first command's work delays
- * every later defer past Discord's 3-second window. So work waits until the acknowledgements in
- * flight are sent, and yields once so interactions already received get their turn; a cap keeps
- * a steady stream of clicks from starving it.
- */
-class AcknowledgementsFirst {
-  private pending = 0;
-  private waiting: Array<() => void> = [];
-
-  async send<T>(acknowledge: () => Promise<T>): Promise<T> {
-    this.pending += 1;
-    try {
-      return await acknowledge();
-    } finally {
-      this.pending -= 1;
-      if (this.pending === 0) for (const resume of this.waiting.splice(0)) resume();
-    }
-  }
-
-  async settled(maxWaitMs = 1_000): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if (this.pending === 0) return;
-    await new Promise<void>((resolve) => {
-      this.waiting.push(resolve);
-      setTimeout(resolve, maxWaitMs).unref();
-    });
-  }
-}
-
-/** discord.js message options from a rendered message. */
-function toReply(message: DiscordMessage) {
-  return {
-    content: message.content ?? '',
-    embeds: message.embeds,
-    components: message.components,
-    allowedMentions: message.allowedMentions,
-    files: message.files ?? [],
-  };
-}
-
-function readField<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
-  }
-}
-
-function isApiError(error: unknown, code: number): boolean {
-  return error instanceof DiscordAPIError && error.code === code;
-}
-
-function isExpiredToken(error: unknown): boolean {
-  return error instanceof DiscordAPIError && typeof error.code === 'number' && EXPIRED_TOKEN_CODES.has(error.code);
-}
-
-function interactionLabel(interaction: Interaction): string {
-  if (interaction.isChatInputCommand()) return `/${interaction.commandName}`;
-  if (interaction.isButton() || interaction.isModalSubmit()) return 'that button';
-  return 'that interaction';
-}
-
-function describe(error: unknown): string {
-  if (error instanceof DiscordAPIError) return `${error.message} (Discord code ${error.code}, ${error.method.toUpperCase()} ${error.url})`;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -5,12 +5,10 @@
  */
 import { REST, Routes, type RESTPutAPIApplicationCommandsJSONBody } from 'discord.js';
 import type { CommandDefinition, OptionSpec, OptionType } from '../../../commands/types';
-import type { Config } from '../../config';
+import type { DiscordConfig } from './config';
 
 /** Discord names differ from the core's where Discord needs a prefix to avoid clashes. */
 const DISCORD_NAMES: Record<string, string> = { settings: 'confab-settings' };
-/** Commands that exist for other channels' syntax and are buttons on Discord. */
-const NOT_SLASH_COMMANDS = new Set<string>();
 
 /** Manage Server: the permission `/confab-settings` needs by default (admins can change it per server). */
 export const MANAGE_GUILD_PERMISSION = (1n << 5n).toString();
@@ -56,24 +54,20 @@ function optionJSON(option: OptionSpec) {
 
 /** The body of the bulk overwrite: one chat-input command per definition. */
 export function slashCommandsJSON(definitions: readonly CommandDefinition[]): RESTPutAPIApplicationCommandsJSONBody {
-  return definitions
-    .filter((d) => !NOT_SLASH_COMMANDS.has(d.name))
-    .map((definition) => ({
-      type: 1,
-      name: discordNameOf(definition.name),
-      description: description(definition.description),
-      // Discord rejects a required option after an optional one.
-      options: [...definition.options]
-        .sort((a, b) => Number(b.required ?? false) - Number(a.required ?? false))
-        .slice(0, 25)
-        .map(optionJSON),
-      default_member_permissions: definition.adminOnly ? MANAGE_GUILD_PERMISSION : null,
-      // Guild channels only: reviews belong to a server's team.
-      contexts: [0],
-    })) as unknown as RESTPutAPIApplicationCommandsJSONBody;
+  return definitions.map((definition) => ({
+    type: 1,
+    name: discordNameOf(definition.name),
+    description: description(definition.description),
+    // Discord rejects a required option after an optional one.
+    options: [...definition.options]
+      .sort((a, b) => Number(b.required ?? false) - Number(a.required ?? false))
+      .slice(0, 25)
+      .map(optionJSON),
+    default_member_permissions: definition.adminOnly ? MANAGE_GUILD_PERMISSION : null,
+    // Guild channels only: reviews belong to a server's team.
+    contexts: [0],
+  })) as unknown as RESTPutAPIApplicationCommandsJSONBody;
 }
-
-export type DiscordConfig = NonNullable<Config['discord']>;
 
 export interface RegisterResult {
   scope: 'guild' | 'global';

@@ -1,31 +1,20 @@
 /**
- * The Discord channel's entry points, as the channel registry (src/platforms/index.ts) and the
- * CLI (`confab discord register`) call them.
+ * The Discord channel as a module: its variables, when it is on, and `start()`. discord.js is
+ * loaded inside `start()`, so importing this module costs nothing when Discord is not used.
  */
-import type { Services } from '../../core/services';
-import type { ChannelLog, RunningChannel } from '../index';
-import { startDiscordClient, type RunningDiscordChannel } from './channel';
-import type { DiscordConfig } from './commands';
+import type { ChannelModule } from '../channel';
+import { configureDiscord, describeDiscord, DISCORD_VARIABLE_SPECS, type DiscordConfig } from './config';
 
-export { registerDiscordCommands, slashCommandsJSON, type DiscordConfig, type RegisterResult } from './commands';
+export type { DiscordConfig } from './config';
 
-const consoleLog: ChannelLog = {
-  debug: () => undefined,
-  info: (m) => console.error(m),
-  warn: (m) => console.error(m),
-  error: (m) => console.error(m),
+export const discordChannel: ChannelModule<DiscordConfig> = {
+  name: 'discord',
+  variables: DISCORD_VARIABLE_SPECS,
+  configure: configureDiscord,
+  describe: describeDiscord,
+  async start({ services, config, logger }) {
+    const { startDiscordChannel } = await import('./start');
+    const running = await startDiscordChannel(services, config, logger);
+    return { stop: () => running.stop() };
+  },
 };
-
-/** Connect to Discord with the real command set and core. */
-export async function startDiscordChannel(services: Services, config: DiscordConfig, log: ChannelLog = consoleLog): Promise<RunningDiscordChannel> {
-  const [{ allCommands }, { invokeCommand }] = await Promise.all([import('../../../commands/index'), import('../../core/invoke')]);
-  return startDiscordClient({ services, config, commands: allCommands, invoke: invokeCommand, log });
-}
-
-/** The registry's entry point: `confab start` calls this when DISCORD_TOKEN is set. */
-export async function startChannel(services: Services, log: ChannelLog): Promise<RunningChannel> {
-  const config = services.config.discord;
-  if (!config) throw new Error('DISCORD_TOKEN and DISCORD_APPLICATION_ID must be set to start the Discord channel.');
-  const running = await startDiscordChannel(services, config, log);
-  return { stop: () => running.stop() };
-}

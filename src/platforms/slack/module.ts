@@ -1,29 +1,7 @@
 /**
- * The Slack channel as a module: its variables, how it reads and checks them, and the shape a
- * channel exports. The two interfaces are declared here until the shared channel contract
- * lands; they are meant to be replaced by imports of it, unchanged.
+ * The Slack channel's variables, and how it reads and checks them.
  */
-import type { Services } from '../../core/services';
-import type { Logger } from '../../log';
-import type { RunningChannel } from '../index';
-
-export interface VariableSpec {
-  name: string;
-  description: string;
-  default?: string;
-  secret?: boolean;
-  example?: string;
-}
-
-export interface ChannelModule<C = unknown> {
-  name: string;
-  variables: readonly VariableSpec[];
-  /** undefined: not enabled; throws an Error naming the variables when half-configured. */
-  configure(env: Record<string, string | undefined>): C | undefined;
-  /** One line for `confab doctor`; never a secret. */
-  describe(config: C): string;
-  start(context: { services: Services; config: C; logger: Logger }): Promise<RunningChannel>;
-}
+import type { VariableSpec } from '../channel';
 
 export interface SlackConfig {
   botToken: string;

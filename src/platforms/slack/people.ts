@@ -5,7 +5,7 @@
  * every click would otherwise cost two Web API calls.
  */
 import type { WebClient } from '@slack/web-api';
-import type { Actor } from '../../../commands/types';
+import type { Actor } from '../../core/actor';
 
 export interface SlackLog {
   debug(message: string): void;

@@ -3,7 +3,7 @@
  * command declarations, so Slack accepts exactly the options and values the terminal does.
  */
 import type { CommandDefinition, ParsedOptions } from '../../../commands/types';
-import { parseLine, usageLine } from '../terminal/parse';
+import { parseLine, usageLine } from '../text-command';
 
 export type SlashRequest =
   | { kind: 'command'; name: string; options: ParsedOptions }

@@ -9,21 +9,15 @@
  *   end of input once every pending analysis has finished.
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { Actor, CommandDefinition, CommandResult, CommandContext, ParsedOptions } from '../../../commands/types';
+import type { CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { Actor } from '../../core/actor';
 import type { Services, AnalysisFinishedEvent } from '../../core/services';
 import type { View } from '../../core/view';
-import type { ChannelLog, RunningChannel } from '../index';
+import type { Logger } from '../../log';
+import type { InvokeCommand, RunningChannel } from '../channel';
 import { escapeTerminal } from './escape';
-import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from './parse';
+import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from '../text-command';
 import { renderView } from './render';
-
-export type InvokeCommand = (
-  services: Services,
-  actor: Actor,
-  commandName: string,
-  rawOptions: ParsedOptions,
-  replyRef?: CommandContext['replyRef'],
-) => Promise<CommandResult>;
 
 export interface TerminalSessionOptions {
   services: Services;
@@ -37,7 +31,7 @@ export interface TerminalSessionOptions {
   isAdmin: boolean;
   interactive: boolean;
   color: boolean;
-  log: ChannelLog;
+  logger: Logger;
   /**
    * Resolves when the process has no queued or running terminal analysis, including ones
    * resumed from an earlier run, with the ids of those that were pending. Piped sessions wait
@@ -115,7 +109,8 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     announced.add(event.analysisId);
     // Wait for the command being handled, so an analysis it just queued is known as ours.
     void inFlight.then(() => {
-      if (!ownAnalyses.has(event.analysisId)) show(event.view);
+      // followUpPending: a command awaits it (here or in another process) and shows it itself.
+      if (!ownAnalyses.has(event.analysisId) && !event.followUpPending) show(event.view);
       onAnnounced?.();
     });
   });
@@ -175,7 +170,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       result = await opts.invoke(opts.services, actor, name, options);
     } catch (error) {
       // invokeCommand answers user errors with an ErrorView; a throw is a fault of ours.
-      opts.log.error(`/${name} failed: ${(error as Error).stack ?? String(error)}`);
+      opts.logger.error({ err: error }, `/${name} failed`);
       show({ kind: 'error', code: 'internal', message: `/${name} failed inside Confab; the details are in the log.` });
       return;
     }
@@ -183,7 +178,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     show(result.view);
     if (result.followUp) {
       const followUp = result.followUp.then(show, (error: unknown) => {
-        opts.log.error(`/${name} follow-up failed: ${(error as Error).stack ?? String(error)}`);
+        opts.logger.error({ err: error }, `/${name} follow-up failed`);
         show({ kind: 'error', code: 'internal', message: `/${name} did not finish; the details are in the log.` });
       });
       track(followUp);

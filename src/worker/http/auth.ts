@@ -17,12 +17,13 @@ export function secretMatches(given: string, secret: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function requireSecret(req: IncomingMessage, secret: string | undefined): void {
+/** `wrongStatus` is 403 on Neuronpedia's NLA routes, which tell a wrong key from a missing one. */
+export function requireSecret(req: IncomingMessage, secret: string | undefined, wrongStatus: 401 | 403 = 401): void {
   if (secret === undefined) return;
   const header = req.headers[SECRET_HEADER];
   const given = Array.isArray(header) ? header[0] : header;
   if (given === undefined || given === '') {
     throw new HttpError(401, 'unauthorized', 'This worker requires the X-SECRET-KEY header.');
   }
-  if (!secretMatches(given, secret)) throw new HttpError(401, 'unauthorized', 'The X-SECRET-KEY header does not match this worker\'s secret.');
+  if (!secretMatches(given, secret)) throw new HttpError(wrongStatus, 'unauthorized', 'The X-SECRET-KEY header does not match this worker\'s secret.');
 }

@@ -2,7 +2,7 @@
  * `GET /v1/capabilities`: token limit, layer, d_model, SAE width and architecture, backends and
  * device, so a client can check a request before sending it.
  */
-import { CapabilitiesSchema } from '../api/analyze';
+import { CapabilitiesSchema } from '../../protocol/analyze';
 import type { Route } from './route';
 
 export { CapabilitiesSchema };

@@ -1,70 +1,89 @@
 /**
- * `POST /describe`, in the shape of Neuronpedia's NLA server: verbalize raw activation
- * vectors (no prompt), each scored by the AR round trip.
+ * `POST /describe`, in the shape of Neuronpedia's NLA server: verbalize raw activation vectors
+ * (no prompt), each scored by the AR round trip; `stream: true` sends each vector's result as a
+ * server-sent event when it is ready.
+ *
+ * Beyond the spec, and ignored by its clients: `n` verbalizations per vector (`samples`),
+ * `seed`, the raw text and whether its tags parsed, and `fve_nrm`.
  */
 import { z } from 'zod';
-import { parseBody } from './errors';
+import type { Explanation } from '../../protocol/analyze';
+import { detailError, parseFastApi, readFastApiBody, validationError } from './fastapi';
+import { NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
 import type { Route } from './route';
-import { toActivation, VectorSchema } from './vectors';
+import { openEventStream } from './sse';
+import { ActivationError, toActivation } from './vectors';
 
 /** The reference client's default; generation stops earlier at EOS or `</explanation>`. */
 const DEFAULT_MAX_NEW_TOKENS = 200;
 
-export const DescribeBodySchema = z
-  .object({
-    activations: z.array(VectorSchema).min(1, 'activations: send at least one vector').max(64),
-    /** Verbalizations per vector. */
-    n: z.number().int().min(1).max(16).default(1),
-    temperature: z.number().min(0).max(2).optional(),
-    max_new_tokens: z.number().int().min(1).max(1024).default(DEFAULT_MAX_NEW_TOKENS),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-  })
-  .strict();
+export const DescribeBodySchema = z.object({
+  activations: z.array(z.array(z.number())).min(1, 'activations: send at least one vector').max(512),
+  /** Verbalizations per vector. */
+  n: z.number().int().min(1).max(16).default(1),
+  temperature: z.number().min(0).max(NLA_MAX_TEMPERATURE).optional(),
+  max_new_tokens: z.number().int().gt(0).max(4096).default(DEFAULT_MAX_NEW_TOKENS),
+  stream: z.boolean().default(false),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+});
 
-const SampleSchema = z.object({
-  description: z.string(),
-  raw: z.string(),
-  parsed: z.boolean(),
-  mse: z.number(),
-  cosine_similarity: z.number(),
-  fve_nrm: z.number(),
-});
-export const DescribeResponseSchema = z.object({
-  layer_index: z.number().int(),
-  /** One per vector; the fields of the first sample are repeated at the top for Neuronpedia tools. */
-  results: z.array(SampleSchema.extend({ samples: z.array(SampleSchema) })),
-});
-export type DescribeResponse = z.infer<typeof DescribeResponseSchema>;
+function sample(e: Explanation) {
+  return { description: e.text, raw: e.raw, parsed: e.parsed, mse: e.ar.mse_nrm, cosine_similarity: e.ar.cosine, fve_nrm: e.ar.fve_nrm };
+}
 
 export const describeRoute: Route = {
   method: 'POST',
   path: '/describe',
   auth: true,
-  async handle({ body, engine, queue, signal }) {
-    const input = parseBody(DescribeBodySchema, await body());
+  style: 'nla',
+  async handle({ body, engine, queue, signal, res }) {
+    const input = parseFastApi(DescribeBodySchema, await readFastApiBody(body));
+    if (input.activations.length > NLA_LIMITS.max_describe_batch) {
+      throw validationError([{ loc: ['body', 'activations'], msg: `${input.activations.length} vectors; this worker's limit is max_describe_batch = ${NLA_LIMITS.max_describe_batch} (see GET /).`, type: 'too_long' }]);
+    }
+    if (input.max_new_tokens > NLA_LIMITS.max_new_tokens) {
+      throw validationError([{ loc: ['body', 'max_new_tokens'], msg: `max_new_tokens is ${input.max_new_tokens}; this worker's limit is ${NLA_LIMITS.max_new_tokens} (see GET /).`, type: 'less_than_equal' }]);
+    }
     const caps = engine.capabilities();
-    const vectors = input.activations.map((values, i) => toActivation(values, caps.d_model, `activations[${i}]`));
+    if (!caps.nla.available) throw detailError(503, 'This worker has no NLA loaded.');
+    const vectors = input.activations.map((values, i) => {
+      try {
+        return toActivation(values, caps.d_model, `activations[${i}]`);
+      } catch (err) {
+        if (err instanceof ActivationError) throw validationError([{ loc: ['body', 'activations', i, ...err.at], msg: err.message, type: 'value_error' }]);
+        throw err;
+      }
+    });
     const sampling = {
       samples: input.n,
       temperature: input.temperature ?? (input.n > 1 ? 1 : 0),
       maxNewTokens: input.max_new_tokens,
       seed: input.seed,
     };
-    const described = await queue.task((s) => engine.describe(vectors, sampling, s), signal);
-    const response: DescribeResponse = {
-      layer_index: caps.layer,
-      results: described.map((explanations) => {
-        const samples = explanations.map((e) => ({
-          description: e.text,
-          raw: e.raw,
-          parsed: e.parsed,
-          mse: e.ar.mse_nrm,
-          cosine_similarity: e.ar.cosine,
-          fve_nrm: e.ar.fve_nrm,
-        }));
-        return { ...samples[0], samples };
-      }),
-    };
-    return response;
+    if (!input.stream) {
+      const described = await queue.task((s) => engine.describe(vectors, sampling, s), signal);
+      return {
+        layer_index: caps.layer,
+        results: described.map((explanations) => {
+          const samples = explanations.map(sample);
+          return { ...samples[0], samples };
+        }),
+      };
+    }
+    const stream = openEventStream(res);
+    try {
+      // One engine job per vector, so each result leaves as soon as it is ready.
+      await Promise.all(
+        vectors.map(async (vector, index) => {
+          const [explanations] = await queue.task((s) => engine.describe([vector], sampling, s), signal);
+          const samples = explanations.map(sample);
+          stream.send({ index, ...samples[0], samples });
+        }),
+      );
+      stream.end();
+    } catch (err) {
+      if (!signal.aborted) stream.end(err instanceof Error ? err.message : String(err));
+    }
+    return undefined;
   },
 };

@@ -6,8 +6,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import type { Logger } from '../../log';
 import { EngineError } from '../engine';
-import type { ErrorBody } from '../api/analyze';
+import type { ErrorBody } from '../../protocol/errors';
 
 export class HttpError extends Error {
   constructor(
@@ -15,6 +16,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** A body in another route family's shape (FastAPI's `{detail}` on the Neuronpedia routes). */
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -50,15 +53,12 @@ export function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'internal_error', 'The worker failed while processing this request; see the worker log.');
 }
 
-export function sendError(res: ServerResponse, err: unknown, log: (msg: string) => void = defaultLog): void {
+/** Answers `err` as JSON; a 5xx also goes to `log`, with the stack the client is not shown. */
+export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   const http = toHttpError(err);
-  if (http.status >= 500) log(`worker: ${http.code}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  if (http.status >= 500) log.error({ err, code: http.code, status: http.status }, `worker: ${http.code}`);
   const body: ErrorBody = { error: http.code, detail: http.message };
-  sendJson(res, http.status, body, http.headers);
-}
-
-function defaultLog(msg: string): void {
-  console.error(msg);
+  sendJson(res, http.status, http.body ?? body, http.headers);
 }
 
 /** "positions[0]: expected an integer; top_k: too big" — the field is always named. */

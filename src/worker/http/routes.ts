@@ -4,12 +4,14 @@ import { capabilitiesRoute } from './capabilities';
 import { describeRoute } from './describe';
 import { explainRoute } from './explain';
 import { healthRoute } from './health';
+import { nlaHealthRoute } from './nla-health';
 import type { Route } from './route';
 import { scoreRoute } from './score';
 import { topkByTokenRoute } from './topk-by-token';
 
 export const ROUTES: readonly Route[] = [
   healthRoute,
+  nlaHealthRoute,
   capabilitiesRoute,
   analyzeRoute,
   explainRoute,

@@ -12,9 +12,15 @@
  *
  * A request whose client went away before its batch starts is dropped; the queue never runs
  * work nobody will read.
+ *
+ * Admission is by estimated cost (`cost.ts`): a request is refused with 429 when the work
+ * already queued would keep it waiting longer than `maxQueueWaitMs`, with a Retry-After of the
+ * time that work takes to drain. A request that still waits that long (the estimate was short)
+ * is answered 429 then, so every request gets an answer within the wait bound plus one batch.
  */
-import type { AnalyzeRequest, AnalyzeResponse } from '../api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse } from '../../protocol/analyze';
 import { EngineError, type Engine } from '../engine';
+import { analyzeCost, CostMeter } from './cost';
 import { ClientGoneError, HttpError } from './errors';
 
 export interface WorkQueueOptions {
@@ -27,29 +33,36 @@ export interface WorkQueueOptions {
   /**
    * After a batch of n > 1, how long the next batch may wait for up to n requests. The clients
    * just answered need a round trip to send their next request; without this pause the one
-   * request that arrived during the batch started alone, and 16 clients settled into batches
-   * of 1 and 15 (measured), each 15 waiting out the lone request's forward pass. When no other
+   * request that arrived during the batch starts alone, and closed-loop clients settle into
+   * alternating batches of one and of all the others, who wait out its forward pass. When no other
    * lane is running, the pause is also capped at a tenth of the batch it follows, so an idle
    * engine never waits more than 10% of the work it saves. Default 25 ms.
    */
   regroupMs?: number;
+  /** The longest a request may wait for its batch to start (see above). Default 10 s. */
+  maxQueueWaitMs?: number;
 }
 
-interface AnalyzeJob {
-  kind: 'analyze';
-  request: AnalyzeRequest;
+interface QueuedJob {
   signal?: AbortSignal;
   enqueuedAt: number;
+  /** Estimated work, in cost units. */
+  cost: number;
+  /** Refuses the job when it has waited maxQueueWaitMs. */
+  deadline?: NodeJS.Timeout;
+}
+
+interface AnalyzeJob extends QueuedJob {
+  kind: 'analyze';
+  request: AnalyzeRequest;
   resolve(r: AnalyzeResponse): void;
   reject(e: unknown): void;
   detach(): void;
 }
 
-interface TaskJob {
+interface TaskJob extends QueuedJob {
   kind: 'task';
   run(signal: AbortSignal): Promise<unknown>;
-  signal?: AbortSignal;
-  enqueuedAt: number;
   resolve(r: unknown): void;
   reject(e: unknown): void;
   detach(): void;
@@ -63,6 +76,8 @@ export interface QueueStats {
   batches: number;
   /** Sizes of the analyze batches run so far, most recent last (last 100 kept). */
   recentBatchSizes: number[];
+  /** Estimated time until the work waiting and running now is done, in ms. */
+  drainMs: number;
 }
 
 export class WorkQueue {
@@ -73,8 +88,13 @@ export class WorkQueue {
   private closed = false;
   private batches = 0;
   private readonly recentBatchSizes: number[] = [];
-  /** Moving average of a job's duration, for Retry-After. */
-  private avgJobMs = 50;
+  private readonly meter = new CostMeter();
+  /** Cost units of the jobs waiting. */
+  private waitingCost = 0;
+  /** The batches and tasks on the lanes now, for the drain estimate. */
+  private readonly onLanes = new Set<{ startedAt: number; cost: number }>();
+  private readonly maxQueueWaitMs: number;
+  private readonly idleWaiters: Array<() => void> = [];
   private lastBatchEnd = 0;
   private lastBatchSize = 0;
   private lastBatchMs = 0;
@@ -94,31 +114,56 @@ export class WorkQueue {
     private readonly options: WorkQueueOptions,
   ) {
     this.lanes = Math.max(1, engine.concurrency ?? 1);
+    this.maxQueueWaitMs = options.maxQueueWaitMs ?? 10_000;
   }
 
   stats(): QueueStats {
-    return { waiting: this.waiting.length, running: this.running, batches: this.batches, recentBatchSizes: [...this.recentBatchSizes] };
+    return {
+      waiting: this.waiting.length,
+      running: this.running,
+      batches: this.batches,
+      recentBatchSizes: [...this.recentBatchSizes],
+      drainMs: Math.round(this.drainMs()),
+    };
+  }
+
+  /**
+   * How long the work queued and running now will take, shared out over the lanes: what a
+   * request admitted now would wait, and so what Retry-After says.
+   */
+  private drainMs(): number {
+    const now = performance.now();
+    let running = 0;
+    for (const work of this.onLanes) running += Math.max(0, this.meter.ms(work.cost) - (now - work.startedAt));
+    return (this.meter.ms(this.waitingCost) + running) / this.lanes;
   }
 
   analyze(request: AnalyzeRequest, signal?: AbortSignal): Promise<AnalyzeResponse> {
     return new Promise<AnalyzeResponse>((resolve, reject) => {
-      this.admit({ kind: 'analyze', request, signal, enqueuedAt: performance.now(), resolve, reject, detach: () => {} });
+      this.admit({ kind: 'analyze', request, signal, enqueuedAt: performance.now(), cost: analyzeCost(request), resolve, reject, detach: () => {} });
     });
   }
 
-  /** Run `run` alone on the engine lane, after the jobs already waiting. */
-  task<T>(run: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /** Run `run` alone on the engine lane, after the jobs already waiting; `cost` in units (cost.ts). */
+  task<T>(run: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal, cost = 1): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.admit({
         kind: 'task',
         run,
         signal,
         enqueuedAt: performance.now(),
+        cost,
         resolve: resolve as (r: unknown) => void,
         reject,
         detach: () => {},
       });
     });
+  }
+
+  /** Resolves when no batch or task is on a lane (at once when none is). */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Reject everything still waiting; the running job finishes on its own. */
@@ -127,7 +172,7 @@ export class WorkQueue {
     clearTimeout(this.timer as NodeJS.Timeout);
     clearImmediate(this.timer as NodeJS.Immediate);
     for (const job of this.waiting.splice(0)) {
-      job.detach();
+      this.leave(job);
       job.reject(new HttpError(503, 'shutting_down', 'The worker is shutting down; send the request to another worker.'));
     }
   }
@@ -141,28 +186,38 @@ export class WorkQueue {
       job.reject(new ClientGoneError());
       return;
     }
+    const aheadMs = this.drainMs();
     if (this.waiting.length >= this.options.queueLimit) {
-      const retryAfterS = Math.max(1, Math.ceil((this.avgJobMs * (this.waiting.length / this.options.maxBatch + 1)) / this.lanes / 1000));
-      job.reject(
-        new HttpError(429, 'queue_full', `The worker's queue is full (${this.options.queueLimit} waiting); retry in ${retryAfterS} s or use another worker.`, {
-          'retry-after': String(retryAfterS),
-        }),
-      );
+      job.reject(this.busy('queue_full', `The worker's queue is full (${this.options.queueLimit} waiting)`, aheadMs));
       return;
     }
-    if (job.signal) {
-      const signal = job.signal;
-      const onAbort = () => {
-        const i = this.waiting.indexOf(job);
-        if (i >= 0) {
-          this.waiting.splice(i, 1);
-          job.reject(new ClientGoneError());
-        }
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      job.detach = () => signal.removeEventListener('abort', onAbort);
+    if (aheadMs > this.maxQueueWaitMs) {
+      job.reject(this.busy('queue_full', `The work queued on this worker takes about ${seconds(aheadMs)} s, over its ${seconds(this.maxQueueWaitMs)} s wait limit`, aheadMs));
+      return;
     }
+    const signal = job.signal;
+    const onAbort = () => {
+      const i = this.waiting.indexOf(job);
+      if (i >= 0) {
+        this.waiting.splice(i, 1);
+        this.leave(job);
+        job.reject(new ClientGoneError());
+      }
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    job.deadline = setTimeout(() => {
+      const i = this.waiting.indexOf(job);
+      if (i < 0) return;
+      this.waiting.splice(i, 1);
+      this.leave(job);
+      job.reject(this.busy('queue_timeout', `This request waited ${seconds(this.maxQueueWaitMs)} s in the worker's queue without starting`, this.drainMs()));
+    }, this.maxQueueWaitMs);
+    job.detach = () => {
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(job.deadline);
+    };
     this.waiting.push(job);
+    this.waitingCost += job.cost;
     if (job.kind === 'analyze') this.noteDemand();
     // A regroup pause ends as soon as as many requests wait as the last batch had.
     if (this.timer && this.running < this.lanes && this.analysesWaiting() >= this.regroupTarget()) {
@@ -171,6 +226,18 @@ export class WorkQueue {
       this.timer = undefined;
     }
     this.schedule();
+  }
+
+  /** A job left the waiting list (started, refused, or its client went away). */
+  private leave(job: Job): void {
+    job.detach();
+    this.waitingCost = Math.max(0, this.waitingCost - job.cost);
+  }
+
+  /** 429 with a Retry-After of the estimated drain time, so clients return when there is room. */
+  private busy(code: string, why: string, drainMs: number): HttpError {
+    const retryAfterS = Math.max(1, Math.ceil(drainMs / 1000));
+    return new HttpError(429, code, `${why}; retry in ${retryAfterS} s or use another worker.`, { 'retry-after': String(retryAfterS) });
   }
 
   private analysesWaiting(): number {
@@ -236,11 +303,14 @@ export class WorkQueue {
     const started = performance.now();
     const idleLanes = this.lanes - this.running;
     let ran = 0;
+    let work: { startedAt: number; cost: number } | undefined;
     this.running++;
     try {
       if (head.kind === 'task') {
         this.waiting.shift();
-        head.detach();
+        this.leave(head);
+        work = { startedAt: started, cost: head.cost };
+        this.onLanes.add(work);
         this.schedule();
         await this.runTask(head);
       } else {
@@ -253,22 +323,29 @@ export class WorkQueue {
           const job = this.waiting[i];
           if (job.kind === 'analyze') {
             this.waiting.splice(i, 1);
-            job.detach();
+            this.leave(job);
             batch.push(job);
           } else i++;
         }
+        work = { startedAt: started, cost: batch.reduce((sum, job) => sum + job.cost, 0) };
+        this.onLanes.add(work);
         this.schedule();
         ran = await this.runBatch(batch, started);
       }
     } finally {
       const took = performance.now() - started;
-      this.avgJobMs = 0.8 * this.avgJobMs + 0.2 * took;
+      if (work) {
+        this.onLanes.delete(work);
+        // A batch whose clients all left before it started ran nothing, and teaches nothing.
+        if (head.kind === 'task' || ran > 0) this.meter.observe(work.cost, took);
+      }
       this.running--;
       this.lastBatchEnd = performance.now();
       this.lastBatchMs = took;
       // The clients of the batch that just ended are the ones about to send their next request.
       if (ran > 0) this.lastBatchSize = ran;
       this.schedule();
+      if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 
@@ -338,6 +415,10 @@ export class WorkQueue {
 
 /** How long a peak of demand is remembered (it is forgotten after one to two windows). */
 const DEMAND_WINDOW_MS = 1000;
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
+}
 
 function round2(ms: number): number {
   return Math.round(ms * 100) / 100;

@@ -11,7 +11,7 @@ import { registerArBackend, registerAvBackend } from '../runtime/registry';
 import { createNeuronpediaArBackend, NeuronpediaArOptionsSchema } from './neuronpedia-ar';
 import { createSglangAvBackend, SglangOptionsSchema } from './sglang';
 import { createVllmAvBackend, VllmOptionsSchema } from './vllm';
-import { ManifestError } from '../runtime/manifest';
+import { ManifestError } from '../runtime/manifest-files';
 import type { z } from 'zod';
 
 export { createSglangAvBackend } from './sglang';

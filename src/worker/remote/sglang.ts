@@ -8,11 +8,13 @@
  *   prompt has the same ids with a different injected row.
  * - The stop string is kept in the output (`no_stop_trim`), so the engine's parser sees the
  *   closing `</explanation>` and does not flag a complete explanation as unparsed.
+ * - Seeded samples repeat only on a server launched with `--enable-deterministic-inference`.
+ * - 503 (its request queue is full) and 429 mean busy: waited out within `timeout_ms`.
  */
 import { z } from 'zod';
 import { EngineError } from '../engine';
 import type { AvBackend, BuiltPrompt, SamplingOptions } from '../runtime/av-backend';
-import { mapLimit, postJson } from './http-json';
+import { mapLimit, postJson, whileBusy } from './http-json';
 
 export const SglangOptionsSchema = z.object({
   url: z.string().regex(/^https?:\/\/\S+$/, 'an http(s):// URL of the SGLang server'),
@@ -40,7 +42,10 @@ export function createSglangAvBackend(options: SglangOptions): AvBackend {
     // Each sample gets its own seed, so n seeded samples differ from each other yet repeat.
     if (sampling.seed !== undefined) sampling_params.sampling_seed = sampling.seed + sample;
     const body = { input_embeds: toRows(prompt), sampling_params };
-    const answer = await postJson(endpoint, body, { timeoutMs: config.timeout_ms, signal, service: 'SGLang' });
+    const answer = await whileBusy(() => postJson(endpoint, body, { timeoutMs: config.timeout_ms, signal, service: 'SGLang' }), {
+      maxWaitMs: config.timeout_ms,
+      signal,
+    });
     const parsed = GenerateResponseSchema.safeParse(Array.isArray(answer) ? answer[0] : answer);
     if (!parsed.success) throw new EngineError(502, 'backend_bad_response', `SGLang at ${endpoint} answered without a "text" field.`);
     return parsed.data.text;

@@ -6,8 +6,12 @@
  * - `prompt_embeds` is the base64 of a `torch.save` archive of the [T, d] float32 tensor
  *   (`torch-archive.ts`). The openai package has no such field; it sends extra body keys
  *   unchanged, so the request object simply carries one.
- * - `prompt` is `''` because the OpenAI API requires one; vLLM returns the choices of the
- *   embeddings first, so the first `n` choices are ours.
+ * - `prompt` is null: vLLM takes any other value as a second, text prompt, which fails on a
+ *   tokenizer without BOS ("The decoder prompt cannot be empty") and wastes n completions on
+ *   one with BOS.
+ * - vLLM refuses n > 1 at temperature 0, and greedy samples are identical anyway: each is its
+ *   own request then.
+ * - 503 (its request queue is full) and 429 mean busy: waited out within `timeout_ms`.
  * - vLLM applies no chat template to embeddings: the engine sends the fully templated prompt.
  */
 import OpenAI from 'openai';
@@ -15,7 +19,7 @@ import type { CompletionCreateParamsNonStreaming } from 'openai/resources/comple
 import { z } from 'zod';
 import { EngineError } from '../engine';
 import type { AvBackend, BuiltPrompt, SamplingOptions } from '../runtime/av-backend';
-import { mapLimit } from './http-json';
+import { BackendBusyError, mapLimit, parseRetryAfter, whileBusy } from './http-json';
 import { checkPrompt } from './sglang';
 import { torchSaveFloat32 } from './torch-archive';
 
@@ -31,8 +35,9 @@ export const VllmOptionsSchema = z.object({
 });
 export type VllmOptions = z.input<typeof VllmOptionsSchema>;
 
-/** vLLM's extensions to the completions request. */
-type VllmCompletionParams = CompletionCreateParamsNonStreaming & {
+/** vLLM's extensions to the completions request; `prompt` may be null beside `prompt_embeds`. */
+type VllmCompletionParams = Omit<CompletionCreateParamsNonStreaming, 'prompt'> & {
+  prompt: null;
   prompt_embeds: string;
   include_stop_str_in_output: boolean;
 };
@@ -45,13 +50,25 @@ export function createVllmAvBackend(options: VllmOptions): AvBackend {
 
   async function generateOne(prompt: BuiltPrompt, sampling: SamplingOptions, signal?: AbortSignal): Promise<string[]> {
     checkPrompt(prompt);
+    const embeds = torchSaveFloat32(prompt.embeds, [prompt.T, prompt.d]).toString('base64');
+    if (sampling.temperature > 0 || sampling.samples === 1) return complete(embeds, sampling, sampling.samples, signal);
+    const texts: string[] = [];
+    for (let s = 0; s < sampling.samples; s++) texts.push(...(await complete(embeds, sampling, 1, signal)));
+    return texts;
+  }
+
+  function complete(embeds: string, sampling: SamplingOptions, n: number, signal?: AbortSignal): Promise<string[]> {
+    return whileBusy(() => completeOnce(embeds, sampling, n, signal), { maxWaitMs: config.timeout_ms, signal });
+  }
+
+  async function completeOnce(embeds: string, sampling: SamplingOptions, n: number, signal?: AbortSignal): Promise<string[]> {
     const params: VllmCompletionParams = {
       model: config.model,
-      prompt: '',
-      prompt_embeds: torchSaveFloat32(prompt.embeds, [prompt.T, prompt.d]).toString('base64'),
+      prompt: null,
+      prompt_embeds: embeds,
       max_tokens: sampling.maxNewTokens,
       temperature: sampling.temperature,
-      n: sampling.samples,
+      n,
       stop: config.stop,
       // Keep `</explanation>` so the engine's parser sees a closed tag.
       include_stop_str_in_output: true,
@@ -59,7 +76,7 @@ export function createVllmAvBackend(options: VllmOptions): AvBackend {
     };
     let completion: OpenAI.Completions.Completion;
     try {
-      completion = await client.completions.create(params, { signal });
+      completion = await client.completions.create(params as unknown as CompletionCreateParamsNonStreaming, { signal });
     } catch (err) {
       if (signal?.aborted) throw err;
       if (err instanceof OpenAI.APIConnectionTimeoutError) {
@@ -67,13 +84,15 @@ export function createVllmAvBackend(options: VllmOptions): AvBackend {
       }
       if (err instanceof OpenAI.APIConnectionError) throw new EngineError(503, 'backend_unreachable', `vLLM at ${baseURL} is unreachable (${err.message}).`);
       if (err instanceof OpenAI.APIError) {
-        throw new EngineError(err.status === 429 ? 503 : 502, 'backend_failed', `vLLM at ${baseURL} answered ${err.status}: ${err.message}`);
+        const message = `vLLM at ${baseURL} answered ${err.status}: ${err.message}`;
+        if (err.status === 429 || err.status === 503) throw new BackendBusyError(`${message} (busy)`, parseRetryAfter(err.headers?.get('retry-after')));
+        throw new EngineError(502, 'backend_failed', message);
       }
       throw err;
     }
-    const choices = [...completion.choices].sort((a, b) => a.index - b.index).slice(0, sampling.samples);
-    if (choices.length !== sampling.samples) {
-      throw new EngineError(502, 'backend_bad_response', `vLLM at ${baseURL} returned ${choices.length} choices; ${sampling.samples} were asked for.`);
+    const choices = [...completion.choices].sort((a, b) => a.index - b.index);
+    if (choices.length !== n) {
+      throw new EngineError(502, 'backend_bad_response', `vLLM at ${baseURL} returned ${choices.length} choices; ${n} were asked for.`);
     }
     return choices.map((c) => c.text);
   }

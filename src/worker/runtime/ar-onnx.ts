@@ -2,12 +2,13 @@
  * AR backend `onnx`: explanation text -> reconstructed activation, batched.
  *
  * Texts of different lengths share one run: right padding plus `attention_mask`; the graph reads
- * the vector at the last non-pad token. The template (`prompt_templates.ar`, e.g.
- * "<|bos|>{explanation}") is tokenized with special tokens allowed, the explanation itself
- * without: it is generated text and must not turn into a control token.
+ * the vector at the last non-pad token. The prompt's ids come from `ArPrompt` (the template with
+ * the tokenizer's special tokens, as the release tokenizes it), checked at start against the
+ * sidecar's `critic_suffix_ids`.
  */
 import type * as ortTypes from 'onnxruntime-node';
 import { EngineError } from '../engine';
+import { ArPrompt } from './ar-prompt';
 import type { ArBackend, ArItem } from './av-backend';
 import { createSession, ort, requireNames, type ExecutionProvider } from './execution';
 import { cosine } from './metrics';
@@ -16,25 +17,27 @@ import type { Tokenizer } from './tokenizer';
 
 export class OnnxArBackend implements ArBackend {
   readonly name = 'onnx';
-  private readonly prefixIds: number[];
-  private readonly suffixIds: number[];
-
   private constructor(
     private readonly session: ortTypes.InferenceSession,
-    private readonly tokenizer: Tokenizer,
-    template: string,
-    private readonly maxTokens: number,
+    private readonly prompt: ArPrompt,
     readonly dModel: number,
-  ) {
-    const [prefix, suffix = ''] = template.split('{explanation}');
-    this.prefixIds = tokenizer.encode(prefix, { allowSpecial: true }).ids;
-    this.suffixIds = suffix ? tokenizer.encode(suffix, { allowSpecial: true }).ids : [];
-  }
+  ) {}
 
-  static async open(opts: { onnx: string; tokenizer: Tokenizer; template: string; maxTokens: number; dModel: number; provider: ExecutionProvider }): Promise<OnnxArBackend> {
+  static async open(opts: {
+    onnx: string;
+    tokenizer: Tokenizer;
+    template: string;
+    maxTokens: number;
+    dModel: number;
+    provider: ExecutionProvider;
+    /** The sidecar's critic_suffix_ids and the sidecar file, for the start-up check. */
+    suffixCheck?: { ids: number[] | null; sidecar: string };
+  }): Promise<OnnxArBackend> {
+    const prompt = ArPrompt.build(opts.tokenizer, opts.template, opts.maxTokens);
+    if (opts.suffixCheck) prompt.checkSuffix(opts.suffixCheck.ids, opts.suffixCheck.sidecar);
     const session = await createSession(opts.onnx, opts.provider);
     requireNames(session, opts.onnx, ['input_ids', 'attention_mask'], ['vector']);
-    return new OnnxArBackend(session, opts.tokenizer, opts.template, opts.maxTokens, opts.dModel);
+    return new OnnxArBackend(session, prompt, opts.dModel);
   }
 
   static fromContext(ctx: ArBackendContext): Promise<OnnxArBackend> {
@@ -46,18 +49,13 @@ export class OnnxArBackend implements ArBackend {
       maxTokens,
       dModel: ctx.manifest.subject.dModel,
       provider: ctx.executionProvider,
+      suffixCheck: { ids: ctx.spec.meta.criticSuffixIds, sidecar: ctx.spec.meta.file },
     });
   }
 
-  /**
-   * Token ids the AR sees for `text`. An explanation longer than the AR's context is cut at
-   * the end (the template's own tokens are kept), because a score on most of the text is more
-   * use to a reviewer than an error.
-   */
+  /** Token ids the AR sees for `text`. */
   inputIds(text: string): number[] {
-    const room = this.maxTokens - this.prefixIds.length - this.suffixIds.length;
-    const body = this.tokenizer.encode(text, { allowSpecial: false }).ids.slice(0, Math.max(0, room));
-    return [...this.prefixIds, ...body, ...this.suffixIds];
+    return this.prompt.ids(text);
   }
 
   async vectors(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {

@@ -316,7 +316,7 @@ export class OnnxAvBackend implements AvBackend {
     // The graph as exported is checked first, so a model that lacks `past`/`present` gets the
     // error naming them rather than whatever the rewrite would make of it.
     const exported = await readFile(opts.onnx);
-    // `kv_cache` in the manifest's nla.av section picks an earlier layout, to compare:
+    // `kv_cache` in the manifest's nla.av section picks a simpler layout, for comparisons:
     // `as_exported` (the stacked cache) or `split` (per-layer, whole cache returned each step).
     const wanted = opts.options?.kv_cache;
     const split = wanted === 'as_exported' ? null : splitKvCache(exported);

@@ -14,7 +14,8 @@
  */
 import { EngineError } from '../engine';
 import type { BuiltPrompt } from './av-backend';
-import type { AvSpec, NlaTokens } from './manifest';
+import type { AvSpec } from './manifest';
+import type { NlaTokens } from './nla-meta';
 import { RowReader } from './safetensors';
 import type { Tokenizer } from './tokenizer';
 

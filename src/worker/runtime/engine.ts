@@ -20,8 +20,8 @@ import {
   type Explanation,
   type PositionResult,
   type Token,
-} from '../api/analyze';
-import { EngineError, type Engine, type SamplingOptions, type TopkByTokenResult } from '../engine';
+} from '../../protocol/analyze';
+import { EngineError, promptTooLong, type Engine, type SamplingOptions, type TopkByTokenResult } from '../engine';
 import { OnnxArBackend } from './ar-onnx';
 import type { ArBackend, AvBackend, BuiltPrompt } from './av-backend';
 import { OnnxAvBackend } from './av-onnx';
@@ -105,6 +105,7 @@ export class RuntimeEngine implements Engine {
       layer: m.subject.layer,
       d_model: m.subject.dModel,
       max_tokens: m.subject.maxTokens,
+      max_prompt_chars: this.maxPromptChars(),
       sae: { width: m.sae.cfg.dSae, architecture: m.sae.cfg.architecture, hook_name: m.sae.cfg.hookName },
       nla: { av_backend: this.nla?.av.name ?? 'none', ar_backend: this.nla?.ar.name ?? 'none', available: this.nla !== null },
       device: m.executionProvider,
@@ -112,8 +113,20 @@ export class RuntimeEngine implements Engine {
     };
   }
 
+  /**
+   * The longest prompt, in UTF-16 code units, that could fit the token limit: longer ones are
+   * refused before tokenizing, which costs time and memory in proportion to the prompt.
+   */
+  maxPromptChars(): number | undefined {
+    const room = this.manifest.subject.maxTokens - (this.manifest.subject.bosTokenId !== null ? 1 : 0);
+    const bound = Math.max(0, room) * this.tokenizer.maxCharsPerToken();
+    return Number.isFinite(bound) ? bound : undefined;
+  }
+
   /** User text: special tokens are never matched, BOS is added when the manifest says so. */
   tokenize(prompt: string): TokenizedPrompt {
+    const charLimit = this.maxPromptChars();
+    if (charLimit !== undefined && prompt.length > charLimit) throw promptTooLong(prompt.length, charLimit, this.manifest.subject.maxTokens);
     const enc = this.tokenizer.encode(prompt, { allowSpecial: false });
     const ids: number[] = [];
     const tokens: Token[] = [];
@@ -327,3 +340,4 @@ export class RuntimeEngine implements Engine {
 export function createEngine(manifestPath: string, opts: EngineOptions = {}): Promise<RuntimeEngine> {
   return RuntimeEngine.create(manifestPath, opts);
 }
+

@@ -4,9 +4,9 @@
  * The reference decoder takes `past` [n_layer, 2, B, n_head, P, head_dim] and returns `present`
  * stacked the same way. Inside, the graph slices `past` into layers and then into K and V
  * (two copies of the whole cache), concatenates each with the new step (the one copy attention
- * needs), and stacks the results twice more into `present`. Measured on 2 cores, those extra
- * copies of the cache made a batch-16 decode step at 70 cached positions cost as much per row as
- * batch 1 (8.6 ms vs 0.52 ms): batching gained nothing once the cache outgrew the CPU caches.
+ * needs), and stacks the results twice more into `present`. Those extra copies grow with the
+ * batch and the cache, so once the cache outgrows the CPU caches a batched decode step costs as
+ * much per row as an unbatched one, and batching gains nothing.
  *
  * `splitKvCache` rewrites the graph's edges, not its arithmetic: the per-layer K and V slices
  * become inputs `past_key_{L}` / `past_value_{L}` [B, n_head, P, head_dim], the per-layer
@@ -18,148 +18,8 @@
  * The protobuf handling covers the fields this needs (onnx.proto3); every other field is copied
  * byte for byte.
  */
-
-interface Field {
-  field: number;
-  wire: number;
-  /** The whole field, tag included, for verbatim copies. */
-  raw: Uint8Array;
-  /** Length-delimited payload (wire type 2). */
-  payload?: Uint8Array;
-  /** Varint value (wire type 0). */
-  value?: number;
-}
-
-function readFields(buf: Uint8Array): Field[] {
-  const out: Field[] = [];
-  let i = 0;
-  const varint = () => {
-    let r = 0;
-    let m = 1;
-    let b: number;
-    do {
-      if (i >= buf.length) throw new Error('truncated protobuf');
-      b = buf[i++];
-      r += (b & 0x7f) * m;
-      m *= 128;
-    } while (b & 0x80);
-    return r;
-  };
-  while (i < buf.length) {
-    const start = i;
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) {
-      const value = varint();
-      out.push({ field, wire, value, raw: buf.subarray(start, i) });
-    } else if (wire === 2) {
-      const len = varint();
-      const payload = buf.subarray(i, i + len);
-      i += len;
-      out.push({ field, wire, payload, raw: buf.subarray(start, i) });
-    } else if (wire === 5 || wire === 1) {
-      i += wire === 5 ? 4 : 8;
-      out.push({ field, wire, raw: buf.subarray(start, i) });
-    } else {
-      throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-  }
-  return out;
-}
-
-const utf8 = new TextDecoder();
-const encoder = new TextEncoder();
-const text = (f: Field) => utf8.decode(f.payload);
-
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  while (v > 0x7f) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function lenField(field: number, payload: Uint8Array): Uint8Array {
-  return concatBytes([Uint8Array.from([...varintBytes((field << 3) | 2), ...varintBytes(payload.length)]), payload]);
-}
-const strField = (field: number, s: string) => lenField(field, encoder.encode(s));
-
-interface Node {
-  inputs: string[];
-  outputs: string[];
-  op: string;
-  /** Fields other than input/output, verbatim (name, op_type, attributes, domain...). */
-  rest: Uint8Array[];
-  attrs: Map<string, { i?: number; t?: Uint8Array; ints?: number[] }>;
-}
-
-function parseNode(buf: Uint8Array): Node {
-  const node: Node = { inputs: [], outputs: [], op: '', rest: [], attrs: new Map() };
-  for (const f of readFields(buf)) {
-    if (f.field === 1) node.inputs.push(text(f));
-    else if (f.field === 2) node.outputs.push(text(f));
-    else {
-      node.rest.push(f.raw);
-      if (f.field === 4) node.op = text(f);
-      if (f.field === 5 && f.payload) {
-        let name = '';
-        const attr: { i?: number; t?: Uint8Array } = {};
-        for (const a of readFields(f.payload)) {
-          if (a.field === 1) name = text(a);
-          if (a.field === 3 && a.value !== undefined) attr.i = a.value;
-          if (a.field === 5) attr.t = a.payload;
-        }
-        node.attrs.set(name, attr);
-      }
-    }
-  }
-  return node;
-}
-
-const encodeNode = (n: Node) => concatBytes([...n.inputs.map((s) => strField(1, s)), ...n.outputs.map((s) => strField(2, s)), ...n.rest]);
-
-/** First value of an int64 TensorProto (int64_data or raw_data); undefined for other types. */
-function int64Scalar(tensor: Uint8Array): number | undefined {
-  let type = 0;
-  let value: number | undefined;
-  for (const f of readFields(tensor)) {
-    if (f.field === 2) type = f.value ?? 0;
-    if (f.field === 7) value = f.wire === 2 ? readFields(concatBytes([Uint8Array.from([8]), f.payload!]))[0].value : f.value;
-    if (f.field === 9 && f.payload && f.payload.length >= 8) value = Number(new DataView(f.payload.buffer, f.payload.byteOffset, 8).getBigInt64(0, true));
-  }
-  return type === 7 ? value : undefined;
-}
-
-/** dim entries (raw TensorShapeProto.Dimension fields) of a ValueInfoProto's tensor type. */
-function valueInfoDims(vi: Uint8Array): { elemType: Field; dims: Uint8Array[] } | null {
-  const type = readFields(vi).find((f) => f.field === 2)?.payload;
-  const tensor = type && readFields(type).find((f) => f.field === 1)?.payload;
-  if (!tensor) return null;
-  const fields = readFields(tensor);
-  const elemType = fields.find((f) => f.field === 1);
-  const shape = fields.find((f) => f.field === 2)?.payload;
-  if (!elemType || !shape) return null;
-  return { elemType, dims: readFields(shape).filter((f) => f.field === 1).map((f) => f.raw) };
-}
-
-function valueInfo(name: string, elemType: Field, dims: Uint8Array[]): Uint8Array {
-  const tensor = concatBytes([elemType.raw, lenField(2, concatBytes(dims))]);
-  return concatBytes([strField(1, name), lenField(2, lenField(1, tensor))]);
-}
+import { encodeNode, int64Scalar, readGraph, valueInfo, valueInfoDims, valueInfoName as nameOf, type Node } from './onnx-graph';
+import { concatBytes, fieldText as text, lenField, readFields, strField, varintBytes, type Field } from './protobuf';
 
 export const kvInputName = (layer: number, which: 0 | 1) => `${which === 0 ? 'past_key' : 'past_value'}_${layer}`;
 export const kvOutputName = (layer: number, which: 0 | 1) => `${which === 0 ? 'present_key' : 'present_value'}_${layer}`;
@@ -177,14 +37,11 @@ export function splitKvCache(model: Uint8Array, pastName = 'past', presentName =
 }
 
 function rewrite(model: Uint8Array, pastName: string, presentName: string): { model: Uint8Array; nLayer: number } | null {
-  const top = readFields(model);
-  const graphField = top.find((f) => f.field === 7);
-  if (!graphField?.payload) return null;
-  const graph = readFields(graphField.payload);
-  const nodes = graph.filter((f) => f.field === 1).map((f) => parseNode(f.payload!));
+  const read = readGraph(model);
+  if (!read) return null;
+  const { top, graphField, graph, nodes } = read;
   const inputs = graph.filter((f) => f.field === 11);
   const outputs = graph.filter((f) => f.field === 12);
-  const nameOf = (vi: Field) => text(readFields(vi.payload!).find((f) => f.field === 1)!);
   const pastVi = inputs.find((f) => nameOf(f) === pastName);
   const presentVi = outputs.find((f) => nameOf(f) === presentName);
   if (!pastVi || !presentVi) return null;
@@ -324,14 +181,11 @@ function rewrite(model: Uint8Array, pastName: string, presentName: string): { mo
  */
 export function pruneToOutputs(model: Uint8Array, keep: string[]): Uint8Array | null {
   try {
-    const top = readFields(model);
-    const graphField = top.find((f) => f.field === 7);
-    if (!graphField?.payload) return null;
-    const graph = readFields(graphField.payload);
-    const nodes = graph.filter((f) => f.field === 1).map((f) => parseNode(f.payload!));
+    const read = readGraph(model);
+    if (!read) return null;
+    const { top, graphField, graph, nodes } = read;
     const outputs = graph.filter((f) => f.field === 12);
-    const nameOf = (vi: Field) => text(readFields(vi.payload!).find((f) => f.field === 1)!);
-    const kept = outputs.filter((f) => keep.includes(nameOf(f)));
+      const kept = outputs.filter((f) => keep.includes(nameOf(f)));
     if (kept.length !== keep.length) return null;
     const needed = new Set(keep);
     const live: boolean[] = new Array(nodes.length).fill(false);
@@ -377,9 +231,8 @@ function transposeNode(name: string, input: string, output: string, perm: number
  * (`splitKvCache`'s output), or null when the graph is not that shape.
  *
  * onnxruntime-node copies every output into a new, zero-filled ArrayBuffer. A decoder that
- * returns its whole cache (`present_*`, [B, n_head, P+T, head_dim]) therefore allocated the
- * cache anew on every step: 6.5 MB a step at batch 16 and 100 cached positions on the
- * reference AV, and V8 answered that external memory with a scavenge every few milliseconds.
+ * returns its whole cache (`present_*`, [B, n_head, P+T, head_dim]) therefore allocates the
+ * cache anew on every step, and V8 answers that much external memory with frequent scavenges.
  * The rewritten graph takes each cache time-major, `cache_key_{L}` / `cache_value_{L}`
  * [P, B, n_head, head_dim], and returns only the rows this step adds, `new_key_{L}` /
  * `new_value_{L}` [T, B, n_head, head_dim]. Time-major, appending a step is writing at the end
@@ -396,12 +249,9 @@ export function appendableKvCache(splitModel: Uint8Array, nLayer: number): Uint8
 }
 
 function rewriteAppendable(model: Uint8Array, nLayer: number): Uint8Array | null {
-  const top = readFields(model);
-  const graphField = top.find((f) => f.field === 7);
-  if (!graphField?.payload) return null;
-  const graph = readFields(graphField.payload);
-  const nodes = graph.filter((f) => f.field === 1).map((f) => parseNode(f.payload!));
-  const nameOf = (vi: Field) => text(readFields(vi.payload!).find((f) => f.field === 1)!);
+  const read = readGraph(model);
+  if (!read) return null;
+  const { top, graphField, graph, nodes } = read;
   const inputs = new Map(graph.filter((f) => f.field === 11).map((f) => [nameOf(f), f]));
   const outputs = new Map(graph.filter((f) => f.field === 12).map((f) => [nameOf(f), f]));
 

@@ -3,22 +3,16 @@
  *
  * The SAE encoder is one dense matmul: 128 x 1024 on the reference stack, but 3840 x 16384
  * (63M multiply-adds a position) for a Gemma Scope SAE. onnxruntime runs it with its BLAS
- * kernels, on CUDA too, where a JavaScript loop would take ~50 ms a position. No onnx package
+ * kernels, on CUDA too, which a JavaScript loop is far too slow to replace. No onnx package
  * is needed: the few protobuf fields below are the whole format this graph uses (onnx.proto3).
  */
+import { concatBytes, varintBytes } from './protobuf';
 
 class ProtoWriter {
   private chunks: Uint8Array[] = [];
 
   private varint(n: number): void {
-    const out: number[] = [];
-    let v = n;
-    while (v > 0x7f) {
-      out.push((v % 128) | 0x80);
-      v = Math.floor(v / 128);
-    }
-    out.push(v);
-    this.chunks.push(Uint8Array.from(out));
+    this.chunks.push(Uint8Array.from(varintBytes(n)));
   }
 
   int(field: number, value: number): this {
@@ -45,14 +39,7 @@ class ProtoWriter {
   }
 
   finish(): Uint8Array {
-    const total = this.chunks.reduce((n, c) => n + c.length, 0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concatBytes(this.chunks);
   }
 }
 

@@ -5,7 +5,7 @@
  *   fve_nrm  = 1 - mse_nrm / B     B = mean_{i,d} (n(x_i) - mu)^2 over the reference set
  * Sums run in float64 so a 3584-d vector loses nothing to float32 accumulation.
  */
-import type { ArScore } from '../api/analyze';
+import type { ArScore } from '../../protocol/analyze';
 
 export function l2norm(v: ArrayLike<number>, offset = 0, length = v.length - offset): number {
   let s = 0;

@@ -6,26 +6,23 @@
  *
  * encode:  x' = norm_in(x);  x' -= b_dec (if apply_b_dec_to_input);  pre = x' W_enc + b_enc
  *          standard: relu(pre);  jumprelu: relu(pre) where pre > threshold;
- *          topk: pre *= ||W_dec_j|| (if rescale_acts_by_decoder_norm), keep top k, relu
+ *          topk: pre *= ||W_dec_j|| (if rescale_acts_by_decoder_norm), keep top k, relu;
+ *          gated: (x' W_enc + b_gate > 0) * relu(x' W_enc * exp(r_mag) + b_mag)
  * decode:  r = f W_dec + b_dec (f /= ||W_dec_j|| first when rescaled), then norm_out(r)
+ *
+ * expected_average_only_in multiplies x by the registry's factor s on the way in and divides
+ * r by it on the way out: the same numbers as SAELens's folding of s into the weights.
  */
-import { readFileSync } from 'node:fs';
 import type * as ortTypes from 'onnxruntime-node';
-import type { SaeBlock, SaeFeature } from '../api/analyze';
+import type { SaeBlock, SaeFeature } from '../../protocol/analyze';
 import { assertProviderInstalled, ort, type ExecutionProvider } from './execution';
+import { loadLabels } from './labels';
 import { linearOnnx } from './linear-graph';
-import type { ModelStats, SaeConfig } from './manifest';
-import { ManifestError } from './manifest';
+import type { ModelStats } from './manifest';
 import { cosine, fveNrmFromMse, mseNrmFromCosine } from './metrics';
-import { readTensors } from './safetensors';
+import { readSaeWeights, type SaeConfig, type SaeWeights } from './sae-formats';
 
-export interface SaeWeights {
-  wEnc: Float32Array; // [dIn, dSae]
-  bEnc: Float32Array; // [dSae]
-  wDec: Float32Array; // [dSae, dIn]
-  bDec: Float32Array; // [dIn]
-  threshold: Float32Array | null; // [dSae]
-}
+export type { SaeWeights } from './sae-formats';
 
 export interface SaePositionResult extends SaeBlock {
   /** The reconstruction r, in the input's (raw) space. */
@@ -76,21 +73,9 @@ export class Sae {
     return new Sae(cfg, w, encoder, labels);
   }
 
+  /** Weights and labels from files a loaded manifest has already checked. */
   static async load(cfg: SaeConfig, weightsFile: string, labelsFile: string | null, provider: ExecutionProvider = 'cpu'): Promise<Sae> {
-    const names = cfg.tensorNames;
-    const want = [names.wEnc, names.bEnc, names.wDec, names.bDec, ...(names.threshold ? [names.threshold] : [])];
-    const t = readTensors(weightsFile, want);
-    const w: SaeWeights = {
-      wEnc: t.get(names.wEnc)!.data,
-      bEnc: t.get(names.bEnc)!.data,
-      wDec: t.get(names.wDec)!.data,
-      bDec: t.get(names.bDec)!.data,
-      threshold: names.threshold ? t.get(names.threshold)!.data : null,
-    };
-    if (w.bEnc.length !== cfg.dSae) throw new ManifestError(weightsFile, names.bEnc, `has ${w.bEnc.length} values; d_sae is ${cfg.dSae}`);
-    if (w.bDec.length !== cfg.dIn) throw new ManifestError(weightsFile, names.bDec, `has ${w.bDec.length} values; d_in is ${cfg.dIn}`);
-    if (w.threshold && w.threshold.length !== cfg.dSae) throw new ManifestError(weightsFile, names.threshold!, `has ${w.threshold.length} values; d_sae is ${cfg.dSae}`);
-    return Sae.create(cfg, w, labelsFile ? loadLabels(labelsFile) : new Map(), provider);
+    return Sae.create(cfg, readSaeWeights(cfg, weightsFile), labelsFile ? loadLabels(labelsFile, cfg.dSae) : new Map(), provider);
   }
 
   label(index: number): string {
@@ -131,6 +116,16 @@ export class Sae {
       for (let j = 0; j < dSae; j++) {
         if (pre[j] > th[j] && pre[j] > 0) l0++;
         else pre[j] = 0;
+      }
+    } else if (cfg.architecture === 'gated') {
+      // pre is x W_enc alone (the encoder graph's bias is zero): one matmul feeds both paths.
+      const { bGate, bMag, rMag } = w.gated!;
+      for (let j = 0; j < dSae; j++) {
+        const mag = pre[j] * Math.exp(rMag[j]) + bMag[j];
+        if (pre[j] + bGate[j] > 0 && mag > 0) {
+          pre[j] = mag;
+          l0++;
+        } else pre[j] = 0;
       }
     } else {
       if (this.decNorm) for (let j = 0; j < dSae; j++) pre[j] *= this.decNorm[j];
@@ -262,23 +257,4 @@ export function topIndices(v: Float32Array, k: number, out: Int32Array): number 
     out[p] = j;
   }
   return size;
-}
-
-/** Neuronpedia-style labels: a JSON list of {index, description, typeName?}. */
-export function loadLabels(file: string): Map<number, string> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ManifestError(file, '', `cannot be read as JSON (${(err as Error).message})`);
-  }
-  if (!Array.isArray(raw)) throw new ManifestError(file, '', 'must be a JSON list of {index, description}');
-  const out = new Map<number, string>();
-  raw.forEach((item, i) => {
-    const index = Number((item as { index?: unknown }).index);
-    const description = (item as { description?: unknown }).description;
-    if (!Number.isInteger(index) || typeof description !== 'string') throw new ManifestError(file, `[${i}]`, 'needs an integer index and a string description');
-    out.set(index, description);
-  });
-  return out;
 }

@@ -15,7 +15,7 @@ export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 
 const BYTES_PER_ELEMENT: Record<string, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
 
 export interface TensorInfo {
   name: string;
@@ -98,12 +98,15 @@ export function decodeFloats(dtype: SafetensorsDtype, src: Uint8Array, dst: Floa
     }
   } else if (dtype === 'F16') {
     for (let i = 0; i < count; i++) dst[dstOffset + i] = halfToFloat(view.getUint16(i * 2, true));
+  } else if (dtype === 'F64') {
+    // narrowed to float32, the precision everything downstream computes in
+    for (let i = 0; i < count; i++) dst[dstOffset + i] = view.getFloat64(i * 8, true);
   } else {
-    throw new Error(`dtype ${dtype} is not a float type (F32, F16 or BF16 are accepted)`);
+    throw new Error(`dtype ${dtype} is not a float type (F64, F32, F16 or BF16 are accepted)`);
   }
 }
 
-function halfToFloat(h: number): number {
+export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;
@@ -118,11 +121,25 @@ function requireTensor(header: SafetensorsHeader, name: string): TensorInfo {
     const have = [...header.tensors.keys()].slice(0, 12).join(', ');
     throw new Error(`${header.file}: no tensor "${name}" (the file has: ${have})`);
   }
-  if (!FLOAT_DTYPES.has(info.dtype)) throw new Error(`${header.file}: tensor "${name}" is ${info.dtype}; F32, F16 or BF16 are accepted`);
+  if (!FLOAT_DTYPES.has(info.dtype)) throw new Error(`${header.file}: tensor "${name}" is ${info.dtype}; F64, F32, F16 or BF16 are accepted`);
   return info;
 }
 
-/** Read whole float tensors as Float32Array (for SAE weights: a few MB at most). */
+/**
+ * Fill `buf` from byte `position` of `fd`, in calls of at most 1 GiB: one readSync is capped
+ * near 2 GiB, less than a wide SAE's encoder. Returns the bytes read (short at end of file).
+ */
+export function readFully(fd: number, buf: Uint8Array, position: number): number {
+  let done = 0;
+  while (done < buf.length) {
+    const n = readSync(fd, buf, done, Math.min(buf.length - done, 2 ** 30), position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/** Read whole float tensors as Float32Array (for SAE weights); F64 is narrowed to float32. */
 export function readTensors(file: string, names: string[], header = readSafetensorsHeader(file)): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   const fd = openSync(file, 'r');
@@ -130,7 +147,7 @@ export function readTensors(file: string, names: string[], header = readSafetens
     for (const name of names) {
       const info = requireTensor(header, name);
       const bytes = Buffer.allocUnsafe(info.byteLength);
-      readSync(fd, bytes, 0, info.byteLength, info.offset);
+      if (readFully(fd, bytes, info.offset) !== info.byteLength) throw new Error(`${file}: tensor "${name}" is cut short (truncated file?)`);
       const data = new Float32Array(info.byteLength / BYTES_PER_ELEMENT[info.dtype]);
       decodeFloats(info.dtype, bytes, data);
       out.set(name, { shape: info.shape, data });
@@ -195,7 +212,7 @@ export class RowReader {
 }
 
 /** Serialize float32 tensors to safetensors bytes (used by tests and tools to write fixtures). */
-export function encodeSafetensors(tensors: Record<string, { shape: number[]; data: Float32Array; dtype?: 'F32' | 'F16' | 'BF16' }>): Buffer {
+export function encodeSafetensors(tensors: Record<string, { shape: number[]; data: Float32Array | Float64Array; dtype?: 'F64' | 'F32' | 'F16' | 'BF16' }>): Buffer {
   const header: Record<string, unknown> = {};
   const chunks: Buffer[] = [];
   let offset = 0;
@@ -203,7 +220,8 @@ export function encodeSafetensors(tensors: Record<string, { shape: number[]; dat
     const dtype = t.dtype ?? 'F32';
     const bytes = Buffer.alloc(t.data.length * BYTES_PER_ELEMENT[dtype]);
     for (let i = 0; i < t.data.length; i++) {
-      if (dtype === 'F32') bytes.writeFloatLE(t.data[i], i * 4);
+      if (dtype === 'F64') bytes.writeDoubleLE(t.data[i], i * 8);
+      else if (dtype === 'F32') bytes.writeFloatLE(t.data[i], i * 4);
       else if (dtype === 'BF16') bytes.writeUInt16LE(floatToBf16(t.data[i]), i * 2);
       else bytes.writeUInt16LE(floatToHalf(t.data[i]), i * 2);
     }

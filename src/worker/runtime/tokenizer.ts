@@ -13,13 +13,19 @@
  * matched, so a user typing `<|bos|>` or the AV's injection character never yields a special id.
  */
 import { readFileSync } from 'node:fs';
-
-export class TokenizerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TokenizerError';
-  }
-}
+import { BYTE_TO_CHAR, CHAR_TO_BYTE } from './byte-level';
+import { readPostProcessor, type PostProcessor, type SpecialTokensAround } from './post-processor';
+import { normalize, preTokenize, type Piece } from './pre-tokenize';
+import {
+  readDecoders,
+  readNormalizers,
+  readPreTokenizers,
+  TokenizerError,
+  type DecoderStep,
+  type NormalizerStep,
+  type PreTokenizerStep,
+  type TokenizerJson,
+} from './tokenizer-config';
 
 export interface Encoding {
   ids: number[];
@@ -42,116 +48,6 @@ interface AddedToken {
   rstrip: boolean;
 }
 
-// GPT-2's reversible map from bytes to printable unicode characters.
-function bytesToUnicode(): string[] {
-  const bs: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
-  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
-  const cs = bs.slice();
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  const out = new Array<string>(256);
-  bs.forEach((b, i) => (out[b] = String.fromCodePoint(cs[i])));
-  return out;
-}
-const BYTE_TO_CHAR = bytesToUnicode();
-const CHAR_TO_BYTE = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
-
-/** Node 20's RegExp lacks `(?i:...)` groups (Qwen2/Llama-3 patterns use them): expand ASCII letters to classes. */
-function toJsRegexSource(src: string): string {
-  return src.replace(/\(\?i:((?:[^()\\]|\\.)*)\)/g, (_m, body: string) => {
-    let out = '';
-    let inClass = false;
-    for (let i = 0; i < body.length; i++) {
-      const ch = body[i];
-      if (ch === '\\') {
-        out += ch + body[++i];
-        continue;
-      }
-      if (ch === '[') inClass = true;
-      if (ch === ']') inClass = false;
-      out += !inClass && /[a-zA-Z]/.test(ch) ? `[${ch.toLowerCase()}${ch.toUpperCase()}]` : ch;
-    }
-    return `(?:${out})`;
-  });
-}
-
-const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
-interface Piece {
-  text: string;
-  /** Where `text` starts in the original input, when it maps there unit for unit. */
-  start: number;
-  /**
-   * Per code unit of `text`: its source range [start, end) in the original input; null when
-   * `text` is an unchanged slice from `start`. Inserted units (a prefix space) get an empty range.
-   */
-  map: Array<[number, number]> | null;
-}
-
-const SPLIT_BEHAVIORS = ['Isolated', 'Removed', 'MergedWithPrevious', 'MergedWithNext'] as const;
-type SplitBehavior = (typeof SPLIT_BEHAVIORS)[number];
-
-type PreTokenizerStep =
-  | { kind: 'split'; regex: RegExp; behavior: SplitBehavior }
-  | { kind: 'bytelevel'; addPrefixSpace: boolean; regex: RegExp | null }
-  | { kind: 'metaspace'; replacement: string; prependScheme: 'always' | 'first' | 'never' };
-
-type NormalizerStep = { kind: 'nfc' } | { kind: 'replace'; from: string; to: string } | { kind: 'prepend'; text: string };
-
-type DecoderStep =
-  | { kind: 'bytelevel' }
-  | { kind: 'replace'; from: string; to: string }
-  | { kind: 'bytefallback' }
-  | { kind: 'fuse' }
-  | { kind: 'strip'; content: string; start: number; stop: number }
-  | { kind: 'metaspace'; replacement: string };
-
-/** The parts of a tokenizer.json this reader uses; other keys are ignored. */
-export interface TokenizerJson {
-  model?: {
-    type?: string;
-    vocab?: Record<string, number>;
-    merges?: Array<string | [string, string]>;
-    byte_fallback?: boolean;
-    ignore_merges?: boolean;
-    unk_token?: string | null;
-    continuing_subword_prefix?: string | null;
-    end_of_word_suffix?: string | null;
-    [other: string]: unknown;
-  };
-  added_tokens?: Array<{ id: number; content: string; special?: boolean; lstrip?: boolean; rstrip?: boolean }>;
-  normalizer?: PipelineStep | null;
-  pre_tokenizer?: PipelineStep | null;
-  decoder?: PipelineStep | null;
-  [other: string]: unknown;
-}
-
-interface PipelineStep {
-  type: string;
-  normalizers?: PipelineStep[];
-  pretokenizers?: PipelineStep[];
-  decoders?: PipelineStep[];
-  pattern?: { String?: string; Regex?: string };
-  content?: string;
-  prepend?: string;
-  add_prefix_space?: boolean;
-  use_regex?: boolean;
-  invert?: boolean;
-  behavior?: string;
-  replacement?: string;
-  prepend_scheme?: 'always' | 'first' | 'never';
-  start?: number;
-  stop?: number;
-  [other: string]: unknown;
-}
-
 export class Tokenizer {
   readonly vocabSize: number;
   private readonly vocab = new Map<string, number>();
@@ -160,15 +56,17 @@ export class Tokenizer {
   private readonly added: AddedToken[] = [];
   private readonly addedById = new Map<number, AddedToken>();
   private readonly addedByFirstChar = new Map<string, AddedToken[]>();
-  private readonly normalizers: NormalizerStep[] = [];
-  private readonly preTokenizers: PreTokenizerStep[] = [];
-  private readonly decoders: DecoderStep[] = [];
+  private readonly normalizers: NormalizerStep[];
+  private readonly preTokenizers: PreTokenizerStep[];
+  private readonly decoders: DecoderStep[];
   private readonly byteLevel: boolean;
   private readonly byteFallback: boolean;
   private readonly ignoreMerges: boolean;
   private readonly unkId: number | null;
   private readonly wordCache = new Map<string, Array<{ id: number; from: number; to: number }>>();
   private readonly byteCache: Array<Uint8Array | undefined> = [];
+  private readonly postProcessor: PostProcessor;
+  private charsPerToken: number | undefined;
 
   private constructor(json: TokenizerJson, readonly source: string) {
     const model = json.model ?? {};
@@ -202,11 +100,18 @@ export class Tokenizer {
       this.addedByFirstChar.set(first, [...(this.addedByFirstChar.get(first) ?? []), tok]);
     }
 
-    this.parseNormalizer(json.normalizer);
-    this.parsePreTokenizer(json.pre_tokenizer);
-    this.parseDecoder(json.decoder);
+    this.normalizers = readNormalizers(json.normalizer, source);
+    this.preTokenizers = readPreTokenizers(json.pre_tokenizer, source);
+    this.decoders = readDecoders(json.decoder, source);
     this.byteLevel = this.preTokenizers.some((p) => p.kind === 'bytelevel') || this.decoders.some((d) => d.kind === 'bytelevel');
     this.vocabSize = this.idToToken.length;
+    this.postProcessor = readPostProcessor(json.post_processor, source);
+  }
+
+  /** The ids `add_special_tokens=True` puts around one sequence (BOS on Gemma and Llama 3). */
+  specialTokensAround(): SpecialTokensAround {
+    if (!this.postProcessor.ok) throw new TokenizerError(this.postProcessor.reason);
+    return this.postProcessor.single;
   }
 
   static fromFile(file: string): Tokenizer {
@@ -228,58 +133,33 @@ export class Tokenizer {
     this.idToToken[id] = tok;
   }
 
-  private parseNormalizer(n: PipelineStep | null | undefined) {
-    if (!n) return;
-    const steps = n.type === 'Sequence' ? (n.normalizers ?? []) : [n];
-    for (const s of steps) {
-      if (s.type === 'NFC') this.normalizers.push({ kind: 'nfc' });
-      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.normalizers.push({ kind: 'replace', from: s.pattern.String, to: s.content ?? '' });
-      else if (s.type === 'Prepend') this.normalizers.push({ kind: 'prepend', text: s.prepend ?? '' });
-      else throw new TokenizerError(`${this.source}: normalizer "${s.type}" is not supported (NFC, Replace with a string pattern, Prepend are)`);
-    }
-  }
-
-  private parsePreTokenizer(p: PipelineStep | null | undefined) {
-    if (!p) return;
-    const steps = p.type === 'Sequence' ? (p.pretokenizers ?? []) : [p];
-    for (const s of steps) {
-      if (s.type === 'ByteLevel') {
-        const useRegex = s.use_regex ?? true;
-        this.preTokenizers.push({ kind: 'bytelevel', addPrefixSpace: Boolean(s.add_prefix_space), regex: useRegex ? new RegExp(GPT2_PATTERN, 'gu') : null });
-      } else if (s.type === 'Split') {
-        if (s.invert) throw new TokenizerError(`${this.source}: Split pre-tokenizer with invert: true is not supported`);
-        const behavior = s.behavior as SplitBehavior;
-        if (!SPLIT_BEHAVIORS.includes(behavior)) {
-          throw new TokenizerError(`${this.source}: Split behavior "${s.behavior}" is not supported (Isolated, Removed, MergedWithPrevious, MergedWithNext are)`);
-        }
-        const src = s.pattern?.Regex !== undefined ? toJsRegexSource(s.pattern.Regex) : escapeRegex(String(s.pattern?.String ?? ''));
-        let regex: RegExp;
-        try {
-          regex = new RegExp(src, 'gu');
-        } catch (err) {
-          throw new TokenizerError(`${this.source}: Split pattern cannot be compiled in JavaScript: ${(err as Error).message}`);
-        }
-        this.preTokenizers.push({ kind: 'split', regex, behavior });
-      } else if (s.type === 'Metaspace') {
-        this.preTokenizers.push({ kind: 'metaspace', replacement: s.replacement ?? '▁', prependScheme: s.prepend_scheme ?? (s.add_prefix_space === false ? 'never' : 'always') });
-      } else {
-        throw new TokenizerError(`${this.source}: pre_tokenizer "${s.type}" is not supported (ByteLevel, Split, Metaspace are)`);
+  /**
+   * The most UTF-16 code units of user text (`allowSpecial: false`) that one token can cover,
+   * so that `chars / maxCharsPerToken()` is a lower bound on the token count and a prompt can be
+   * refused by its length before it is tokenized. Infinity when no bound holds (a normalizer
+   * that deletes text, or an added token that swallows surrounding whitespace).
+   */
+  maxCharsPerToken(): number {
+    if (this.charsPerToken !== undefined) return this.charsPerToken;
+    let longest = 1;
+    // A byte-level vocabulary entry has one character per byte, and every UTF-16 code unit of
+    // the input is at least one UTF-8 byte; elsewhere an entry is text, or a byte-fallback
+    // <0xAB> token that covers less than its own length.
+    for (const [tok, id] of this.vocab) {
+      const added = this.addedById.get(id);
+      if (added) {
+        if (added.special) continue;
+        if (added.lstrip || added.rstrip) return (this.charsPerToken = Infinity);
       }
+      longest = Math.max(longest, tok.length);
     }
-  }
-
-  private parseDecoder(d: PipelineStep | null | undefined) {
-    if (!d) return;
-    const steps = d.type === 'Sequence' ? (d.decoders ?? []) : [d];
-    for (const s of steps) {
-      if (s.type === 'ByteLevel') this.decoders.push({ kind: 'bytelevel' });
-      else if (s.type === 'Replace' && s.pattern?.String !== undefined) this.decoders.push({ kind: 'replace', from: s.pattern.String, to: s.content ?? '' });
-      else if (s.type === 'ByteFallback') this.decoders.push({ kind: 'bytefallback' });
-      else if (s.type === 'Fuse') this.decoders.push({ kind: 'fuse' });
-      else if (s.type === 'Strip') this.decoders.push({ kind: 'strip', content: s.content ?? ' ', start: s.start ?? 0, stop: s.stop ?? 0 });
-      else if (s.type === 'Metaspace') this.decoders.push({ kind: 'metaspace', replacement: s.replacement ?? '▁' });
-      else throw new TokenizerError(`${this.source}: decoder "${s.type}" is not supported (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace are)`);
+    // NFC composes at most four code units into one (a base letter and three marks).
+    let shrink = 1;
+    for (const n of this.normalizers) {
+      if (n.kind === 'nfc') shrink *= 4;
+      else if (n.kind === 'replace') shrink *= n.to.length === 0 ? Infinity : Math.max(1, n.from.length / n.to.length);
     }
+    return (this.charsPerToken = longest * shrink);
   }
 
   /** The id of a vocabulary or added token, by its exact content. */
@@ -497,124 +377,4 @@ export class Tokenizer {
 function splitMerge(m: string): [string, string] {
   const i = m.indexOf(' ', 1);
   return [m.slice(0, i), m.slice(i + 1)];
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function slicePiece(piece: Piece, from: number, to: number): Piece {
-  if (!piece.map) return { text: piece.text.slice(from, to), start: piece.start + from, map: null };
-  return { text: piece.text.slice(from, to), start: piece.map[from]?.[0] ?? piece.start, map: piece.map.slice(from, to) };
-}
-
-function fullMap(piece: Piece): Array<[number, number]> {
-  return piece.map ?? Array.from({ length: piece.text.length }, (_, u) => [piece.start + u, piece.start + u + 1] as [number, number]);
-}
-
-function normalize(piece: Piece, n: NormalizerStep): Piece {
-  if (n.kind === 'nfc') {
-    if (piece.text.normalize('NFC') === piece.text) return piece;
-    // Normalize per base character + following marks, so each output unit keeps a source range.
-    const src = fullMap(piece);
-    let text = '';
-    const map: Array<[number, number]> = [];
-    const re = /\P{M}\p{M}*|\p{M}+/gu;
-    for (const m of piece.text.matchAll(re)) {
-      const from = m.index!;
-      const to = from + m[0].length;
-      const nf = m[0].normalize('NFC');
-      for (let u = 0; u < nf.length; u++) map.push(nf.length === m[0].length ? src[from + u] : [src[from][0], src[to - 1][1]]);
-      text += nf;
-    }
-    return { text, start: piece.start, map };
-  }
-  if (n.kind === 'prepend') {
-    const src = fullMap(piece);
-    const at = src[0]?.[0] ?? piece.start;
-    return { text: n.text + piece.text, start: piece.start, map: [...Array.from({ length: n.text.length }, () => [at, at] as [number, number]), ...src] };
-  }
-  // replace: each occurrence's output units map to the replaced source range
-  if (!piece.text.includes(n.from)) return piece;
-  const src = fullMap(piece);
-  let text = '';
-  const map: Array<[number, number]> = [];
-  let u = 0;
-  while (u < piece.text.length) {
-    if (n.from && piece.text.startsWith(n.from, u)) {
-      const range: [number, number] = [src[u][0], src[u + n.from.length - 1][1]];
-      text += n.to;
-      for (let k = 0; k < n.to.length; k++) map.push(range);
-      u += n.from.length;
-    } else {
-      text += piece.text[u];
-      map.push(src[u]);
-      u++;
-    }
-  }
-  return { text, start: piece.start, map };
-}
-
-function splitByRegex(piece: Piece, regex: RegExp, keepMatches: boolean, keepGaps: boolean): Piece[] {
-  const out: Piece[] = [];
-  let last = 0;
-  regex.lastIndex = 0;
-  for (const m of piece.text.matchAll(regex)) {
-    if (m[0].length === 0) continue;
-    const from = m.index!;
-    if (keepGaps && from > last) out.push(slicePiece(piece, last, from));
-    if (keepMatches) out.push(slicePiece(piece, from, from + m[0].length));
-    last = from + m[0].length;
-  }
-  if (keepGaps && last < piece.text.length) out.push(slicePiece(piece, last, piece.text.length));
-  return out;
-}
-
-/** Split where `regex` matches, gluing each match to the text before it (or after it). */
-function splitMerged(piece: Piece, regex: RegExp, withPrevious: boolean): Piece[] {
-  const cuts: number[] = [];
-  regex.lastIndex = 0;
-  for (const m of piece.text.matchAll(regex)) {
-    if (m[0].length === 0) continue;
-    cuts.push(withPrevious ? m.index! + m[0].length : m.index!);
-  }
-  const out: Piece[] = [];
-  let last = 0;
-  for (const c of cuts) {
-    if (c > last) out.push(slicePiece(piece, last, c));
-    last = Math.max(last, c);
-  }
-  if (last < piece.text.length) out.push(slicePiece(piece, last, piece.text.length));
-  return out;
-}
-
-function preTokenize(piece: Piece, p: PreTokenizerStep, atTextStart: boolean): Piece[] {
-  if (p.kind === 'split') {
-    if (p.behavior === 'Isolated' || p.behavior === 'Removed') return splitByRegex(piece, p.regex, p.behavior === 'Isolated', true);
-    return splitMerged(piece, p.regex, p.behavior === 'MergedWithPrevious');
-  }
-  if (p.kind === 'bytelevel') {
-    let pc = piece;
-    // As in HF tokenizers: every split that reaches ByteLevel gets the space, not only the first.
-    if (p.addPrefixSpace && !pc.text.startsWith(' ')) {
-      const src = fullMap(pc);
-      const at = src[0]?.[0] ?? pc.start;
-      pc = { text: ' ' + pc.text, start: pc.start, map: [[at, at], ...src] };
-    }
-    return p.regex ? splitByRegex(pc, p.regex, true, true) : [pc];
-  }
-  // metaspace: spaces become the replacement char; each word keeps its leading marker
-  let pc = normalize(piece, { kind: 'replace', from: ' ', to: p.replacement });
-  if (p.prependScheme === 'always' || (p.prependScheme === 'first' && atTextStart)) {
-    if (!pc.text.startsWith(p.replacement)) pc = normalize(pc, { kind: 'prepend', text: p.replacement });
-  }
-  const out: Piece[] = [];
-  let from = 0;
-  for (let u = 1; u <= pc.text.length; u++) {
-    if (u === pc.text.length || pc.text.startsWith(p.replacement, u)) {
-      out.push(slicePiece(pc, from, u));
-      from = u;
-    }
-  }
-  return out;
 }

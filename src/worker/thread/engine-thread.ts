@@ -3,11 +3,11 @@
  * same `Engine` interface. What `confab worker` and the embedded worker of `confab start` serve.
  *
  * Why threads: onnxruntime-node runs every graph synchronously on the thread that calls
- * `run()`. With the engine on the event loop, each forward pass (10-60 ms on the reference
- * stack, seconds for a real model) held the HTTP server: requests were read, responses written
- * and disconnects noticed only between two graph runs, and the HTTP work of many clients queued
- * behind the model on one core. With the engine here, the event loop parses, validates and
- * answers requests while batches compute, and on two cores the two overlap.
+ * `run()`. On the event loop, each forward pass would hold the HTTP server: requests would be
+ * read, responses written and disconnects noticed only between two graph runs, and the HTTP
+ * work of many clients would queue behind the model on one core. With the engine here, the
+ * event loop parses, validates and answers requests while batches compute, and on two cores
+ * the two overlap.
  *
  * Each thread holds its own copy of the models. The work queue gives each thread one batch at a
  * time (`concurrency` lanes), and a call goes to the least busy thread. When a thread dies (an
@@ -16,7 +16,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
 import { EngineError, type Engine, type SamplingOptions, type TopkByTokenResult } from '../engine';
 import type { EngineOptions } from '../runtime/engine';
 import type { ExecutionProvider } from '../runtime/execution';
@@ -176,12 +176,9 @@ export interface ThreadedEngineOptions extends EngineOptions {
 /**
  * The default number of engine threads. On a GPU, one: the GPU batches, and a second copy of a
  * 7B model would not fit beside the first. On a CPU, one per core up to 2. ONNX Runtime's own
- * intra-op threads do not help models this small: two of them made a batch of 16 on the
- * reference stack 1.8x slower (64 -> 113-139 ms), while a second copy of the models runs a
- * second batch beside the first (two threads: 1.6-1.7x the batches per second of one, on two
- * cores). Each thread costs its own copy of the models and a V8 isolate (about 120 MB of RSS
- * on the reference stack), and more than 2 was not measured, so more is CONFAB_ENGINE_THREADS'
- * to ask for.
+ * intra-op threads slow models this small down, while a second copy of the models runs a
+ * second batch beside the first. Each thread costs its own copy of the models and a V8
+ * isolate, and more than 2 is untested, so more is CONFAB_ENGINE_THREADS' to ask for.
  */
 export function defaultEngineThreads(provider: ExecutionProvider | undefined): number {
   if (provider === 'cuda') return 1;

@@ -1,15 +1,15 @@
 /**
  * The engine thread: loads the runtime (`createEngine`) and runs the calls the event loop sends.
  * onnxruntime-node's `run()` is synchronous on the calling thread (its promise only defers the
- * call by a setImmediate), so a model on the worker's own event loop stopped HTTP, health
- * checks and abort detection for every forward pass, and with the embedded worker it stopped
- * the bot too. Here it stops only this thread.
+ * call by a setImmediate), so a model on the worker's own event loop would stop HTTP, health
+ * checks and abort detection for every forward pass, and with the embedded worker the bot too.
+ * Here it stops only this thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EngineError, type Engine } from '../engine';
 import { createEngine } from '../runtime/engine';
 import { loadManifest } from '../runtime/manifest';
-import type { AnalyzeRequest } from '../api/analyze';
+import type { AnalyzeRequest } from '../../protocol/analyze';
 import type { FromHost, HostConfig, SerializedError, ToHost } from './protocol';
 
 export function serializeError(err: unknown): SerializedError {

@@ -3,7 +3,7 @@
  * by structured clone; errors cross as plain objects and are rebuilt on the other side, so an
  * EngineError keeps its status and code and a ManifestError its name.
  */
-import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../api/analyze';
+import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
 import type { SamplingOptions, TopkByTokenResult } from '../engine';
 import type { ExecutionProvider } from '../runtime/execution';
 

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCommands } from '../../../commands';
-import { slashCommandsJSON, startDiscordChannel } from '../../../src/platforms/discord';
+import { slashCommandsJSON } from '../../../src/platforms/discord/commands';
+import { startDiscordChannel } from '../../../src/platforms/discord/start';
 import type { RecordedRequest } from '../../fakes/discord/server';
 import { buttonIds, HAS_REFERENCE_STACK, MEMBERS, referenceBackend, startHarness, type GatedBackend, type Harness } from './harness';
 import { expectWithinDiscordLimits, HOSTILE_TEXT } from './limits';
@@ -54,7 +55,7 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord channel: connection, input errors
   });
 
   it('a wrong token stops the start with a message that names DISCORD_TOKEN', async () => {
-    await expect(startDiscordChannel(h.services, { ...h.config.discord!, token: 'wrong' })).rejects.toThrow(/Discord refused DISCORD_TOKEN/);
+    await expect(startDiscordChannel(h.services, { ...h.discord, token: 'wrong' })).rejects.toThrow(/Discord refused DISCORD_TOKEN/);
     expect(h.fake.requests.some((r) => r.path === '/gateway/bot' && r.status === 401)).toBe(true);
   });
 
@@ -341,6 +342,20 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop', () => {
     const edit = await h.fake.waitForRequest((r) => r.method === 'PATCH' && r.path === `/channels/${h.fake.channelId}/messages/${message.id}`);
     expectWithinDiscordLimits(edit.body);
     expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).toContain('✅ Faithful 1');
+
+    // /reopen takes the closed tally back and makes the item's buttons work again.
+    const rowOf = () => h.fake.messages.get(message.id)!.components.find((r: any) => r.components[0].custom_id === faithful);
+    expect(rowOf().components.every((c: any) => c.disabled)).toBe(true);
+    const reopen = h.fake.slash('reopen', { explanation: explanationId }, MEMBERS.ana);
+    expect(description(await h.fake.waitForWebhook(reopen))).toContain('open again');
+    const reopened = await h.fake.waitForRequest(
+      (r) => r.method === 'PATCH' && r.path === `/channels/${h.fake.channelId}/messages/${message.id}` && !JSON.stringify(r.body).includes('Votes (closed)'),
+    );
+    expectWithinDiscordLimits(reopened.body);
+    expect(rowOf().components.some((c: any) => c.disabled)).toBe(false);
+    const embeds = JSON.stringify(h.fake.messages.get(message.id)!.embeds);
+    expect(embeds).not.toContain('Votes (closed)');
+    expect(embeds).toContain('Votes so far');
   });
 });
 

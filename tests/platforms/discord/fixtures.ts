@@ -1,4 +1,5 @@
 /** View models for renderer tests: ordinary ones and deliberately hostile or huge ones. */
+import { analysisActions, explanationActions } from '../../../src/core/actions';
 import type { AnalysisView, ExplanationView, PositionView } from '../../../src/core/view';
 
 export function explanation(id: number, number: number, text: string, claims: string[], extra: Partial<ExplanationView> = {}): ExplanationView {
@@ -11,6 +12,7 @@ export function explanation(id: number, number: number, text: string, claims: st
     ar: { cosine: 0.91, mseNrm: 0.18, fveNrm: 0.62 },
     state: 'open',
     tally: null,
+    actions: explanationActions(id),
     ...extra,
   };
 }
@@ -25,7 +27,9 @@ export function tokensOf(prompt: string): AnalysisView['tokens'] {
 }
 
 export function analysis(prompt: string, positions: PositionView[], extra: Partial<AnalysisView> = {}): AnalysisView {
+  const status = extra.status ?? 'done';
   return {
+    actions: analysisActions({ analysisId: extra.analysisId ?? 7, status, retryable: extra.retryable }),
     kind: 'analysis',
     analysisId: 7,
     status: 'done',

@@ -9,11 +9,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, REFERENCE_MODELS, type Config } from '../../../src/config';
-import { createServices, type CoreServices } from '../../../src/core/app';
+import { createServices, type Services } from '../../../src/core/app';
 import type { AnalysisBackend } from '../../../src/core/backend';
-import { createEmbeddedInferenceClient, createInferenceClient } from '../../../src/inference';
-import { startDiscordChannel } from '../../../src/platforms/discord';
+import { createEmbeddedInferenceClient } from '../../../src/cli/embedded-worker';
+import { createInferenceClient } from '../../../src/inference';
+import { discordChannel, type DiscordConfig } from '../../../src/platforms/discord';
 import type { RunningDiscordChannel } from '../../../src/platforms/discord/channel';
+import { startDiscordChannel } from '../../../src/platforms/discord/start';
+import { captureLogger } from '../capture-logger';
 import { FakeDiscord, type FakeMember } from '../../fakes/discord/server';
 
 /** True when the reference model stack is present, so analyses can really run. */
@@ -26,12 +29,11 @@ export const MEMBERS: Record<'ana' | 'bo' | 'cy' | 'dee', FakeMember> = {
   dee: { id: '2000000000000000004', username: 'dee' },
 };
 
-export const quietLog = { debug: () => undefined, info: () => undefined, warn: (m: string) => process.env.CONFAB_TEST_VERBOSE && console.warn(m), error: (m: string) => console.error(m) };
-
 export interface Harness {
   fake: FakeDiscord;
   config: Config;
-  services: CoreServices;
+  discord: DiscordConfig;
+  services: Services;
   channel: RunningDiscordChannel;
   errors: string[];
   /** Stop the channel and start a new one (a bot restart; the core and database stay). */
@@ -76,7 +78,7 @@ export function deadWorkerBackend(): AnalysisBackend {
 export async function startHarness(options: { backend: AnalysisBackend | null; env?: Record<string, string> }): Promise<Harness> {
   const fake = await FakeDiscord.start();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'confab-discord-'));
-  const config = loadConfig({
+  const env = {
     CONFAB_DATA_DIR: dataDir,
     CONFAB_INSTALL_SECRET: 'discord-e2e-install-secret',
     DISCORD_TOKEN: fake.token,
@@ -86,23 +88,25 @@ export async function startHarness(options: { backend: AnalysisBackend | null; e
     DISCORD_REGISTER_ON_START: '1',
     CONFAB_RATE_LIMIT_PER_MINUTE: '1000',
     ...options.env,
-  });
-  const errors: string[] = [];
-  const log = { ...quietLog, error: (m: string) => errors.push(m) };
+  };
+  const config = loadConfig(env);
+  const discord = discordChannel.configure(env)!;
+  const { logger: log, errors } = captureLogger({ echoWarnings: Boolean(process.env.CONFAB_TEST_VERBOSE) });
   const services = await createServices(config, {
     backend: options.backend,
     pollMs: 200,
-    log: (level, message) => level === 'error' && errors.push(message),
+    logger: log,
   });
   const harness: Harness = {
     fake,
     config,
+    discord,
     services,
-    channel: await startDiscordChannel(services, config.discord!, log),
+    channel: await startDiscordChannel(services, discord, log),
     errors,
     async restartChannel() {
       await harness.channel.stop();
-      harness.channel = await startDiscordChannel(services, config.discord!, log);
+      harness.channel = await startDiscordChannel(services, discord, log);
     },
     async close() {
       await harness.channel.stop();

@@ -3,7 +3,7 @@
  * the renderer unit tests and the end-to-end tests (which check what actually went on the wire).
  */
 import { expect } from 'vitest';
-import { LIMITS } from '../../../src/platforms/discord/render';
+import { LIMITS } from '../../../src/platforms/discord/message';
 
 interface WireEmbed {
   title?: string;

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  claimsFromMessage,
-  closeExplanationOnMessage,
-  embedsLength,
-  escapeUserText,
-  fitUserText,
-  LIMITS,
-  parseCustomId,
-  renderNoteModal,
-  renderView,
-  unescapeUserText,
-  voteButtonId,
-} from '../../../src/platforms/discord/render';
+import { decodeAction, encodeAction } from '../../../src/core/actions';
+import { escapeUserText, fitUserText, unescapeUserText } from '../../../src/platforms/discord/escape';
+import { embedsLength, LIMITS } from '../../../src/platforms/discord/message';
+import { claimsFromMessage, closeExplanationOnMessage, renderNoteModal } from '../../../src/platforms/discord/note';
+import { renderView } from '../../../src/platforms/discord/render';
 import { analysis, explanation, position } from './fixtures';
 import { expectWithinDiscordLimits, HOSTILE_TEXT } from './limits';
 
@@ -69,14 +61,14 @@ describe('fitUserText', () => {
 
 describe('custom ids', () => {
   it('carry only ids and parse back', () => {
-    const id = voteButtonId(123456789012345, 'confabulated');
+    const id = encodeAction({ kind: 'vote', explanationId: 123456789012345, label: 'confabulated' });
     expect(id).toBe('v:123456789012345:c');
     expect(id.length).toBeLessThanOrEqual(LIMITS.customId);
-    expect(parseCustomId(id)).toEqual({ kind: 'vote', explanationId: 123456789012345, label: 'confabulated' });
-    expect(parseCustomId('n:5')).toEqual({ kind: 'note', explanationId: 5 });
-    expect(parseCustomId('m:5')).toEqual({ kind: 'modal', explanationId: 5 });
-    expect(parseCustomId('r:9')).toEqual({ kind: 'retry', analysisId: 9 });
-    for (const bad of ['v:5', 'v:5:x', 'n:5:f', 'x:1', 'v:-1:f', 'v:99999999999999999999:f', '']) expect(parseCustomId(bad)).toBeNull();
+    expect(decodeAction(id)).toEqual({ kind: 'vote', explanationId: 123456789012345, label: 'confabulated' });
+    expect(decodeAction('n:5')).toEqual({ kind: 'note', explanationId: 5 });
+    expect(decodeAction('m:5')).toEqual({ kind: 'modal', explanationId: 5 });
+    expect(decodeAction('r:9')).toEqual({ kind: 'retry', analysisId: 9 });
+    for (const bad of ['v:5', 'v:5:x', 'n:5:f', 'x:1', 'v:-1:f', 'v:99999999999999999999:f', '']) expect(decodeAction(bad)).toBeNull();
   });
 });
 

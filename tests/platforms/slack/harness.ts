@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { allCommands } from '../../../commands';
 import { loadConfig, type Config } from '../../../src/config';
-import { createServices, type CoreServices } from '../../../src/core/app';
+import { captureLogger } from '../capture-logger';
+import { createServices, type Services } from '../../../src/core/app';
 import type { AnalysisBackend } from '../../../src/core/backend';
-import { invokeCommand } from '../../../src/core/invoke';
+import { invokeCommand } from '../../../commands/invoke';
 import { startSlackApp, type RunningSlackChannel } from '../../../src/platforms/slack/channel';
 import { configureSlack, type SlackConfig } from '../../../src/platforms/slack/module';
 import { FakeSlack, type FakeUser, type Mode } from '../../fakes/slack/server';
@@ -29,7 +30,7 @@ export interface Harness {
   mode: Mode;
   config: Config;
   slack: SlackConfig;
-  services: CoreServices;
+  services: Services;
   channel: RunningSlackChannel;
   errors: string[];
   warnings: string[];
@@ -53,10 +54,11 @@ export async function startHarness(options: { backend: AnalysisBackend | null; m
   const dataDir = await mkdtemp(path.join(tmpdir(), 'confab-slack-'));
   const config = loadConfig({ CONFAB_DATA_DIR: dataDir, CONFAB_INSTALL_SECRET: 'slack-e2e-install-secret', CONFAB_RATE_LIMIT_PER_MINUTE: '1000', ...options.env });
   const slack = slackConfigFor(fake, options.mode);
-  const errors: string[] = [];
+  const captured = captureLogger();
+  const errors = captured.errors;
   const warnings: string[] = [];
   const log = { debug: () => undefined, info: () => undefined, warn: (m: string) => warnings.push(m), error: (m: string) => errors.push(m) };
-  const services = await createServices(config, { backend: options.backend, pollMs: 200, log: (level, message) => level === 'error' && errors.push(message) });
+  const services = await createServices(config, { backend: options.backend, pollMs: 200, logger: captured.logger });
   const start = async () => {
     const channel = await startSlackApp({ services, config: slack, commands: allCommands, invoke: invokeCommand, log });
     if (channel.port !== undefined) fake.botUrl = `http://127.0.0.1:${channel.port}/slack/events`;

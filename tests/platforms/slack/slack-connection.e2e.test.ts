@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCommands } from '../../../commands';
-import { invokeCommand } from '../../../src/core/invoke';
+import { invokeCommand } from '../../../commands/invoke';
 import { startSlackApp } from '../../../src/platforms/slack/channel';
 import type { Mode } from '../../fakes/slack/server';
 import { blockText, startHarness, USERS, type Harness } from './harness';

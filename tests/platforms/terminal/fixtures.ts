@@ -1,10 +1,13 @@
 /** View-model fixtures for the terminal renderer and session tests. */
+import { analysisActions, explanationActions } from '../../../src/core/actions';
 import type { AnalysisView, ExplanationView, View } from '../../../src/core/view';
 
 export const ESC = '\x1b';
 
 export function explanation(overrides: Partial<ExplanationView> = {}): ExplanationView {
+  const explanationId = overrides.explanationId ?? 12;
   return {
+    actions: explanationActions(explanationId),
     explanationId: 12,
     number: 1,
     text: 'A Spanish saying about patience.',
@@ -26,6 +29,7 @@ export function doneAnalysis(overrides: Partial<AnalysisView> = {}): AnalysisVie
     kind: 'analysis',
     analysisId: 7,
     status: 'done',
+    actions: analysisActions({ analysisId: overrides.analysisId ?? 7, status: overrides.status ?? 'done', retryable: overrides.retryable }),
     prompt,
     tokens,
     model: 'confab-reference-v1',

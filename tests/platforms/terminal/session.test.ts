@@ -5,13 +5,16 @@
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Actor, CommandResult, ParsedOptions } from '../../../commands/types';
+import type { CommandResult, ParsedOptions } from '../../../commands/types';
+import type { Actor } from '../../../src/core/actor';
 import { allCommands } from '../../../commands';
 import { loadConfig } from '../../../src/config';
 import { EventHub } from '../../../src/core/events';
 import type { Services } from '../../../src/core/services';
 import type { View } from '../../../src/core/view';
-import { startTerminalSession, checkReviewerName, supportsColor, type InvokeCommand } from '../../../src/platforms/terminal/session';
+import type { InvokeCommand } from '../../../src/platforms/channel';
+import { startTerminalSession, checkReviewerName, supportsColor } from '../../../src/platforms/terminal/session';
+import { captureLogger } from '../capture-logger';
 import { doneAnalysis } from './fixtures';
 
 interface Call {
@@ -23,7 +26,7 @@ interface Call {
 
 function harness(respond: (name: string, options: ParsedOptions, actor: Actor) => CommandResult | Promise<CommandResult>, whenIdle?: () => Promise<number[]>) {
   const hub = new EventHub(() => {});
-  const services = { config: loadConfig({}), events: hub, close: async () => {} } as Services;
+  const services = { config: loadConfig({}), events: hub, close: async () => {} } as Partial<Services> as Services;
   const calls: Call[] = [];
   const invoke: InvokeCommand = async (_services, actor, name, options) => {
     calls.push({ actor, name, options, at: Date.now() });
@@ -33,8 +36,7 @@ function harness(respond: (name: string, options: ParsedOptions, actor: Actor) =
   const output = new PassThrough();
   let text = '';
   output.on('data', (chunk) => (text += String(chunk)));
-  const errors: string[] = [];
-  const log = { debug() {}, info() {}, warn() {}, error: (m: string) => errors.push(m) };
+  const { logger, errors } = captureLogger();
   const channel = startTerminalSession({
     services,
     commands: allCommands,
@@ -45,7 +47,7 @@ function harness(respond: (name: string, options: ParsedOptions, actor: Actor) =
     isAdmin: false,
     interactive: false,
     color: false,
-    log,
+    logger,
     whenIdle,
   });
   return { hub, calls, input, channel, errors, output: () => text };

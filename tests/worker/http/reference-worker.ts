@@ -3,7 +3,9 @@
  * server, plus small HTTP helpers. One engine per test file (loading ONNX sessions is the
  * slow part); several servers may share it, since a server never closes its engine.
  */
+import { Writable } from 'node:stream';
 import { REFERENCE_MODELS } from '../../../src/config';
+import { createLogger, silentLogger, type Logger } from '../../../src/log';
 import { registerRemoteBackends } from '../../../src/worker/remote';
 import type { Engine } from '../../../src/worker/engine';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
@@ -17,7 +19,18 @@ export async function loadReferenceEngine(): Promise<RuntimeEngine> {
 }
 
 export function serve(engine: Engine, options: Partial<Omit<WorkerServerOptions, 'engine'>> = {}): Promise<WorkerServer> {
-  return createWorkerServer({ engine, port: 0, log: () => {}, ...options });
+  return createWorkerServer({ engine, port: 0, log: silentLogger, ...options });
+}
+
+/** A real logger whose JSON records land in `records`, for tests that read what was logged. */
+export function recordingLogger(records: Array<Record<string, unknown>>): Logger {
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) records.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return createLogger({ level: 'debug', stream, pretty: false });
 }
 
 export interface JsonAnswer {

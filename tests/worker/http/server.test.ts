@@ -4,18 +4,15 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyzeResponseSchema, CapabilitiesSchema, decodeActivation, ErrorBodySchema } from '../../../src/worker/api/analyze';
-import { DescribeResponseSchema } from '../../../src/worker/http/describe';
-import { ExplainResponseSchema } from '../../../src/worker/http/explain';
+import { AnalyzeResponseSchema, CapabilitiesSchema, decodeActivation } from '../../../src/protocol/analyze';
+import { ErrorBodySchema } from '../../../src/protocol/errors';
 import { HealthResponseSchema } from '../../../src/worker/http/health';
-import { ScoreResponseSchema } from '../../../src/worker/http/score';
-import { TopkByTokenResponseSchema } from '../../../src/worker/http/topk-by-token';
 import type { RuntimeEngine } from '../../../src/worker/runtime/engine';
 import type { WorkerServer } from '../../../src/worker/server';
 import { REFERENCE_MODELS } from '../../../src/config';
 import { HealthResponseSchema as Health } from '../../../src/worker/http/health';
 import { createThreadedEngine } from '../../../src/worker/thread/engine-thread';
-import { call, loadReferenceEngine, SECRET, serve } from './reference-worker';
+import { call, loadReferenceEngine, recordingLogger, SECRET, serve } from './reference-worker';
 
 let engine: RuntimeEngine;
 let worker: WorkerServer;
@@ -95,39 +92,6 @@ describe('routes on the reference stack', () => {
     expect(result.positions.map((p) => p.token)).toEqual(['a', 'c', 'b']);
     expect(result.positions.every((p) => p.explanations.length === 0 && p.sae.features.length === 3)).toBe(true);
   });
-
-  it('speaks Neuronpedia: /explain, /describe, /score and /v1/activation/topk-by-token', async () => {
-    const explain = await call(`${worker.url}/explain`, { body: { text: 'hello world', positions: [-1] } });
-    expect(explain.status, JSON.stringify(explain.body)).toBe(200);
-    const explained = ExplainResponseSchema.parse(explain.body);
-    expect(explained.layer_index).toBe(engine.capabilities().layer);
-    expect(explained.results[0]).toMatchObject({ token: 'd', token_id: 'd'.charCodeAt(0), position: 11 });
-    expect(explained.results[0].description.length).toBeGreaterThan(0);
-
-    const analysis = AnalyzeResponseSchema.parse(
-      (await call(`${worker.url}/v1/analyze`, { body: { prompt: 'hello world', nla_samples: 0, return_activations: true } })).body,
-    );
-    const vector = Array.from(decodeActivation(analysis.positions[0].activation!));
-
-    const describe = await call(`${worker.url}/describe`, { body: { activations: [vector, vector], n: 2, temperature: 1, seed: 5 } });
-    expect(describe.status, JSON.stringify(describe.body)).toBe(200);
-    const described = DescribeResponseSchema.parse(describe.body);
-    expect(described.results).toHaveLength(2);
-    expect(described.results[0].samples).toHaveLength(2);
-
-    const score = await call(`${worker.url}/score`, { body: { description: described.results[0].description, activation: vector } });
-    expect(score.status, JSON.stringify(score.body)).toBe(200);
-    const scored = ScoreResponseSchema.parse(score.body);
-    expect(scored.cosine_similarity).toBeGreaterThanOrEqual(-1);
-    expect(scored.cosine_similarity).toBeLessThanOrEqual(1);
-    expect(scored.mse).toBeCloseTo(2 * (1 - scored.cosine_similarity), 6);
-
-    const topk = await call(`${worker.url}/v1/activation/topk-by-token`, { body: { prompt: 'hi!', model: 'confab-reference', source: 'x', top_k: 4 } });
-    expect(topk.status, JSON.stringify(topk.body)).toBe(200);
-    const byToken = TopkByTokenResponseSchema.parse(topk.body);
-    expect(byToken.results.map((r) => r.token)).toEqual(['h', 'i', '!']);
-    expect(byToken.results.every((r) => r.top_features.length === 4)).toBe(true);
-  });
 });
 
 describe('errors are JSON {error, detail} and never crash the worker', () => {
@@ -135,7 +99,6 @@ describe('errors are JSON {error, detail} and never crash the worker', () => {
     expectError(await call(`${worker.url}/v1/analyze`, { body: { prompt: 'x' }, secret: null }), 401, 'unauthorized', /X-SECRET-KEY/);
     expectError(await call(`${worker.url}/v1/analyze`, { body: { prompt: 'x' }, secret: 'wrong' }), 401, 'unauthorized');
     expectError(await call(`${worker.url}/v1/capabilities`, { secret: `${SECRET}x` }), 401, 'unauthorized');
-    expectError(await call(`${worker.url}/score`, { body: {}, secret: null }), 401, 'unauthorized');
   });
 
   it('400 for bad JSON, an empty body, and schema errors that name the field', async () => {
@@ -145,11 +108,6 @@ describe('errors are JSON {error, detail} and never crash the worker', () => {
     expectError(await call(`${worker.url}/v1/analyze`, { body: { prompt: 'x', positions: [1.5] } }), 400, 'invalid_request', /positions\[0\]/);
     expectError(await call(`${worker.url}/v1/analyze`, { body: { prompt: 'x', colour: 'red' } }), 400, 'invalid_request', /unknown field "colour"/);
     expectError(await call(`${worker.url}/v1/analyze`, { body: { top_k: 3 } }), 400, 'invalid_request', /prompt/);
-  });
-
-  it('400 for Neuronpedia chat input, which needs a template this worker does not apply', async () => {
-    const answer = await call(`${worker.url}/explain`, { body: { messages: [{ role: 'user', content: 'hi' }] } });
-    expectError(answer, 400, 'invalid_request', /send the already-templated prompt as text/);
   });
 
   it('400 for a prompt over the token limit, with the limit in the message', async () => {
@@ -164,18 +122,6 @@ describe('errors are JSON {error, detail} and never crash the worker', () => {
     expect(ErrorBodySchema.parse(answer.body).detail).toMatch(/10/);
     const negative = await call(`${worker.url}/v1/analyze`, { body: { prompt: 'abc', positions: [-9] } });
     expect(negative.status).toBe(400);
-  });
-
-  it('400 for a vector of the wrong d_model, a non-finite vector, or a zero vector', async () => {
-    expectError(await call(`${worker.url}/score`, { body: { description: 'x', activation: [1, 2, 3] } }), 400, 'wrong_d_model', /d_model 128/);
-    expectError(await call(`${worker.url}/describe`, { body: { activations: [new Array(d + 1).fill(1)] } }), 400, 'wrong_d_model', /activations\[0\]/);
-    // JSON has no NaN or Infinity literals, but 1e999 parses to Infinity and 1e39 overflows float32.
-    const huge = new Array(d).fill(1).map(String);
-    huge[7] = '1e999';
-    expectError(await call(`${worker.url}/score`, { raw: `{"description":"x","activation":[${huge.join(',')}]}` }), 400, 'invalid_request', /activation\[7\]/);
-    huge[7] = '1e39';
-    expectError(await call(`${worker.url}/score`, { raw: `{"description":"x","activation":[${huge.join(',')}]}` }), 400, 'non_finite_vector', /activation\[7\]/);
-    expectError(await call(`${worker.url}/describe`, { body: { activations: [new Array(d).fill(0)] } }), 400, 'zero_vector');
   });
 
   it('404 for an unknown route and 405 (with Allow) for a wrong method', async () => {
@@ -219,6 +165,23 @@ describe('errors are JSON {error, detail} and never crash the worker', () => {
       expect((await call(`${server.url}/health`, { secret: null })).status).toBe(200);
       // The healthy worker beside it is unaffected.
       expect((await call(`${worker.url}/v1/analyze`, { body: { prompt: 'hello', nla_samples: 0 } })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a 500 goes to the log as one error record with the stack, which the client is not shown', async () => {
+    const broken = await loadReferenceEngine();
+    await broken.close();
+    const logged: Array<Record<string, unknown>> = [];
+    const server = await serve(broken, { log: recordingLogger(logged) });
+    try {
+      const answer = await call(`${server.url}/v1/analyze`, { body: { prompt: 'hello' } });
+      expectError(answer, 500, 'internal_error', /worker log/);
+      expect(JSON.stringify(answer.body)).not.toMatch(/\bat /);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ level: 50, code: 'internal_error', status: 500, msg: 'worker: internal_error' });
+      expect((logged[0].err as { stack?: string }).stack).toMatch(/\n\s+at /);
     } finally {
       await server.close();
     }
@@ -298,8 +261,8 @@ describe('batching and the bounded queue', () => {
 
 describe('clients that leave mid-batch', () => {
   it('stop the batch quietly: no error is logged, and the worker serves the next request', async () => {
-    const logged: string[] = [];
-    const server = await serve(engine, { log: (line) => logged.push(line) });
+    const logged: Array<Record<string, unknown>> = [];
+    const server = await serve(engine, { log: recordingLogger(logged) });
     try {
       const leaving = Array.from({ length: 8 }, () => new AbortController());
       const gone = leaving.map((c, i) =>

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_MODELS } from '../../../src/config';
-import { AnalyzeResponseSchema, decodeActivation } from '../../../src/worker/api/analyze';
+import { AnalyzeResponseSchema, decodeActivation } from '../../../src/protocol/analyze';
 import { EngineError } from '../../../src/worker/engine';
 import { createNeuronpediaArBackend, createSglangAvBackend, createVllmAvBackend, registerRemoteBackends } from '../../../src/worker/remote';
 import { AvPromptBuilder } from '../../../src/worker/runtime/embeddings';
@@ -109,7 +109,7 @@ describe('vllm backend', () => {
         expect(c.received).toMatchObject({ rows: referenceTemplateIds().ids.length, cols: d });
         expect(c.received.injectedNorm).toBeCloseTo(referenceTemplateIds().injectionScale, 4);
         expect(c.received.cosine).toBeGreaterThan(0.99999);
-        expect(c.body).toMatchObject({ model: 'reference-av', prompt: '', n: 3, max_tokens: 30, temperature: 1, seed: 9, include_stop_str_in_output: true });
+        expect(c.body).toMatchObject({ model: 'reference-av', prompt: null, n: 3, max_tokens: 30, temperature: 1, seed: 9, include_stop_str_in_output: true });
         expect(c.authorization).toBe('Bearer k-123');
       }
     } finally {
@@ -117,14 +117,14 @@ describe('vllm backend', () => {
     }
   });
 
-  it('surfaces the server\'s 400 as an EngineError', async () => {
+  it('surfaces the server\'s refusal (404 for a model it does not serve) as an EngineError', async () => {
     const v = activation(5);
     const fake = await startFakeVllm(referenceExpectation(v), { model: 'other-model', reply: () => 'x' });
     try {
       const backend = createVllmAvBackend({ url: `${fake.url}/v1`, model: 'reference-av' });
       const failure = await backend.generate([builder.build(v)], { samples: 1, temperature: 0, maxNewTokens: 4 }).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(EngineError);
-      expect((failure as EngineError).message).toMatch(/400/);
+      expect((failure as EngineError).message).toMatch(/404/);
       expect(fake.violations.some((x) => /model is "reference-av"/.test(x))).toBe(true);
     } finally {
       await fake.close();

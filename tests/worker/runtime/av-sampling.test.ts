@@ -66,7 +66,7 @@ describe('the three cache layouts generate the same tokens', () => {
     try {
       const prompts = ['Chi dorme non piglia pesci.', 'A hacker is a person who enjoys exploring.', 'x', 'Dios los cría y ellos se juntan.'];
       const results = await engine.analyzeBatch(prompts.map((prompt) => ({ prompt, nla_samples: 0, top_k: 4, return_activations: true })));
-      const { decodeActivation } = await import('../../../src/worker/api/analyze');
+      const { decodeActivation } = await import('../../../src/protocol/analyze');
       const built = results.map((r) => engine.nla!.builder.build(decodeActivation((r as { positions: Array<{ activation?: string }> }).positions[0].activation!)));
       for (const sampling of [
         { samples: 1, temperature: 0, maxNewTokens: 64 },

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalyzeRequestSchema, AnalyzeResponseSchema, decodeActivation, type AnalyzeRequestInput, type AnalyzeResponse } from '../../../src/worker/api/analyze';
+import { AnalyzeRequestSchema, AnalyzeResponseSchema, decodeActivation, type AnalyzeRequestInput, type AnalyzeResponse } from '../../../src/protocol/analyze';
 import { EngineError } from '../../../src/worker/engine';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
 
@@ -102,7 +102,7 @@ describe('Engine.analyzeBatch', () => {
     expect(ok(results[0]).positions).toHaveLength(1);
     expect(results[1]).toBeInstanceOf(EngineError);
     expect((results[1] as EngineError).status).toBe(400);
-    expect((results[1] as EngineError).message).toBe('Prompt is 201 tokens (with BOS); the limit is 128.');
+    expect((results[1] as EngineError).message).toBe('Prompt is 200 characters; the limit is 127 characters (this model reads at most 128 tokens).');
     expect((results[2] as EngineError).status).toBe(400);
     expect((results[2] as EngineError).message).toMatch(/Position 40 is out of range; the prompt has 6 tokens \(positions 0\.\.5, or -6\.\.-1/);
     expect((results[3] as EngineError).code).toBe('bad_position');

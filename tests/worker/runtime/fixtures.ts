@@ -6,26 +6,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeSafetensors } from '../../../src/worker/runtime/safetensors';
-import type { TokenizerJson } from '../../../src/worker/runtime/tokenizer';
+import type { TokenizerJson } from '../../../src/worker/runtime/tokenizer-config';
+import { bytesToUnicode } from '../../../src/worker/runtime/byte-level';
 import { mulberry32 } from '../../../src/worker/runtime/av-onnx';
-
-export function bytesToUnicode(): string[] {
-  const bs: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
-  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
-  const cs = bs.slice();
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  const out = new Array<string>(256);
-  bs.forEach((b, i) => (out[b] = String.fromCodePoint(cs[i])));
-  return out;
-}
 
 export const SPECIALS = ['<|bos|>', '<|eos|>', '<|pad|>', '㈎'];
 

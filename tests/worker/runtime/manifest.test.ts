@@ -1,7 +1,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ManifestError, loadManifest, loadNlaMeta } from '../../../src/worker/runtime/manifest';
+import { loadManifest } from '../../../src/worker/runtime/manifest';
+import { ManifestError } from '../../../src/worker/runtime/manifest-files';
+import { loadNlaMeta } from '../../../src/worker/runtime/nla-meta';
 import { writeFixtureStack } from './fixtures';
 
 const dirs: string[] = [];
@@ -99,7 +101,7 @@ describe('malformed artifacts name the file and the field', () => {
 
   it('a wrong d_in in the SAE cfg.json', () => {
     const dir = fixture({ saeCfg: { d_in: 16 } });
-    expect(loadError(dir).message).toMatch(/sae_weights\.safetensors: W_enc: has shape \[8,16\]; cfg says d_in 16, d_sae 16/);
+    expect(loadError(dir).message).toMatch(/sae_weights\.safetensors: W_enc: has shape \[8,16\]; \[d_in 16, d_sae 16\] expected/);
   });
 
   it('an AV sidecar without an injection token', () => {
@@ -117,9 +119,9 @@ describe('malformed artifacts name the file and the field', () => {
   });
 
   it('an SAE cfg.json with an unknown architecture', () => {
-    const dir = fixture({ saeCfg: { architecture: 'gated' } });
+    const dir = fixture({ saeCfg: { architecture: 'transcoder' } });
     const err = loadError(dir);
-    expect(err.message).toBe(`${path.join(dir, 'sae/cfg.json')}: architecture: "gated" is not supported; use standard, jumprelu or topk`);
+    expect(err.message).toMatch(`${path.join(dir, 'sae/cfg.json')}: architecture: "transcoder" is not an SAE architecture this worker runs; it runs standard, jumprelu, topk, gated`);
   });
 
   it('an unknown normalize_activations mode', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadSaeConfig, type SaeConfig } from '../../../src/worker/runtime/manifest';
+import { loadSaeFolder, type SaeConfig } from '../../../src/worker/runtime/sae-formats';
 import { Sae, topIndices, type SaeWeights } from '../../../src/worker/runtime/sae';
 import { encodeSafetensors } from '../../../src/worker/runtime/safetensors';
 
@@ -150,7 +150,7 @@ describe('SAE folders', () => {
         threshold: { shape: [3], data: weights.threshold! },
       }),
     );
-    const { cfg: c, weights: file } = loadSaeConfig(dir);
+    const { cfg: c, weights: file } = loadSaeFolder(dir);
     expect(c).toMatchObject({ architecture: 'jumprelu', dIn: 2, dSae: 3, applyBDecToInput: false });
     const [res] = await (await Sae.load(c, file, null)).analyze(Float32Array.from([1, 1]), [0], 3, stats);
     // no b_dec subtraction: pre = [1, 1, 0.5] as in the worked example

@@ -25,6 +25,12 @@ describe('safetensors', () => {
     decodeFloats('F32', f32, out);
     expect(out[0]).toBe(Math.fround(0.1));
     expect(out[1]).toBe(-7.25);
+    // F64 is narrowed to the nearest float32
+    const f64 = Buffer.alloc(16);
+    f64.writeDoubleLE(0.1, 0);
+    f64.writeDoubleLE(1 / 3, 8);
+    decodeFloats('F64', f64, out);
+    expect([out[0], out[1]]).toEqual([Math.fround(0.1), Math.fround(1 / 3)]);
   });
 
   it('round-trips tensors of every float dtype through a file', () => {
@@ -36,12 +42,14 @@ describe('safetensors', () => {
         a: { shape: [2, 3], data: values, dtype: 'F32' },
         b: { shape: [6], data: values, dtype: 'F16' },
         c: { shape: [3, 2], data: values, dtype: 'BF16' },
+        d: { shape: [6], data: Float64Array.from(values), dtype: 'F64' },
       }),
     );
     const header = readSafetensorsHeader(file);
     expect(header.tensors.get('b')).toMatchObject({ dtype: 'F16', shape: [6], byteLength: 12 });
-    const t = readTensors(file, ['a', 'b', 'c'], header);
-    for (const name of ['a', 'b', 'c']) expect(Array.from(t.get(name)!.data)).toEqual(Array.from(values));
+    expect(header.tensors.get('d')).toMatchObject({ dtype: 'F64', shape: [6], byteLength: 48 });
+    const t = readTensors(file, ['a', 'b', 'c', 'd'], header);
+    for (const name of ['a', 'b', 'c', 'd']) expect(Array.from(t.get(name)!.data)).toEqual(Array.from(values));
     expect(t.get('c')!.shape).toEqual([3, 2]);
   });
 

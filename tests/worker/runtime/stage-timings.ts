@@ -5,7 +5,7 @@
  * The HTTP benchmark (`npm run bench:worker`) measures the whole route; this isolates the engine.
  */
 import path from 'node:path';
-import { AnalyzeRequestSchema, type AnalyzeResponse } from '../../../src/worker/api/analyze';
+import { AnalyzeRequestSchema, type AnalyzeResponse } from '../../../src/protocol/analyze';
 import { createEngine } from '../../../src/worker/runtime/engine';
 
 const iterations = Number(process.argv[2] ?? 50);

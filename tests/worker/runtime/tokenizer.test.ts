@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '../../../src/worker/runtime/tokenizer';
-import { byteTokenizerJson, bytesToUnicode } from './fixtures';
+import { bytesToUnicode } from '../../../src/worker/runtime/byte-level';
+import { byteTokenizerJson } from './fixtures';
 
 const utf8 = (s: string) => Array.from(Buffer.from(s, 'utf8'));
 const QWEN2_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -156,5 +157,40 @@ describe('tokenizer: BPE merges and pre-tokenizers', () => {
       /bert\/tokenizer\.json: model\.type "WordPiece" is not supported/,
     );
     expect(() => Tokenizer.fromJSON(byteTokenizerJson({ preTokenizer: { type: 'Whitespace' } }))).toThrow(/pre_tokenizer "Whitespace" is not supported/);
+  });
+});
+
+describe('tokenizer: the character bound that lets a prompt be refused before tokenizing', () => {
+  const texts = ['plain ascii words', 'Héllo, wörld! 😀 ㈎ ok', 'abcabcabc bc ab', 'e\u0301\u0323 ậ 한 ᄒ\u1161\u11ab', ' '.repeat(40)];
+
+  it('is a lower bound on the token count: chars / maxCharsPerToken <= tokens, whatever the text', () => {
+    const tokenizers = [
+      Tokenizer.fromJSON(byteTokenizerJson()),
+      Tokenizer.fromJSON(byteTokenizerJson({ merges: ['a b', 'ab c', 'b c'], extraVocab: ['ab', 'abc', 'bc'] })),
+      Tokenizer.fromJSON(byteTokenizerJson({ normalizer: { type: 'NFC' } })),
+    ];
+    expect(tokenizers.map((t) => t.maxCharsPerToken())).toEqual([1, 3, 4]);
+    for (const tok of tokenizers) {
+      for (const text of texts) {
+        const ids = tok.encode(text, { allowSpecial: false }).ids;
+        expect(ids.length, `${JSON.stringify(text)} with bound ${tok.maxCharsPerToken()}`).toBeGreaterThanOrEqual(text.length / tok.maxCharsPerToken());
+      }
+    }
+  });
+
+  it('ignores special tokens, which user text never matches, and counts the others', () => {
+    const json = byteTokenizerJson();
+    json.added_tokens = [...(json.added_tokens ?? []), { id: 400, content: '<|a-long-added-token|>', special: false }];
+    json.model!.vocab!['<|a-long-added-token|>'] = 400;
+    expect(Tokenizer.fromJSON(byteTokenizerJson()).maxCharsPerToken()).toBe(1);
+    expect(Tokenizer.fromJSON(json).maxCharsPerToken()).toBe('<|a-long-added-token|>'.length);
+  });
+
+  it('is Infinity where no bound holds: a normalizer that deletes text, an added token that swallows whitespace', () => {
+    const deleting = byteTokenizerJson({ normalizer: { type: 'Replace', pattern: { String: 'x' }, content: '' } });
+    expect(Tokenizer.fromJSON(deleting).maxCharsPerToken()).toBe(Infinity);
+    const stripping = byteTokenizerJson();
+    stripping.added_tokens = [...(stripping.added_tokens ?? []), { id: 400, content: '<mask>', special: false, rstrip: true }];
+    expect(Tokenizer.fromJSON(stripping).maxCharsPerToken()).toBe(Infinity);
   });
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_MODELS } from '../../../src/config';
-import { decodeActivation, type AnalyzeRequest, type AnalyzeResponse } from '../../../src/worker/api/analyze';
+import { decodeActivation, type AnalyzeRequest, type AnalyzeResponse } from '../../../src/protocol/analyze';
 import { EngineError } from '../../../src/worker/engine';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
 import { createThreadedEngine, defaultEngineThreads, type ThreadedEngine } from '../../../src/worker/thread/engine-thread';
@@ -73,7 +73,7 @@ describe('the engine on threads', () => {
     const [err] = await threaded.analyzeBatch([request(tooLong)]);
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).status).toBe(400);
-    expect((err as EngineError).message).toMatch(/the limit is 128/);
+    expect((err as EngineError).message).toMatch(/the limit is 127 characters \(this model reads at most 128 tokens\)/);
     await expect(threaded.score([{ text: 'x', vector: new Float32Array(3) }])).rejects.toMatchObject({ status: 400, name: 'EngineError' });
   });
 
