@@ -1,7 +1,7 @@
 /**
  * Text-command syntax, shared by the terminal and Slack's `/confab <subcommand>`: one line in, one
  * command call out. The options of each command come from its
-* declaration (`OptionSpec`), so the terminal accepts exactly what Discord and Slack accept:
+ * declaration (`OptionSpec`), so the terminal accepts exactly what Discord and Slack accept:
  *
  *     /explain --position 3 --samples 2 The prompt, which takes the rest of the line
  *     /vote #12 confabulated the note, which takes the rest of the line
