@@ -6,11 +6,12 @@
  */
 import type { ChannelModule } from './channel';
 import { discordChannel } from './discord';
+import { slackChannel } from './slack';
 
 export type { ChannelModule, RunningChannel, VariableSpec } from './channel';
 
 /** In the order `confab start` starts them and the README lists their variables. */
-export const CHAT_CHANNELS: readonly ChannelModule<unknown>[] = [discordChannel];
+export const CHAT_CHANNELS: readonly ChannelModule<unknown>[] = [discordChannel, slackChannel as ChannelModule<unknown>];
 
 /** A chat channel the environment turns on, with the configuration it read. */
 export interface EnabledChannel {

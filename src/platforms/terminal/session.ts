@@ -16,7 +16,7 @@ import type { View } from '../../core/view';
 import type { Logger } from '../../log';
 import type { InvokeCommand, RunningChannel } from '../channel';
 import { escapeTerminal } from './escape';
-import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from './parse';
+import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from '../text-command';
 import { renderView } from './render';
 import { printDigest } from './digest';
 

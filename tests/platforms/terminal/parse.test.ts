@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allCommands } from '../../../commands';
-import { parseLine, usageLine } from '../../../src/platforms/terminal/parse';
+import { parseLine, usageLine } from '../../../src/platforms/text-command';
 
 const commands = new Map(allCommands.map((c) => [c.name, c]));
 const parse = (line: string) => parseLine(line, commands);

@@ -1,5 +1,6 @@
 /**
- * Terminal syntax: one line in, one command call out. The options of each command come from its
+ * Text-command syntax, shared by the terminal and Slack's `/confab <subcommand>`: one line in, one
+ * command call out. The options of each command come from its
  * declaration (`OptionSpec`), so the terminal accepts exactly what Discord and Slack accept:
  *
  *     /explain --position 3 --samples 2 The prompt, which takes the rest of the line
@@ -16,7 +17,7 @@
  * them into numbers (`#12` included), ranges, required options and choices are the command
  * layer's job (commands/invoke.ts), so every channel gives the same message for them.
  */
-import type { CommandDefinition, OptionSpec, ParsedOptions } from '../../../commands/types';
+import type { CommandDefinition, OptionSpec, ParsedOptions } from '../../commands/types';
 
 /** Commands the terminal handles itself, without the command layer. */
 export const TERMINAL_COMMANDS = {
