@@ -15,26 +15,31 @@ async function busyWorker(): Promise<{ worker: ConfabProcess; url: string; answe
   const worker = startConfab(['worker', '--port', '0', '--engine-threads', '2'], { env: { CONFAB_WORKER_SECRET: SECRET } });
   await worker.waitForOutput(/listening on http:\/\/127\.0\.0\.1:\d+/, 120_000);
   const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(worker.stdout())![1];
-  // Long generations on both threads: 16 samples of up to 1,024 tokens each.
-  const answers = Promise.all(
-    Array.from({ length: 12 }, (_, i) =>
-      fetch(`${url}/v1/analyze`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-secret-key': SECRET },
-        body: JSON.stringify({ prompt: `Request ${i}: the Jargon File on hackers.`, nla_samples: 16, max_new_tokens: 1024, temperature: 1.5, seed: i }),
-      }).then(
-        (r) => r.status,
-        (err: Error) => err.name,
-      ),
-    ),
-  );
-  // Wait until both engine threads are running a batch.
-  for (let i = 0; i < 300; i++) {
-    const health = HealthResponseSchema.parse(await (await fetch(`${url}/health`)).json());
-    if (health.queue.running >= 2) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { worker, url, answers };
+  const analyze = (i: number): Promise<number | string> =>
+    // Long generations: 16 samples of up to 1,024 tokens each.
+    fetch(`${url}/v1/analyze`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-secret-key': SECRET },
+      body: JSON.stringify({ prompt: `Request ${i}: the Jargon File on hackers.`, nla_samples: 16, max_new_tokens: 1024, temperature: 1.5, seed: i }),
+    }).then(
+      (r) => r.status,
+      (err: Error) => err.name,
+    );
+  const health = async () => HealthResponseSchema.parse(await (await fetch(`${url}/health`)).json()).queue;
+  const until = async (ready: (q: Awaited<ReturnType<typeof health>>) => boolean, what: string) => {
+    for (let i = 0; i < 500; i++) {
+      if (ready(await health())) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`the worker never reached: ${what}`);
+  };
+  // Requests that arrive together are shared out over the idle lanes, so the waiting ones must
+  // arrive after both lanes are busy; otherwise nothing is left to refuse.
+  const first = [analyze(0), analyze(1)];
+  await until((q) => q.running >= 2, 'both engine threads running');
+  const rest = Array.from({ length: 10 }, (_, i) => analyze(i + 2));
+  await until((q) => q.waiting > 0, 'requests waiting');
+  return { worker, url, answers: Promise.all([...first, ...rest]) };
 }
 
 describe('confab worker under SIGTERM while the engine threads run', () => {
