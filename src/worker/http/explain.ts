@@ -14,7 +14,7 @@ import { EngineError } from '../engine';
 import { renderChat, spanAt, type RenderedChat, type TokenSpan } from './chat';
 import { ClientGoneError } from './errors';
 import { detailError, parseFastApi, readFastApiBody, validationError } from './fastapi';
-import { NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
+import { checkTemperature, NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
 import type { Route, RouteContext } from './route';
 import { openEventStream } from './sse';
 
@@ -179,7 +179,9 @@ export const explainRoute: Route = {
   async handle(ctx) {
     const input = parseFastApi(ExplainBodySchema, await readFastApiBody(ctx.body));
     checkLimits(input);
-    if (!ctx.engine.capabilities().nla.available) throw detailError(503, 'This worker has no NLA loaded.');
+    const caps = ctx.engine.capabilities();
+    if (!caps.nla.available) throw detailError(503, 'This worker has no NLA loaded.');
+    checkTemperature(input.temperature, caps.nla.av_backend);
     const { text, chat } = resolveText(input, ctx.settings.chatTemplate);
     if (input.stream) return streamExplain(ctx, input, text, chat);
 
