@@ -9,8 +9,8 @@
  * through the same queue and batch as `/v1/analyze`, so both routes share one code path.
  */
 import { z } from 'zod';
-import { decodeActivation, type AnalyzeRequest, type AnalyzeResponse, type PositionResult, type Token } from '../../protocol/analyze';
-import { EngineError } from '../engine';
+import { decodeActivation, type AnalyzeResponse, type PositionResult, type Token } from '../../protocol/analyze';
+import { EngineError, type EngineRequest } from '../engine';
 import { renderChat, spanAt, type RenderedChat, type TokenSpan } from './chat';
 import { ClientGoneError } from './errors';
 import { detailError, parseFastApi, readFastApiBody, validationError } from './fastapi';
@@ -128,9 +128,10 @@ function toResult(p: PositionResult, tokens: Token[], chat: RenderedChat | undef
   };
 }
 
-function analyzeRequest(text: string, positions: number[], input: ExplainBody, samples: number): AnalyzeRequest {
+function analyzeRequest(text: string, positions: number[], input: ExplainBody, samples: number, chat: RenderedChat | undefined): EngineRequest {
   return {
     prompt: text,
+    rendered_chat: chat !== undefined,
     positions,
     top_k: 1,
     nla_samples: samples,
@@ -152,7 +153,7 @@ function asValidation(err: unknown, positions?: number[] | null): unknown {
 
 async function streamExplain(ctx: RouteContext, input: ExplainBody, text: string, chat: RenderedChat | undefined): Promise<void> {
   const { queue, signal, res, engine } = ctx;
-  const probe = await queue.analyze(analyzeRequest(text, [-1], input, 0), signal).catch((err: unknown) => Promise.reject(asValidation(err)));
+  const probe = await queue.analyze(analyzeRequest(text, [-1], input, 0, chat), signal).catch((err: unknown) => Promise.reject(asValidation(err)));
   const positions = resolvePositions(input.positions, probe.tokens.length, input.reverse);
   const stream = openEventStream(res);
   stream.send({ layer_index: engine.capabilities().layer, total: positions.length, prompt_length: probe.tokens.length });
@@ -160,7 +161,7 @@ async function streamExplain(ctx: RouteContext, input: ExplainBody, text: string
     // One engine request per position, so each result leaves as soon as its batch is done.
     await Promise.all(
       positions.map(async (position) => {
-        const analysis = await queue.analyze(analyzeRequest(text, [position], input, 1), signal);
+        const analysis = await queue.analyze(analyzeRequest(text, [position], input, 1, chat), signal);
         stream.send(toResult(analysis.positions[0], analysis.tokens, chat));
       }),
     );
@@ -189,14 +190,14 @@ export const explainRoute: Route = {
     if (input.positions && input.positions.length > 0) {
       positions = input.reverse ? [...input.positions].reverse() : input.positions;
     } else {
-      const probe = await ctx.queue.analyze(analyzeRequest(text, [-1], input, 0), ctx.signal).catch((err: unknown) => Promise.reject(asValidation(err)));
+      const probe = await ctx.queue.analyze(analyzeRequest(text, [-1], input, 0, chat), ctx.signal).catch((err: unknown) => Promise.reject(asValidation(err)));
       positions = resolvePositions(null, probe.tokens.length, input.reverse);
     }
     const chunks: number[][] = [];
     for (let i = 0; i < positions.length; i += POSITIONS_PER_ANALYZE) chunks.push(positions.slice(i, i + POSITIONS_PER_ANALYZE));
     let analyses: AnalyzeResponse[];
     try {
-      analyses = await Promise.all(chunks.map((chunk) => ctx.queue.analyze(analyzeRequest(text, chunk, input, 1), ctx.signal)));
+      analyses = await Promise.all(chunks.map((chunk) => ctx.queue.analyze(analyzeRequest(text, chunk, input, 1, chat), ctx.signal)));
     } catch (err) {
       throw asValidation(err, input.positions);
     }
