@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { decodeActivation, type AnalyzeResponse, type PositionResult, type Token } from '../../protocol/analyze';
 import { EngineError, type EngineRequest } from '../engine';
-import { renderChat, spanAt, type RenderedChat, type TokenSpan } from './chat';
+import { renderChat, spanAt, type ChatTokens, type RenderedChat, type TokenSpan } from './chat';
 import { ClientGoneError } from './errors';
 import { detailError, parseFastApi, readFastApiBody, validationError } from './fastapi';
 import { checkTemperature, NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
@@ -71,13 +71,14 @@ function checkLimits(input: ExplainBody): void {
   }
 }
 
-function resolveText(input: ExplainBody, chatTemplate: string | undefined): { text: string; chat?: RenderedChat } {
+function resolveText(input: ExplainBody, chatTemplate: string | undefined, tokens: ChatTokens | undefined): { text: string; chat?: RenderedChat } {
   if (input.messages && input.messages.length > 0) {
     if (chatTemplate === undefined) throw detailError(400, 'The subject model\'s tokenizer has no chat template; send `text` instead of `messages`.');
     const chat = renderChat(chatTemplate, input.messages, {
       addGenerationPrompt: input.add_generation_prompt,
       continueFinalMessage: input.continue_final_message,
       enableThinking: input.enable_thinking,
+      tokens,
     });
     if (chat.text.length > NLA_LIMITS.max_input_chars) throw detailError(400, `The rendered chat is ${chat.text.length} characters; the limit is ${NLA_LIMITS.max_input_chars}.`);
     if (chat.text === '') throw validationError([{ loc: ['body', 'messages'], msg: 'The rendered chat is empty.', type: 'value_error' }]);
@@ -183,7 +184,7 @@ export const explainRoute: Route = {
     const caps = ctx.engine.capabilities();
     if (!caps.nla.available) throw detailError(503, 'This worker has no NLA loaded.');
     checkTemperature(input.temperature, caps.nla.av_backend);
-    const { text, chat } = resolveText(input, ctx.settings.chatTemplate);
+    const { text, chat } = resolveText(input, ctx.settings.chatTemplate, ctx.settings.chatTokens);
     if (input.stream) return streamExplain(ctx, input, text, chat);
 
     let positions: number[];

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_MODELS } from '../../../src/config';
-import { loadChatTemplate } from '../../../src/worker/http/chat';
+import { loadChatTemplate, loadChatTokens } from '../../../src/worker/http/chat';
 import { registerRemoteBackends } from '../../../src/worker/remote';
 import { createEngine, type RuntimeEngine } from '../../../src/worker/runtime/engine';
 import type { WorkerServer } from '../../../src/worker/server';
@@ -50,7 +50,11 @@ function gemmaStyleModels(dir: string, template: string): string {
     [259, '\u320e'],
   ]);
   writeFileSync(path.join(dir, 'tokenizer.json'), tokenizer);
-  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<bos>', eos_token: '<end_of_turn>', chat_template: template }));
+  // eos_token in the added-token form some tokenizer_config.json files use.
+  writeFileSync(
+    path.join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ bos_token: '<bos>', eos_token: { __type: 'AddedToken', content: '<end_of_turn>', special: true }, chat_template: template }),
+  );
   const at = (file: string) => JSON.stringify(path.join(REFERENCE_DIR, file));
   const referenceTokenizer = at('tokenizer.json');
   writeFileSync(
@@ -89,7 +93,7 @@ describe('/explain messages: template markers are special tokens', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'confab-chat-specials-'));
     const manifest = gemmaStyleModels(dir, GEMMA_STYLE_TEMPLATE);
     engine = await createEngine(manifest, { executionProvider: 'cpu' });
-    worker = await serve(engine, { secret: SECRET, chatTemplate: loadChatTemplate(manifest) });
+    worker = await serve(engine, { secret: SECRET, chatTemplate: loadChatTemplate(manifest), chatTokens: loadChatTokens(manifest) });
   });
 
   afterAll(async () => {
@@ -108,6 +112,9 @@ describe('/explain messages: template markers are special tokens', () => {
       [expectedIds.length - 1, 10, '\n'],
     ]);
     expect(results[0]).toMatchObject({ role: 'user', section: 'header', message_index: 0 });
+    // The template printed bos_token, so BOS is part of the first message's header, as there.
+    const bos = await call(`${worker.url}/explain`, { body: { messages, positions: [0], max_new_tokens: 1 } });
+    expect((bos.body as ExplainAnswer).results[0]).toMatchObject({ token_id: BOS, token: '<bos>', role: 'user', section: 'header' });
     expect(results[1]).toMatchObject({ role: 'user', section: 'footer', message_index: 0 });
   });
 
@@ -154,7 +161,7 @@ describe('/explain messages: a template that writes BOS itself', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'confab-chat-bos-'));
     const manifest = gemmaStyleModels(dir, GEMMA_STYLE_TEMPLATE.replace('{{ bos_token }}', '<bos>'));
     engine = await createEngine(manifest, { executionProvider: 'cpu' });
-    worker = await serve(engine, { secret: SECRET, chatTemplate: loadChatTemplate(manifest) });
+    worker = await serve(engine, { secret: SECRET, chatTemplate: loadChatTemplate(manifest), chatTokens: loadChatTokens(manifest) });
   });
 
   afterAll(async () => {
@@ -167,5 +174,38 @@ describe('/explain messages: a template that writes BOS itself', () => {
     const answer = await call(`${worker.url}/explain`, { body: { messages: [{ role: 'user', content: 'Hola' }], positions: [0, 1], reverse: false, max_new_tokens: 1 } });
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     expect((answer.body as ExplainAnswer).results.map((r) => r.token_id)).toEqual([BOS, START_OF_TURN]);
+  });
+});
+
+describe('/explain messages: a template that prints eos_token after each turn', () => {
+  let dir: string;
+  let engine: RuntimeEngine;
+  let worker: WorkerServer;
+
+  beforeAll(async () => {
+    registerRemoteBackends();
+    dir = mkdtempSync(path.join(tmpdir(), 'confab-chat-eos-'));
+    const manifest = gemmaStyleModels(dir, "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m['content'] }}{{ eos_token }}{% endfor %}");
+    engine = await createEngine(manifest, { executionProvider: 'cpu' });
+    worker = await serve(engine, { secret: SECRET, chatTemplate: loadChatTemplate(manifest), chatTokens: loadChatTokens(manifest) });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await engine?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the tokenizer_config.json strings of bos_token and eos_token, and tokenizes them as their ids', async () => {
+    const messages = [
+      { role: 'user', content: 'Hola' },
+      { role: 'assistant', content: 'Hi' },
+    ];
+    const answer = await call(`${worker.url}/explain`, { body: { messages, reverse: false, max_new_tokens: 1, add_generation_prompt: false } });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const results = (answer.body as ExplainAnswer).results;
+    expect(results.map((r) => r.token_id)).toEqual([BOS, ...Buffer.from('[user] Hola'), END_OF_TURN, ...Buffer.from('[assistant] Hi'), END_OF_TURN]);
+    expect(results[12]).toMatchObject({ token: '<end_of_turn>', role: 'user', message_index: 0, section: 'footer' });
+    expect(results.at(-1)).toMatchObject({ token: '<end_of_turn>', role: 'assistant', message_index: 1, section: 'footer' });
   });
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REFERENCE_MODELS } from '../../../src/config';
-import { loadChatTemplate, renderChat, spanAt } from '../../../src/worker/http/chat';
+import { loadChatTemplate, loadChatTokens, renderChat, spanAt } from '../../../src/worker/http/chat';
 
 function modelDir(config: string | undefined): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'confab-chat-'));
@@ -30,6 +30,16 @@ describe('loadChatTemplate', () => {
     expect(loadChatTemplate(modelDir(undefined))).toBeUndefined();
     expect(loadChatTemplate(modelDir('{}'))).toBeUndefined();
     expect(() => loadChatTemplate(modelDir('{"chat_template": '))).toThrow(/tokenizer_config\.json is not valid JSON/);
+  });
+});
+
+describe('loadChatTokens', () => {
+  it('reads bos/eos/unk/pad as strings or as added tokens, and skips anything else', () => {
+    const config = { bos_token: '<bos>', eos_token: { __type: 'AddedToken', content: '<eos>' }, unk_token: null, pad_token: 7, chat_template: 'T' };
+    expect(loadChatTokens(modelDir(JSON.stringify(config)))).toEqual({ bos_token: '<bos>', eos_token: '<eos>' });
+    expect(loadChatTokens(REFERENCE_MODELS)).toEqual({ bos_token: '<|bos|>' });
+    expect(loadChatTokens(modelDir(undefined))).toEqual({});
+    expect(() => loadChatTokens(modelDir('{"bos_token": '))).toThrow(/tokenizer_config\.json is not valid JSON/);
   });
 });
 
