@@ -138,15 +138,25 @@ export function renderChat(source: string, messages: ChatMessage[], options: Cha
   return { text, regions };
 }
 
-/** The span of the token whose characters start at `start` (BOS and generation prompt: scaffold). */
+/**
+ * The span of the token whose characters start at `start`, as Neuronpedia's NLA server assigns
+ * it (`compute_spans` in its chat_template_spans.py): a BOS the tokenizer added belongs to the
+ * first message's header, and whatever follows the last message (the generation prompt) is an
+ * assistant header outside any message.
+ */
 export function spanAt(chat: RenderedChat, start: number, end: number): TokenSpan {
-  if (end > start) {
-    for (let i = 0; i < chat.regions.length; i++) {
-      const r = chat.regions[i];
-      if (start < r.start || start >= r.end) continue;
-      const section = start >= r.contentStart && start < r.contentEnd ? 'content' : start < r.contentStart ? 'header' : 'footer';
-      return { role: r.role, section, channel: r.channel, message_index: i };
-    }
+  const first = chat.regions[0];
+  if (end <= start) {
+    if (first && start === 0) return { role: first.role, section: 'header', channel: first.channel, message_index: 0 };
+    return { role: null, section: 'scaffold', channel: null, message_index: null };
   }
+  for (let i = 0; i < chat.regions.length; i++) {
+    const r = chat.regions[i];
+    if (start < r.start || start >= r.end) continue;
+    const section = start >= r.contentStart && start < r.contentEnd ? 'content' : start < r.contentStart ? 'header' : 'footer';
+    return { role: r.role, section, channel: r.channel, message_index: i };
+  }
+  const last = chat.regions.at(-1);
+  if (last && start >= last.end) return { role: 'assistant', section: 'header', channel: null, message_index: null };
   return { role: null, section: 'scaffold', channel: null, message_index: null };
 }

@@ -46,7 +46,9 @@ describe('loadChatTokens', () => {
 describe('renderChat', () => {
   const template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}</{{ m.role }}>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}";
 
-  it('attributes header, content and footer to each message, and the generation prompt to the scaffold', () => {
+  // As Neuronpedia's NLA server assigns spans: `compute_spans` in apps/nla/chat_template_spans.py,
+  // github.com/hijohnnylin/neuronpedia at commit ebb8426fc550ad5d1f76d52c271a624af3c08a57.
+  it('attributes header, content and footer to each message, and the generation prompt to an assistant header', () => {
     const chat = renderChat(template, [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }], { addGenerationPrompt: true, continueFinalMessage: false });
     expect(chat.text).toBe('<user>hi</user><assistant>yo</assistant><assistant>');
     const at = (ch: number) => spanAt(chat, ch, ch + 1);
@@ -54,9 +56,11 @@ describe('renderChat', () => {
     expect(at(6)).toMatchObject({ role: 'user', section: 'content' });
     expect(at(8)).toMatchObject({ role: 'user', section: 'footer' });
     expect(at(26)).toMatchObject({ role: 'assistant', section: 'content', message_index: 1 });
-    expect(at(chat.text.length - 1)).toMatchObject({ role: null, section: 'scaffold' });
-    // BOS has no characters.
-    expect(spanAt(chat, 0, 0)).toMatchObject({ section: 'scaffold' });
+    expect(at(chat.text.length - 1)).toEqual({ role: 'assistant', section: 'header', channel: null, message_index: null });
+    // A BOS the tokenizer added has no characters; it opens the first message.
+    expect(spanAt(chat, 0, 0)).toEqual({ role: 'user', section: 'header', channel: null, message_index: 0 });
+    // Without messages there is nothing to belong to.
+    expect(spanAt(renderChat(template, [], { addGenerationPrompt: false, continueFinalMessage: false }), 0, 0)).toMatchObject({ section: 'scaffold', role: null });
   });
 
   it('continue_final_message ends the text at the last message\'s content, with no generation prompt', () => {
