@@ -148,6 +148,10 @@ describe('/explain messages: template markers are special tokens', () => {
     expect(analyzed.status).toBe(200);
     const ids = (analyzed.body as { tokens: Array<{ id: number }> }).tokens.map((t) => t.id);
     expect(ids).toEqual([BOS, ...Buffer.from(typed)]);
+    // The engine's flag for a rendered chat is not part of the wire: a client cannot set it.
+    const flagged = await call(`${worker.url}/v1/analyze`, { body: { prompt: typed, nla_samples: 0, rendered_chat: true } });
+    expect(flagged.status).toBe(400);
+    expect(JSON.stringify(flagged.body)).toContain('rendered_chat');
   });
 });
 
