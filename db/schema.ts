@@ -183,7 +183,8 @@ export const positions = pgTable(
       .references(() => analyses.id, { onDelete: 'cascade' }),
     position: integer('position').notNull(),
     token: text('token').notNull(),
-    l0: integer('l0').notNull(),
+    /** Null where the backend did not compute it (Neuronpedia's top-k lists cannot give it). */
+    l0: integer('l0'),
     explainedVariance: doublePrecision('explained_variance').notNull(),
     fveNrm: doublePrecision('fve_nrm').notNull(),
   },

@@ -117,6 +117,12 @@ export const VARIABLES = defineVariables({
   OPENAI_BASE_URL: { group: 'judge', description: 'OpenAI-compatible endpoint of the optional LLM judge.', schema: httpUrl },
   OPENAI_API_KEY: { group: 'judge', description: 'API key of the judge endpoint.', secret: true, schema: text() },
   CONFAB_JUDGE_MODEL: { group: 'judge', description: 'Model name of the judge; unset turns the judge off.', schema: text() },
+  CONFAB_JUDGE_MAX_TOKENS: {
+    group: 'judge',
+    description: "The judge's `max_completion_tokens`: its answer plus, on a reasoning model, its thinking.",
+    default: '1024',
+    schema: intIn(16, 100_000),
+  },
 });
 
 export type VariableName = keyof typeof VARIABLES;
@@ -147,7 +153,7 @@ export interface Config {
   limits: { maxPromptChars: number; votesToClose: number; rateLimitPerMinute: number; decoyRate: number };
   installSecret?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  judge?: { baseUrl?: string; apiKey?: string; model: string };
+  judge?: { baseUrl?: string; apiKey?: string; model: string; maxCompletionTokens: number };
 }
 
 /** Validate an environment into a Config. Pass `process.env` at start; tests pass a literal. */
@@ -176,7 +182,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     installSecret: e.CONFAB_INSTALL_SECRET,
     logLevel: e.CONFAB_LOG_LEVEL,
-    judge: e.CONFAB_JUDGE_MODEL ? { baseUrl: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, model: e.CONFAB_JUDGE_MODEL } : undefined,
+    judge: e.CONFAB_JUDGE_MODEL
+      ? { baseUrl: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, model: e.CONFAB_JUDGE_MODEL, maxCompletionTokens: e.CONFAB_JUDGE_MAX_TOKENS }
+      : undefined,
   };
 }
 

@@ -61,7 +61,7 @@ export const startCommand: CliCommand = {
       ]);
       let services: Services;
       try {
-        services = await createServices(config, { backend, judge: createJudge(config.judge), logger: log });
+        services = await createServices(config, { backend, judge: createJudge(config.judge, { logger: log }), logger: log });
       } catch (error) {
         await backend.close();
         throw error;

@@ -52,7 +52,8 @@ export interface PositionView {
   position: number;
   token: string;
   features: FeatureRowView[];
-  l0: number;
+  /** Null when the backend did not count the active features (shown as "n/a"). */
+  l0: number | null;
   explainedVariance: number;
   fveNrm: number;
   explanations: ExplanationView[];

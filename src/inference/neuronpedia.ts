@@ -11,8 +11,8 @@
  * - token ids are known only at explained positions (-1 elsewhere); offsets are found by
  *   matching each token's text in the prompt (empty where it does not match, e.g. BOS);
  * - feature labels are empty (Neuronpedia serves them from another API);
- * - `explained_variance` and the SAE's `fve_nrm` are NaN, and `l0` is -1 (the protocol and the
- *   database want an integer): top-k lists cannot give them;
+ * - `explained_variance` and the SAE's `fve_nrm` are NaN, and `l0` is null: top-k lists cannot
+ *   give them, and every view shows them as "n/a";
  * - a round trip the NLA server did not compute (no reconstructor: `mse` and
  *   `cosine_similarity` null) is NaN, which every view shows as "n/a";
  * - the AR's `fve_nrm` needs the model's B; without `fveBaseline` it is NaN;
@@ -184,7 +184,7 @@ export function createNeuronpediaInferenceClient(options: NeuronpediaClientOptio
           token: sae.tokens[position],
           sae: {
             features: (row?.features ?? []).slice(0, request.top_k).map((f) => ({ ...f, label: '' })),
-            l0: -1,
+            l0: null,
             explained_variance: Number.NaN,
             fve_nrm: Number.NaN,
           },

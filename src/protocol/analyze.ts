@@ -48,8 +48,8 @@ export type SaeFeature = z.infer<typeof SaeFeatureSchema>;
 
 export const SaeBlockSchema = z.object({
   features: z.array(SaeFeatureSchema),
-  /** Number of non-zero features at this position. */
-  l0: z.number().int(),
+  /** Number of non-zero features at this position; null when the backend could not count them. */
+  l0: z.number().int().nullable(),
   /**
    * SAELens-style explained variance, per position: 1 - ||x - r||^2 / V, where
    * V = E||x||^2 - ||E x||^2 over the model's reference set (stats.json `raw_total_variance`).

@@ -25,8 +25,12 @@ export function truncate(text: string, limit: number, marker: string = TRUNCATIO
 
 const countFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
-/** A count with thousands separators, as user-facing errors quote them: 2400 → "2,400". */
-export function formatCount(n: number): string {
+/**
+ * A count with thousands separators, as user-facing errors quote them: 2400 → "2,400". A count
+ * that was not computed prints as "n/a", like a missing score.
+ */
+export function formatCount(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return 'n/a';
   return countFormat.format(n);
 }
 

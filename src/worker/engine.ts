@@ -32,6 +32,14 @@ export function promptTooLong(chars: number, charLimit: number, tokenLimit: numb
   );
 }
 
+/**
+ * A request as the worker's own routes may send it, beyond what the wire accepts: `/explain`'s
+ * chat, already rendered with the model's template, whose markers are the tokenizer's special
+ * tokens and are matched as such, as Hugging Face's tokenizers do on a rendered template. Text
+ * from `/v1/analyze` never is.
+ */
+export type EngineRequest = AnalyzeRequest & { rendered_chat?: boolean };
+
 export interface SamplingOptions {
   /** NLA verbalizations per vector. */
   samples: number;
@@ -65,7 +73,7 @@ export interface Engine {
    * `requests`; a request that is itself bad (e.g. a position out of range) yields an
    * EngineError in its slot without failing the others.
    */
-  analyzeBatch(requests: AnalyzeRequest[], signal?: AbortSignal): Promise<Array<AnalyzeResponse | EngineError>>;
+  analyzeBatch(requests: EngineRequest[], signal?: AbortSignal): Promise<Array<AnalyzeResponse | EngineError>>;
 
   /** NLA AV on raw vectors (Neuronpedia `/describe`). One list of explanations per vector. */
   describe(vectors: Float32Array[], sampling: SamplingOptions, signal?: AbortSignal): Promise<Explanation[][]>;

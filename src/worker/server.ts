@@ -12,7 +12,7 @@ import type { Engine } from './engine';
 import type { ExecutionProvider } from './runtime/execution';
 import { requireSecret } from './http/auth';
 import { readJsonBody } from './http/body';
-import { loadChatTemplate } from './http/chat';
+import { loadChatTemplate, loadChatTokens, type ChatTokens } from './http/chat';
 import { ClientGoneError, HttpError, sendError, sendJson } from './http/errors';
 import { toFastApiError } from './http/fastapi';
 import type { Route, RouteSettings } from './http/route';
@@ -56,6 +56,8 @@ export interface WorkerServerOptions {
   log?: Logger;
   /** The subject model's Jinja chat template, for Neuronpedia's `messages` input. */
   chatTemplate?: string;
+  /** The special tokens' strings (`bos_token`, `eos_token`…) that template prints. */
+  chatTokens?: ChatTokens;
 }
 
 export interface WorkerServer {
@@ -116,7 +118,7 @@ export async function createWorkerServer(options: WorkerServerOptions): Promise<
     regroupMs: options.regroupMs ?? WORKER_DEFAULTS.regroupMs,
     maxQueueWaitMs: options.maxQueueWaitMs ?? WORKER_DEFAULTS.maxQueueWaitMs,
   });
-  const settings: RouteSettings = { queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit, chatTemplate: options.chatTemplate };
+  const settings: RouteSettings = { queueLimit: options.queueLimit ?? WORKER_DEFAULTS.queueLimit, chatTemplate: options.chatTemplate, chatTokens: options.chatTokens };
   const byPath = new Map<string, Route[]>();
   for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
 
@@ -249,7 +251,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   let server: WorkerServer;
   try {
     const chatTemplate = loadChatTemplate(options.modelsPath);
-    server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port, log: options.log, chatTemplate });
+    const chatTokens = loadChatTokens(options.modelsPath);
+    server = await createWorkerServer({ ...options.server, engine, secret: options.secret, host: options.host, port: options.port, log: options.log, chatTemplate, chatTokens });
   } catch (err) {
     await engine.close();
     throw err;

@@ -38,7 +38,7 @@ export interface DatasetRow {
   sae_feature_indices: number[];
   sae_feature_activations: number[];
   sae_feature_labels: string[];
-  sae_l0: number;
+  sae_l0: number | null;
   sae_explained_variance: number;
   sae_fve_nrm: number;
   explanation: string;
@@ -85,7 +85,7 @@ export const COLUMNS: ColumnSpec[] = [
   { name: 'sae_feature_indices', type: 'int32', list: true, description: 'SAE top features at the position, strongest first.' },
   { name: 'sae_feature_activations', type: 'double', list: true, description: 'Their activations, parallel to sae_feature_indices.' },
   { name: 'sae_feature_labels', type: 'string', list: true, description: 'Their labels as they were when analysed.' },
-  { name: 'sae_l0', type: 'int32', description: 'Number of active SAE features at the position.' },
+  { name: 'sae_l0', type: 'int32', nullable: true, description: 'Number of active SAE features at the position; null when the inference backend did not count them.' },
   { name: 'sae_explained_variance', type: 'double', description: 'SAELens explained variance of the SAE reconstruction (raw activations).' },
   { name: 'sae_fve_nrm', type: 'double', description: 'SAE fve_nrm: 1 − mse_nrm/B on normalised activations, comparable with ar_fve_nrm.' },
   { name: 'explanation', type: 'string', description: 'The NLA (AV) explanation text.' },

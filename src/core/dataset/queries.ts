@@ -109,7 +109,7 @@ export interface ExplanationForExport {
   prompt: string;
   position: number;
   token: string;
-  l0: number;
+  l0: number | null;
   explainedVariance: number;
   fveNrm: number;
 }

@@ -147,7 +147,7 @@ function renderPosition(position: PositionView, p: Painter, only?: ExplanationVi
   const lines = [
     `${p.paint(`Token ${position.position}`, 'bold')} ${p.paint(`"${e(position.token)}"`, 'cyan')}` +
       p.paint(
-        ` · SAE L0 ${position.l0} · explained variance ${formatScore(position.explainedVariance)} · fve_nrm ${formatScore(position.fveNrm)}`,
+        ` · SAE L0 ${formatCount(position.l0)} · explained variance ${formatScore(position.explainedVariance)} · fve_nrm ${formatScore(position.fveNrm)}`,
         'dim',
       ),
   ];

@@ -20,7 +20,14 @@ export interface ChatOptions {
   addGenerationPrompt: boolean;
   continueFinalMessage: boolean;
   enableThinking?: boolean | null;
+  /** The special tokens' strings the template may print (`bos_token`, `eos_token`…). */
+  tokens?: ChatTokens;
 }
+
+/** The special-token variables Hugging Face hands a chat template, from `tokenizer_config.json`. */
+export type ChatTokens = Partial<Record<(typeof CHAT_TOKEN_KEYS)[number], string>>;
+
+const CHAT_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'pad_token'] as const;
 
 interface MessageRegion {
   start: number;
@@ -49,17 +56,8 @@ export interface TokenSpan {
  * template list (Hugging Face's named templates) yields its `default`.
  */
 export function loadChatTemplate(manifestPath: string): string | undefined {
-  const manifest = parseYaml(readFileSync(manifestPath, 'utf8')) as { subject?: { tokenizer?: unknown } } | null;
-  const tokenizer = manifest?.subject?.tokenizer;
-  if (typeof tokenizer !== 'string') return undefined;
-  const configPath = path.join(path.dirname(path.resolve(path.dirname(manifestPath), tokenizer)), 'tokenizer_config.json');
-  if (!existsSync(configPath)) return undefined;
-  let config: { chat_template?: unknown };
-  try {
-    config = JSON.parse(readFileSync(configPath, 'utf8')) as { chat_template?: unknown };
-  } catch (err) {
-    throw new Error(`${configPath} is not valid JSON (${(err as Error).message}); fix it or remove it to serve without a chat template.`);
-  }
+  const config = readTokenizerConfig(manifestPath);
+  if (!config) return undefined;
   const template = config.chat_template;
   if (typeof template === 'string') return template;
   if (Array.isArray(template)) {
@@ -69,8 +67,39 @@ export function loadChatTemplate(manifestPath: string): string | undefined {
   return undefined;
 }
 
-function render(template: Template, messages: ChatMessage[], addGenerationPrompt: boolean, enableThinking: boolean | null | undefined): string {
-  const vars: Record<string, unknown> = { messages, add_generation_prompt: addGenerationPrompt, bos_token: '', eos_token: '' };
+/**
+ * The strings of `bos_token`, `eos_token`, `unk_token` and `pad_token` in the subject's
+ * `tokenizer_config.json` (a plain string, or an added token's `content`), which a template
+ * prints as Hugging Face's `apply_chat_template` has it print them.
+ */
+export function loadChatTokens(manifestPath: string): ChatTokens {
+  const config = readTokenizerConfig(manifestPath) ?? {};
+  const tokens: ChatTokens = {};
+  for (const key of CHAT_TOKEN_KEYS) {
+    const value = config[key];
+    const content = typeof value === 'string' ? value : (value as { content?: unknown } | null | undefined)?.content;
+    if (typeof content === 'string') tokens[key] = content;
+  }
+  return tokens;
+}
+
+function readTokenizerConfig(manifestPath: string): Record<string, unknown> | undefined {
+  const manifest = parseYaml(readFileSync(manifestPath, 'utf8')) as { subject?: { tokenizer?: unknown } } | null;
+  const tokenizer = manifest?.subject?.tokenizer;
+  if (typeof tokenizer !== 'string') return undefined;
+  const configPath = path.join(path.dirname(path.resolve(path.dirname(manifestPath), tokenizer)), 'tokenizer_config.json');
+  if (!existsSync(configPath)) return undefined;
+  try {
+    return JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${configPath} is not valid JSON (${(err as Error).message}); fix it or remove it to serve without a chat template.`);
+  }
+}
+
+function render(template: Template, messages: ChatMessage[], addGenerationPrompt: boolean, options: ChatOptions): string {
+  const enableThinking = options.enableThinking;
+  // A missing token prints as nothing; the engine adds BOS itself when the template did not.
+  const vars: Record<string, unknown> = { messages, add_generation_prompt: addGenerationPrompt, bos_token: '', eos_token: '', ...options.tokens };
   if (enableThinking !== undefined && enableThinking !== null) vars.enable_thinking = enableThinking;
   return template.render(vars);
 }
@@ -87,10 +116,10 @@ export function renderChat(source: string, messages: ChatMessage[], options: Cha
     template = new Template(source);
     // Continuing the final message leaves the turn open: no generation prompt, and the text cut
     // at the end of that message's content.
-    text = render(template, messages, options.addGenerationPrompt && !options.continueFinalMessage, options.enableThinking);
+    text = render(template, messages, options.addGenerationPrompt && !options.continueFinalMessage, options);
     let cursor = 0;
     for (let i = 0; i < messages.length; i++) {
-      const prefix = render(template, messages.slice(0, i + 1), false, options.enableThinking);
+      const prefix = render(template, messages.slice(0, i + 1), false, options);
       const end = text.startsWith(prefix) ? prefix.length : Math.max(cursor, text.indexOf(messages[i].content, cursor) + messages[i].content.length);
       const found = text.indexOf(messages[i].content, cursor);
       const contentStart = found >= 0 && found < end ? found : end;
@@ -109,15 +138,25 @@ export function renderChat(source: string, messages: ChatMessage[], options: Cha
   return { text, regions };
 }
 
-/** The span of the token whose characters start at `start` (BOS and generation prompt: scaffold). */
+/**
+ * The span of the token whose characters start at `start`, as Neuronpedia's NLA server assigns
+ * it (`compute_spans` in its chat_template_spans.py): a BOS the tokenizer added belongs to the
+ * first message's header, and whatever follows the last message (the generation prompt) is an
+ * assistant header outside any message.
+ */
 export function spanAt(chat: RenderedChat, start: number, end: number): TokenSpan {
-  if (end > start) {
-    for (let i = 0; i < chat.regions.length; i++) {
-      const r = chat.regions[i];
-      if (start < r.start || start >= r.end) continue;
-      const section = start >= r.contentStart && start < r.contentEnd ? 'content' : start < r.contentStart ? 'header' : 'footer';
-      return { role: r.role, section, channel: r.channel, message_index: i };
-    }
+  const first = chat.regions[0];
+  if (end <= start) {
+    if (first && start === 0) return { role: first.role, section: 'header', channel: first.channel, message_index: 0 };
+    return { role: null, section: 'scaffold', channel: null, message_index: null };
   }
+  for (let i = 0; i < chat.regions.length; i++) {
+    const r = chat.regions[i];
+    if (start < r.start || start >= r.end) continue;
+    const section = start >= r.contentStart && start < r.contentEnd ? 'content' : start < r.contentStart ? 'header' : 'footer';
+    return { role: r.role, section, channel: r.channel, message_index: i };
+  }
+  const last = chat.regions.at(-1);
+  if (last && start >= last.end) return { role: 'assistant', section: 'header', channel: null, message_index: null };
   return { role: null, section: 'scaffold', channel: null, message_index: null };
 }

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Explanation } from '../../protocol/analyze';
 import { detailError, parseFastApi, readFastApiBody, validationError } from './fastapi';
-import { NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
+import { checkTemperature, NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
 import type { Route } from './route';
 import { openEventStream } from './sse';
 import { ActivationError, toActivation } from './vectors';
@@ -46,6 +46,7 @@ export const describeRoute: Route = {
     }
     const caps = engine.capabilities();
     if (!caps.nla.available) throw detailError(503, 'This worker has no NLA loaded.');
+    checkTemperature(input.temperature, caps.nla.av_backend);
     const vectors = input.activations.map((values, i) => {
       try {
         return toActivation(values, caps.d_model, `activations[${i}]`);

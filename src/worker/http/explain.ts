@@ -9,12 +9,12 @@
  * through the same queue and batch as `/v1/analyze`, so both routes share one code path.
  */
 import { z } from 'zod';
-import { decodeActivation, type AnalyzeRequest, type AnalyzeResponse, type PositionResult, type Token } from '../../protocol/analyze';
-import { EngineError } from '../engine';
-import { renderChat, spanAt, type RenderedChat, type TokenSpan } from './chat';
+import { decodeActivation, type AnalyzeResponse, type PositionResult, type Token } from '../../protocol/analyze';
+import { EngineError, type EngineRequest } from '../engine';
+import { renderChat, spanAt, type ChatTokens, type RenderedChat, type TokenSpan } from './chat';
 import { ClientGoneError } from './errors';
 import { detailError, parseFastApi, readFastApiBody, validationError } from './fastapi';
-import { NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
+import { checkTemperature, NLA_LIMITS, NLA_MAX_TEMPERATURE } from './nla-limits';
 import type { Route, RouteContext } from './route';
 import { openEventStream } from './sse';
 
@@ -71,13 +71,14 @@ function checkLimits(input: ExplainBody): void {
   }
 }
 
-function resolveText(input: ExplainBody, chatTemplate: string | undefined): { text: string; chat?: RenderedChat } {
+function resolveText(input: ExplainBody, chatTemplate: string | undefined, tokens: ChatTokens | undefined): { text: string; chat?: RenderedChat } {
   if (input.messages && input.messages.length > 0) {
     if (chatTemplate === undefined) throw detailError(400, 'The subject model\'s tokenizer has no chat template; send `text` instead of `messages`.');
     const chat = renderChat(chatTemplate, input.messages, {
       addGenerationPrompt: input.add_generation_prompt,
       continueFinalMessage: input.continue_final_message,
       enableThinking: input.enable_thinking,
+      tokens,
     });
     if (chat.text.length > NLA_LIMITS.max_input_chars) throw detailError(400, `The rendered chat is ${chat.text.length} characters; the limit is ${NLA_LIMITS.max_input_chars}.`);
     if (chat.text === '') throw validationError([{ loc: ['body', 'messages'], msg: 'The rendered chat is empty.', type: 'value_error' }]);
@@ -128,9 +129,10 @@ function toResult(p: PositionResult, tokens: Token[], chat: RenderedChat | undef
   };
 }
 
-function analyzeRequest(text: string, positions: number[], input: ExplainBody, samples: number): AnalyzeRequest {
+function analyzeRequest(text: string, positions: number[], input: ExplainBody, samples: number, chat: RenderedChat | undefined): EngineRequest {
   return {
     prompt: text,
+    rendered_chat: chat !== undefined,
     positions,
     top_k: 1,
     nla_samples: samples,
@@ -152,7 +154,7 @@ function asValidation(err: unknown, positions?: number[] | null): unknown {
 
 async function streamExplain(ctx: RouteContext, input: ExplainBody, text: string, chat: RenderedChat | undefined): Promise<void> {
   const { queue, signal, res, engine } = ctx;
-  const probe = await queue.analyze(analyzeRequest(text, [-1], input, 0), signal).catch((err: unknown) => Promise.reject(asValidation(err)));
+  const probe = await queue.analyze(analyzeRequest(text, [-1], input, 0, chat), signal).catch((err: unknown) => Promise.reject(asValidation(err)));
   const positions = resolvePositions(input.positions, probe.tokens.length, input.reverse);
   const stream = openEventStream(res);
   stream.send({ layer_index: engine.capabilities().layer, total: positions.length, prompt_length: probe.tokens.length });
@@ -160,7 +162,7 @@ async function streamExplain(ctx: RouteContext, input: ExplainBody, text: string
     // One engine request per position, so each result leaves as soon as its batch is done.
     await Promise.all(
       positions.map(async (position) => {
-        const analysis = await queue.analyze(analyzeRequest(text, [position], input, 1), signal);
+        const analysis = await queue.analyze(analyzeRequest(text, [position], input, 1, chat), signal);
         stream.send(toResult(analysis.positions[0], analysis.tokens, chat));
       }),
     );
@@ -179,22 +181,24 @@ export const explainRoute: Route = {
   async handle(ctx) {
     const input = parseFastApi(ExplainBodySchema, await readFastApiBody(ctx.body));
     checkLimits(input);
-    if (!ctx.engine.capabilities().nla.available) throw detailError(503, 'This worker has no NLA loaded.');
-    const { text, chat } = resolveText(input, ctx.settings.chatTemplate);
+    const caps = ctx.engine.capabilities();
+    if (!caps.nla.available) throw detailError(503, 'This worker has no NLA loaded.');
+    checkTemperature(input.temperature, caps.nla.av_backend);
+    const { text, chat } = resolveText(input, ctx.settings.chatTemplate, ctx.settings.chatTokens);
     if (input.stream) return streamExplain(ctx, input, text, chat);
 
     let positions: number[];
     if (input.positions && input.positions.length > 0) {
       positions = input.reverse ? [...input.positions].reverse() : input.positions;
     } else {
-      const probe = await ctx.queue.analyze(analyzeRequest(text, [-1], input, 0), ctx.signal).catch((err: unknown) => Promise.reject(asValidation(err)));
+      const probe = await ctx.queue.analyze(analyzeRequest(text, [-1], input, 0, chat), ctx.signal).catch((err: unknown) => Promise.reject(asValidation(err)));
       positions = resolvePositions(null, probe.tokens.length, input.reverse);
     }
     const chunks: number[][] = [];
     for (let i = 0; i < positions.length; i += POSITIONS_PER_ANALYZE) chunks.push(positions.slice(i, i + POSITIONS_PER_ANALYZE));
     let analyses: AnalyzeResponse[];
     try {
-      analyses = await Promise.all(chunks.map((chunk) => ctx.queue.analyze(analyzeRequest(text, chunk, input, 1), ctx.signal)));
+      analyses = await Promise.all(chunks.map((chunk) => ctx.queue.analyze(analyzeRequest(text, chunk, input, 1, chat), ctx.signal)));
     } catch (err) {
       throw asValidation(err, input.positions);
     }

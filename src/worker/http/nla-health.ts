@@ -6,7 +6,7 @@
  * the queue's size: a client that keeps at most that many requests in flight is never told 429.
  */
 import type { Route } from './route';
-import { NLA_LIMITS } from './nla-limits';
+import { maxTemperature, NLA_LIMITS } from './nla-limits';
 
 export const nlaHealthRoute: Route = {
   method: 'GET',
@@ -42,7 +42,7 @@ export const nlaHealthRoute: Route = {
       source_max_concurrent: slots,
       reconstructor_max_concurrent: slots,
       max_describe_requests: slots,
-      limits: { ...NLA_LIMITS },
+      limits: { ...NLA_LIMITS, max_temperature: maxTemperature(caps.nla.av_backend) },
     };
   },
 };

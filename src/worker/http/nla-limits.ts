@@ -1,3 +1,6 @@
+import { AV_MAX_TEMPERATURE } from '../runtime/av-backend';
+import { validationError } from './fastapi';
+
 /**
  * The request caps of the Neuronpedia NLA routes, advertised in `GET /` so a client can check
  * a request before sending it. Where this worker's cap is below what Neuronpedia's spec allows
@@ -20,3 +23,17 @@ export const NLA_LIMITS = {
 
 /** Neuronpedia's default temperature; omitted here it means greedy, Confab's reproducible default. */
 export const NLA_MAX_TEMPERATURE = 5;
+
+/** The highest temperature this worker's AV backend takes: the spec's, or the server's lower cap. */
+export function maxTemperature(avBackend: string): number {
+  return Math.min(NLA_MAX_TEMPERATURE, AV_MAX_TEMPERATURE[avBackend] ?? NLA_MAX_TEMPERATURE);
+}
+
+/** Refused up front, naming the backend's cap, rather than failing at the AV server mid-request. */
+export function checkTemperature(temperature: number | undefined, avBackend: string): void {
+  const limit = maxTemperature(avBackend);
+  if (temperature === undefined || temperature <= limit) return;
+  throw validationError([
+    { loc: ['body', 'temperature'], msg: `temperature is ${temperature}; this worker's AV backend (${avBackend}) accepts at most ${limit} (limits.max_temperature in GET /).`, type: 'less_than_equal' },
+  ]);
+}

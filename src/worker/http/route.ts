@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '../engine';
+import type { ChatTokens } from './chat';
 import type { WorkQueue } from './work-queue';
 
 export interface RouteContext {
@@ -25,6 +26,8 @@ export interface RouteSettings {
   queueLimit: number;
   /** The subject model's Jinja chat template, when its tokenizer has one. */
   chatTemplate?: string;
+  /** The special tokens' strings that template prints. */
+  chatTokens?: ChatTokens;
 }
 
 /**

@@ -10,7 +10,7 @@
  *   tokenizer without BOS ("The decoder prompt cannot be empty") and wastes n completions on
  *   one with BOS.
  * - vLLM refuses n > 1 at temperature 0, and greedy samples are identical anyway: each is its
- *   own request then.
+ *   own request then. It refuses a temperature above 2, so that is refused here before sending.
  * - 503 (its request queue is full) and 429 mean busy: waited out within `timeout_ms`.
  * - vLLM applies no chat template to embeddings: the engine sends the fully templated prompt.
  */
@@ -18,7 +18,7 @@ import OpenAI from 'openai';
 import type { CompletionCreateParamsNonStreaming } from 'openai/resources/completions';
 import { z } from 'zod';
 import { EngineError } from '../engine';
-import type { AvBackend, BuiltPrompt, SamplingOptions } from '../runtime/av-backend';
+import { AV_MAX_TEMPERATURE, type AvBackend, type BuiltPrompt, type SamplingOptions } from '../runtime/av-backend';
 import { BackendBusyError, mapLimit, parseRetryAfter, whileBusy } from './http-json';
 import { checkPrompt } from './sglang';
 import { torchSaveFloat32 } from './torch-archive';
@@ -50,6 +50,10 @@ export function createVllmAvBackend(options: VllmOptions): AvBackend {
 
   async function generateOne(prompt: BuiltPrompt, sampling: SamplingOptions, signal?: AbortSignal): Promise<string[]> {
     checkPrompt(prompt);
+    const maxTemperature = AV_MAX_TEMPERATURE.vllm;
+    if (sampling.temperature > maxTemperature) {
+      throw new EngineError(400, 'bad_temperature', `Temperature ${sampling.temperature} is above ${maxTemperature}, the most the vLLM AV backend accepts.`);
+    }
     const embeds = torchSaveFloat32(prompt.embeds, [prompt.T, prompt.d]).toString('base64');
     if (sampling.temperature > 0 || sampling.samples === 1) return complete(embeds, sampling, sampling.samples, signal);
     const texts: string[] = [];

@@ -29,6 +29,13 @@ export interface BuiltPrompt {
   d: number;
 }
 
+/**
+ * The highest temperature a remote AV server accepts, where it is below what the NLA routes
+ * take: vLLM's SamplingParams refuses more than 2. SGLang checks only that a temperature is
+ * finite and non-negative, and local sampling has no cap, so neither is listed.
+ */
+export const AV_MAX_TEMPERATURE: Readonly<Record<string, number>> = { vllm: 2 };
+
 export interface AvBackend {
   readonly name: string;
   /**

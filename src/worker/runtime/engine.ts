@@ -21,7 +21,7 @@ import {
   type PositionResult,
   type Token,
 } from '../../protocol/analyze';
-import { EngineError, promptTooLong, type Engine, type SamplingOptions, type TopkByTokenResult } from '../engine';
+import { EngineError, promptTooLong, type Engine, type EngineRequest, type SamplingOptions, type TopkByTokenResult } from '../engine';
 import { OnnxArBackend } from './ar-onnx';
 import type { ArBackend, AvBackend, BuiltPrompt } from './av-backend';
 import { OnnxAvBackend } from './av-onnx';
@@ -123,15 +123,20 @@ export class RuntimeEngine implements Engine {
     return Number.isFinite(bound) ? bound : undefined;
   }
 
-  /** User text: special tokens are never matched, BOS is added when the manifest says so. */
-  tokenize(prompt: string): TokenizedPrompt {
+  /**
+   * User text: special tokens are never matched, and BOS is added when the manifest says so. A
+   * rendered chat template (`specials`) matches them, and gets no second BOS when its template
+   * wrote one, as Neuronpedia's NLA server encodes a rendered chat.
+   */
+  tokenize(prompt: string, options: { specials?: boolean } = {}): TokenizedPrompt {
     const charLimit = this.maxPromptChars();
     if (charLimit !== undefined && prompt.length > charLimit) throw promptTooLong(prompt.length, charLimit, this.manifest.subject.maxTokens);
-    const enc = this.tokenizer.encode(prompt, { allowSpecial: false });
+    const enc = this.tokenizer.encode(prompt, { allowSpecial: options.specials === true });
     const ids: number[] = [];
     const tokens: Token[] = [];
     const bos = this.manifest.subject.bosTokenId;
-    if (bos !== null) {
+    const addBos = bos !== null && !(options.specials === true && enc.ids[0] === bos);
+    if (addBos) {
       ids.push(bos);
       tokens.push({ id: bos, text: this.tokenizer.decode([bos], { skipSpecial: false }), start: 0, end: 0, special: true });
     }
@@ -228,14 +233,14 @@ export class RuntimeEngine implements Engine {
     return { explanations, avMs: t1 - t0, arMs: now() - t1 };
   }
 
-  async analyzeBatch(requests: AnalyzeRequest[], signal?: AbortSignal): Promise<Array<AnalyzeResponse | EngineError>> {
+  async analyzeBatch(requests: EngineRequest[], signal?: AbortSignal): Promise<Array<AnalyzeResponse | EngineError>> {
     const tStart = now();
     const results: Array<AnalyzeResponse | EngineError> = new Array(requests.length);
     // 1. Tokenize and validate each request on its own; a bad one gets its error in its slot.
     const live: Array<{ slot: number; tok: TokenizedPrompt; positions: number[]; sampling: SamplingOptions }> = [];
     requests.forEach((req, slot) => {
       try {
-        const tok = this.tokenize(req.prompt);
+        const tok = this.tokenize(req.prompt, { specials: req.rendered_chat === true });
         const positions = (req.positions ?? [-1]).map((p) => this.resolvePosition(p, tok.ids.length));
         const sampling = this.samplingFor(req);
         if (sampling.samples > 0 && !this.nla) throw new EngineError(400, 'nla_unavailable', 'This worker has no NLA loaded; ask with nla_samples: 0.');

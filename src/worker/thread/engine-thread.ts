@@ -16,8 +16,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
-import { EngineError, type Engine, type SamplingOptions, type TopkByTokenResult } from '../engine';
+import type { AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
+import { EngineError, type Engine, type EngineRequest, type SamplingOptions, type TopkByTokenResult } from '../engine';
 import type { EngineOptions } from '../runtime/engine';
 import type { ExecutionProvider } from '../runtime/execution';
 import { loadManifest } from '../runtime/manifest';
@@ -227,7 +227,7 @@ export class ThreadedEngine implements Engine {
     return this.replicas[0].capabilities;
   }
 
-  async analyzeBatch(requests: AnalyzeRequest[], signal?: AbortSignal): Promise<Array<AnalyzeResponse | EngineError>> {
+  async analyzeBatch(requests: EngineRequest[], signal?: AbortSignal): Promise<Array<AnalyzeResponse | EngineError>> {
     const results = await this.pick().call('analyzeBatch', [requests], signal);
     return results.map((r) => (isSerializedError(r) ? (deserializeError(r) as EngineError) : r));
   }

@@ -6,10 +6,9 @@
  * Here it stops only this thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { EngineError, type Engine } from '../engine';
+import { EngineError, type Engine, type EngineRequest } from '../engine';
 import { createEngine } from '../runtime/engine';
 import { loadManifest } from '../runtime/manifest';
-import type { AnalyzeRequest } from '../../protocol/analyze';
 import type { FromHost, HostConfig, SerializedError, ToHost } from './protocol';
 
 export function serializeError(err: unknown): SerializedError {
@@ -72,7 +71,7 @@ async function run(engine: Engine, msg: Extract<ToHost, { type: 'call' }>, signa
   const a = msg.args as never[];
   switch (msg.op) {
     case 'analyzeBatch': {
-      const results = await engine.analyzeBatch(a[0] as AnalyzeRequest[], signal);
+      const results = await engine.analyzeBatch(a[0] as EngineRequest[], signal);
       return results.map((r) => (r instanceof Error ? serializeError(r) : r));
     }
     case 'describe':

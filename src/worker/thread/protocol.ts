@@ -3,8 +3,8 @@
  * by structured clone; errors cross as plain objects and are rebuilt on the other side, so an
  * EngineError keeps its status and code and a ManifestError its name.
  */
-import type { AnalyzeRequest, AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
-import type { SamplingOptions, TopkByTokenResult } from '../engine';
+import type { AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
+import type { EngineRequest, SamplingOptions, TopkByTokenResult } from '../engine';
 import type { ExecutionProvider } from '../runtime/execution';
 
 export interface HostConfig {
@@ -15,7 +15,7 @@ export interface HostConfig {
 
 /** What the engine thread can be asked to do: the Engine interface, minus capabilities(). */
 export interface EngineCalls {
-  analyzeBatch: { args: [AnalyzeRequest[]]; result: Array<AnalyzeResponse | SerializedError> };
+  analyzeBatch: { args: [EngineRequest[]]; result: Array<AnalyzeResponse | SerializedError> };
   describe: { args: [Float32Array[], SamplingOptions]; result: Explanation[][] };
   score: { args: [Array<{ text: string; vector: Float32Array }>]; result: ArScore[] };
   topkByToken: { args: [string, number, boolean]; result: TopkByTokenResult };

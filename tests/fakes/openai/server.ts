@@ -2,13 +2,17 @@
  * A local fake of the OpenAI chat-completions API (`POST /v1/chat/completions`), speaking the
  * real wire format, so the judge is tested through the real `openai` client over real HTTP.
  * Each request takes the next scripted behaviour; requests are recorded for assertions.
+ *
+ * Like OpenAI's reasoning models, it refuses the deprecated `max_tokens` (400,
+ * `unsupported_parameter`); a reply may carry reasoning beside its content, both as vLLM's
+ * `reasoning_content` and as `reasoning`, with the reasoning tokens counted in `usage`.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type FakeReply =
   /** 200 with this assistant message content. */
-  | { content: string | null; delayMs?: number }
+  | { content: string | null; delayMs?: number; finishReason?: 'stop' | 'length'; reasoning?: string; reasoningTokens?: number }
   /** An HTTP error with an OpenAI-shaped error body. */
   | { status: number; message: string };
 
@@ -44,6 +48,20 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     }
     const body = JSON.parse(raw);
     requests.push({ path: req.url, authorization: req.headers.authorization, body });
+    if (body.max_tokens !== undefined) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: {
+            message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+            type: 'invalid_request_error',
+            param: 'max_tokens',
+            code: 'unsupported_parameter',
+          },
+        }),
+      );
+      return;
+    }
     const reply = queue.shift() ?? { status: 500, message: 'fake: no scripted reply' };
     if ('status' in reply) {
       res.writeHead(reply.status, { 'content-type': 'application/json' });
@@ -59,8 +77,25 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
           object: 'chat.completion',
           created: Math.floor(Date.now() / 1000),
           model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: reply.content, refusal: null }, finish_reason: 'stop', logprobs: null }],
-          usage: { prompt_tokens: 10, completion_tokens: 10, total_tokens: 20 },
+          choices: [
+            {
+              index: 0,
+              message: {
+                role: 'assistant',
+                content: reply.content,
+                refusal: null,
+                ...(reply.reasoning !== undefined ? { reasoning_content: reply.reasoning, reasoning: reply.reasoning } : {}),
+              },
+              finish_reason: reply.finishReason ?? 'stop',
+              logprobs: null,
+            },
+          ],
+          usage: {
+            prompt_tokens: 10,
+            completion_tokens: 10 + (reply.reasoningTokens ?? 0),
+            total_tokens: 20 + (reply.reasoningTokens ?? 0),
+            completion_tokens_details: { reasoning_tokens: reply.reasoningTokens ?? 0 },
+          },
         }),
       );
     };

@@ -57,6 +57,16 @@ describe('the engine on threads', () => {
     expect((got[0] as AnalyzeResponse).positions[0].explanations[0].text.length).toBeGreaterThan(0);
   });
 
+  it('carries a rendered chat across the thread: its special tokens are matched there too', async () => {
+    const chat = { ...request('user: hi<|eos|>\nassistant: ', { positions: [-1] }), nla_samples: 0, rendered_chat: true };
+    const [got] = (await threaded.analyzeBatch([chat])) as AnalyzeResponse[];
+    const ids = got.tokens.map((t) => t.id);
+    // <|bos|> u s e r : ␠ h i <|eos|> …: one id (257) for the marker, not seven bytes.
+    expect(ids.slice(0, 10)).toEqual([256, ...Buffer.from('user: hi'), 257]);
+    const [plain] = (await threaded.analyzeBatch([{ ...chat, rendered_chat: false }])) as AnalyzeResponse[];
+    expect(plain.tokens.map((t) => t.id)).not.toContain(257);
+  });
+
   it('serves describe, score and topk-by-token as the local engine does', async () => {
     const [res] = (await local.analyzeBatch([request('Il lupo perde il pelo ma non il vizio.')])) as AnalyzeResponse[];
     const vector = decodeActivation(res.positions[0].activation!);

@@ -1,0 +1,1 @@
+ALTER TABLE "positions" ALTER COLUMN "l0" DROP NOT NULL;
