@@ -18,6 +18,7 @@ import type { ItemStateView, View, VoteAckView } from '../../core/view';
 import { decodeAction } from './actions';
 import { closeExplanationInBlocks, errorMessage, renderView } from './blocks';
 import { AcknowledgementGate, boltLogger, HTTP_PATH, normalizeContentType, WEB_API_RETRIES } from './bolt';
+import { postDigest } from './digest';
 import { deliverFile } from './files';
 import { claimsFromBlocks, readNoteOrigin, readNoteSubmission, renderNoteModal } from './modal';
 import type { SlackConfig } from './module';
@@ -379,6 +380,8 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     unsubscribe();
     throw error;
   }
+  // Subscribed once connected: adding a listener makes the scheduler post any due digest at once.
+  const stopDigests = services.events.onDigest('slack', (event) => (stopping ? false : postDigest(client, event, log)));
   const port = server ? (server.address() as AddressInfo).port : undefined;
   log.info(config.appToken ? 'slack: connected in Socket Mode.' : `slack: listening on port ${port} (POST ${HTTP_PATH}).`);
 
@@ -389,6 +392,7 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
       if (stopping) return;
       stopping = true;
       unsubscribe();
+      stopDigests();
       // Let acknowledgements and replies already started finish, but do not hang a shutdown.
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
       if (server) {
