@@ -1,8 +1,8 @@
 /**
  * The digest's figures for one workspace and period, read from the database with a handful of
  * aggregate queries. The database returns sums and small grouped tables, never a row per vote,
- * so the digest of a million-vote week stays within a couple of seconds on PGlite; the statistics
- * themselves are the ones /stats uses (src/core/labels/).
+ * so a busy week costs little JavaScript; the statistics themselves are the ones /stats uses
+ * (src/core/labels/).
  *
  * What counts in a period [start, end):
  * - a vote, when it was first cast in it (a later change does not move it);
