@@ -316,13 +316,14 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     }
     // Posted before a restart, or by another process: the stored reference says where, and the
     // message is rendered afresh from the database.
-    const stored = await publicMessageOf(services, item.explanationId);
-    if (!stored || stored.platform !== 'slack') return;
-    if (where && (stored.channelId !== where.channel || stored.messageRef !== where.ts)) return;
     try {
+      const stored = await publicMessageOf(services, item.explanationId);
+      if (!stored || stored.platform !== 'slack') return;
+      if (where && (stored.channelId !== where.channel || stored.messageRef !== where.ts)) return;
       await update({ channel: stored.channelId, ts: stored.messageRef }, stored.view);
     } catch (error) {
-      log.warn(`slack: could not show the closed tally on ${stored.channelId}/${stored.messageRef}: ${describeSlackError(error)}`);
+      // The vote is stored either way; only the public tally is missing, which /confab stats shows.
+      log.warn(`slack: could not show the closed tally of explanation ${item.explanationId} on its public message: ${describeSlackError(error)}`);
     }
   }
 
