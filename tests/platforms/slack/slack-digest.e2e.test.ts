@@ -83,6 +83,14 @@ describe('digest on Slack (local fake, HTTP mode)', () => {
     expect(contestedText).toContain('…');
     expect(text).not.toMatch(/<!(channel|here|everyone)>|<@U|<#C999|<https?:/);
     expect(message.blocks.length).toBeLessThanOrEqual(50);
+
+    // A channel or message reference that is not a Slack id is shown as text, never as a mention.
+    const digest = (await eventFor('2026-W48')).digest;
+    digest.contested[0] = { ...digest.contested[0], channel: '<!here>', messageRef: '<@U0ANA>' };
+    const odd = (digestMessage(digest, false).blocks.find((b) => b.block_id === 'contested')!.text as { text: string }).text;
+    const first = odd.split('\n')[1];
+    expect(first).toContain('in &lt;!here&gt; (message &lt;@U0ANA&gt;)');
+    expect(first).not.toMatch(/<!here>|<@U0ANA>|<#/);
   });
 
   it('posts the same blocks through the channel, and the fake accepts them within every limit', async () => {
