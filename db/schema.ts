@@ -256,6 +256,8 @@ export const explanations = pgTable(
     index('explanations_queue').on(t.workspaceId, t.state, t.decisiveVotes, t.id),
     index('explanations_position').on(t.positionId),
     index('explanations_analysis').on(t.analysisId),
+    // The items closed in a period (the digest's rate, trend and signals).
+    index('explanations_closed').on(t.workspaceId, t.closedAt),
   ],
 );
 
@@ -296,7 +298,10 @@ export const votes = pgTable(
   (t) => [
     check('votes_label', sql`${t.label} in ('faithful', 'confabulated', 'unsure')`),
     uniqueIndex('votes_explanation_reviewer').on(t.explanationId, t.reviewerId),
-    index('votes_reviewer').on(t.reviewerId),
+    // A reviewer's votes by time: the digest's active reviewers are one probe each.
+    index('votes_reviewer_created').on(t.reviewerId, t.createdAt),
+    // The votes of a period (the digest) without reading the others.
+    index('votes_created').on(t.createdAt),
   ],
 );
 

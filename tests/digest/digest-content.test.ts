@@ -2,8 +2,10 @@
  * The digest's figures on a seeded database (tests/digest/seed.ts), each worked out by hand, on
  * PGlite and on PostgreSQL.
  */
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../db';
+import { reviewers, votes, workspaces } from '../../db/schema';
 import { loadDigest, type Digest } from '../../src/core/digest/content';
 import { parseIsoWeek } from '../../src/core/digest/period';
 import { digestJson, digestLines, digestTitle } from '../../src/core/digest/text';
@@ -156,6 +158,19 @@ for (const { kind, skip } of STORAGE_KINDS) {
       expect(digestLines(empty)[0]).toBe('Nothing was reviewed in 2026-W40: no analyses, no votes, no items closed.');
       expect(digestJson(empty).confabulation_rate).toEqual({ value: null, low: null, high: null, n: 0 });
       expect(digestJson(empty).fve_nrm).toEqual({ sae: { median: null, q1: null, q3: null }, nla: { median: null, q1: null, q3: null } });
+    });
+
+    it('counts as active only the reviewers who voted in the period and in the workspace', async () => {
+      // W47: E5's three votes, by reviewers 1, 2 and 3. W49: reviewer 1's late vote on E6.
+      expect(await loadDigest(database.db, seed.workspaceId, parseIsoWeek('2026-W47', 'UTC'))).toMatchObject({ votes: 3, reviewers: 3 });
+      expect(await loadDigest(database.db, seed.workspaceId, parseIsoWeek('2026-W49', 'UTC'))).toMatchObject({ votes: 1, reviewers: 1 });
+      // W50: a reviewer first seen in the other workspace votes here; it counts here, not there.
+      const [other] = await database.db.select({ id: reviewers.id }).from(reviewers).where(eq(reviewers.userId, 'guild-other-user1'));
+      const [otherWorkspace] = await database.db.select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.externalId, 'guild-other'));
+      const at = new Date(Date.UTC(2026, 11, 8, 12));
+      await database.db.insert(votes).values({ explanationId: seed.ids.E6, reviewerId: other.id, label: 'unsure', createdAt: at, updatedAt: at });
+      expect(await loadDigest(database.db, seed.workspaceId, parseIsoWeek('2026-W50', 'UTC'))).toMatchObject({ votes: 1, reviewers: 1 });
+      expect(await loadDigest(database.db, otherWorkspace.id, parseIsoWeek('2026-W50', 'UTC'))).toMatchObject({ votes: 0, reviewers: 0 });
     });
 
     it('reads weeks in the workspace time zone', async () => {

@@ -20,12 +20,12 @@ export interface DigestSeed {
 
 type Label = 'faithful' | 'confabulated' | 'unsure';
 
-export async function seedDigestHistory(db: Db, externalId = 'guild-digest', channelExternalId = 'chan-digest'): Promise<DigestSeed> {
-  const [ws] = await db.insert(workspaces).values({ platform: 'discord', externalId, name: 'Digest guild' }).returning({ id: workspaces.id });
+export async function seedDigestHistory(db: Db, externalId = 'guild-digest', channelExternalId = 'chan-digest', platform: 'discord' | 'slack' = 'discord'): Promise<DigestSeed> {
+  const [ws] = await db.insert(workspaces).values({ platform, externalId, name: 'Digest guild' }).returning({ id: workspaces.id });
   const [ch] = await db.insert(channels).values({ workspaceId: ws.id, externalId: channelExternalId }).returning({ id: channels.id });
   const people = await db
     .insert(reviewers)
-    .values([1, 2, 3, 4].map((n) => ({ platform: 'discord', userId: `${externalId}-user${n}`, displayName: `Reviewer ${n}`, pseudonym: `${externalId}-p${n}` })))
+    .values([1, 2, 3, 4].map((n) => ({ platform, userId: `${externalId}-user${n}`, displayName: `Reviewer ${n}`, pseudonym: `${externalId}-p${n}` })))
     .returning({ id: reviewers.id });
   const r = people.map((p) => p.id);
 

@@ -1,8 +1,8 @@
 /**
  * The digest's figures for one workspace and period, read from the database with a handful of
  * aggregate queries. The database returns sums and small grouped tables, never a row per vote,
- * so the digest of a million-vote week stays within a couple of seconds on PGlite; the statistics
- * themselves are the ones /stats uses (src/core/labels/).
+ * so a busy week costs little JavaScript; the statistics themselves are the ones /stats uses
+ * (src/core/labels/).
  *
  * What counts in a period [start, end):
  * - a vote, when it was first cast in it (a later change does not move it);
@@ -94,23 +94,29 @@ async function readDigest(db: Queryable, workspaceId: number, period: Period, op
   const end = iso(period.end);
   const inPeriod = (column: ReturnType<typeof sql.raw>) => sql`${column} >= ${start}::timestamptz and ${column} < ${end}::timestamptz`;
 
-  // One scan of the period's votes, grouped twice at once: per item (counts, agreement, decoys,
-  // contested items) and per reviewer (active reviewers). The per-item rows are then read three
-  // times, so they are materialised, and everything comes back as one row.
+  // The period's votes are grouped per item on their own (one pass, no join), and only the
+  // groups are joined to their explanations: per-vote joins were most of the digest's time. The
+  // per-item rows are read several times, so they are materialised, and everything comes back as
+  // one row. Active reviewers: one indexed probe per reviewer, stopping at their first vote in
+  // the period and the workspace.
   const [row] = await queryRows<Record<string, unknown>>(db, sql`
-    with grouped as materialized (
-      select grouping(v.reviewer_id) as by_item, v.explanation_id, e.source,
-        count(*)::int as n,
-        (count(*) filter (where v.label = 'faithful'))::int as f,
-        (count(*) filter (where v.label = 'confabulated'))::int as c
-      from votes v join explanations e on e.id = v.explanation_id
-      where e.workspace_id = ${workspaceId} and ${inPeriod(sql.raw('v.created_at'))}
-      group by grouping sets ((v.explanation_id, e.source), (v.reviewer_id))
-    ),
-    per_item as (select * from grouped where by_item = 1)
+    with per_item as materialized (
+      select v.explanation_id, e.source, v.n, v.f, v.c
+      from (
+        select explanation_id, count(*)::int as n,
+          (count(*) filter (where label = 'faithful'))::int as f,
+          (count(*) filter (where label = 'confabulated'))::int as c
+        from votes where ${inPeriod(sql.raw('created_at'))}
+        group by explanation_id
+      ) v join explanations e on e.id = v.explanation_id
+      where e.workspace_id = ${workspaceId}
+    )
     select
       (select count(*) from analyses where workspace_id = ${workspaceId} and ${inPeriod(sql.raw('created_at'))})::int as analyses,
-      (select count(*) from grouped where by_item = 0)::int as reviewers,
+      (select count(*) from reviewers r cross join lateral (
+         select 1 from votes v join explanations e on e.id = v.explanation_id
+         where v.reviewer_id = r.id and ${inPeriod(sql.raw('v.created_at'))} and e.workspace_id = ${workspaceId}
+         limit 1) seen)::int as reviewers,
       (select count(*) from per_item where source = 'nla')::int as explanations_voted,
       (select coalesce(sum(n), 0) from per_item)::int as votes,
       (select coalesce(sum(f + c), 0) from per_item where source = 'decoy')::int as decoy_votes,
@@ -221,21 +227,17 @@ function signalSql(name: SignalName) {
  * AUROC and its Hanley–McNeil interval are the ones /stats computes.
  */
 async function loadSignals(db: Queryable, workspaceId: number, start: string, end: string): Promise<SignalFigure[]> {
-  const perSignal = SIGNAL_NAMES.map(
-    (name, i) => sql`select ${i}::int as signal, score, faithful, count(*)::int as items
-      from (select ${signalSql(name)} as score, faithful from closed) s
-      where score is not null and score not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
-      group by score, faithful`,
-  );
+  // The scores are read out of `signals` once, into a small in-memory table (the jsonb itself
+  // would spill to disk), and grouped for all signals in one pass.
+  const scores = sql.join(SIGNAL_NAMES.map((name, i) => sql`(${i}::int, ${signalSql(name)})`), sql`, `);
   const rows = await queryRows<{ signal: number; score: number; faithful: boolean; items: number }>(db, sql`
-    with closed as materialized (
-      select e.ar_fve_nrm, e.signals, e.faithful_votes > e.confabulated_votes as faithful
-      from explanations e
-      where e.workspace_id = ${workspaceId} and e.source = 'nla' and e.state = 'closed'
-        and e.closed_at >= ${start}::timestamptz and e.closed_at < ${end}::timestamptz
-        and e.faithful_votes <> e.confabulated_votes
-    )
-    ${sql.join(perSignal, sql` union all `)}`);
+    select s.signal, s.score, e.faithful_votes > e.confabulated_votes as faithful, count(*)::int as items
+    from explanations e cross join lateral (values ${scores}) as s(signal, score)
+    where e.workspace_id = ${workspaceId} and e.source = 'nla' and e.state = 'closed'
+      and e.closed_at >= ${start}::timestamptz and e.closed_at < ${end}::timestamptz
+      and e.faithful_votes <> e.confabulated_votes
+      and s.score is not null and s.score not in ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+    group by 1, 2, 3`);
   return SIGNAL_NAMES.map((name, index) => {
     const mine = rows.filter((r) => num(r.signal) === index);
     const n = mine.reduce((total, r) => total + num(r.items), 0);

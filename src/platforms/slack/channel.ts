@@ -12,11 +12,13 @@ import type { App, BlockAction, ButtonAction, RespondFn, SlashCommand, ViewSubmi
 import type { WebClient } from '@slack/web-api';
 import type { CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
 import type { Actor } from '../../core/actor';
+import { publicMessageOf, recordPublicMessage } from '../../core/public-messages';
 import type { AnalysisFinishedEvent, Services } from '../../core/services';
 import type { ItemStateView, View, VoteAckView } from '../../core/view';
 import { decodeAction } from './actions';
 import { closeExplanationInBlocks, errorMessage, renderView } from './blocks';
 import { AcknowledgementGate, boltLogger, HTTP_PATH, normalizeContentType, WEB_API_RETRIES } from './bolt';
+import { postDigest } from './digest';
 import { deliverFile } from './files';
 import { claimsFromBlocks, readNoteOrigin, readNoteSubmission, renderNoteModal } from './modal';
 import type { SlackConfig } from './module';
@@ -66,9 +68,9 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
   let stopping = false;
   /**
    * Where this process showed each explanation publicly, with the blocks it posted, so a vote
-   * that closes it from elsewhere (/confab review, /confab vote, the Note modal) can still
-   * reveal the tally there. In memory only: after a restart, the public message's own buttons
-   * still close it (their payload carries the blocks); other routes do not.
+   * that closes it from elsewhere (/confab review, /confab vote, the Note modal) can reveal the
+   * tally there. A cache: the reference is also stored with the analysis, for other processes
+   * and for after a restart.
    */
   const publicMessages = new Map<number, PublicMessage>();
   const rememberPublic = (view: View, posted: PublicMessage) => {
@@ -185,6 +187,11 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     const sent = await client.chat.postMessage({ channel, text: message.text, blocks: message.blocks as never, unfurl_links: false, unfurl_media: false });
     const posted = { channel: sent.channel ?? channel, ts: sent.ts!, ...message };
     rememberPublic(view, posted);
+    if (view.kind === 'analysis') {
+      await recordPublicMessage(services, view.analysisId, posted.ts).catch((error) =>
+        log.warn(`slack: could not store where analysis ${view.analysisId} was posted (${posted.channel}/${posted.ts}): ${describeSlackError(error)}`),
+      );
+    }
     return posted;
   }
 
@@ -303,8 +310,21 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     if (view.kind === 'message' && view.item?.state === 'closed') item = view.item as ItemStateView;
     if (!item) return;
     const known = publicMessages.get(item.explanationId);
-    if (!known || (where && (known.channel !== where.channel || known.ts !== where.ts))) return;
-    await closeOnMessage(known, item);
+    if (known) {
+      if (!where || (known.channel === where.channel && known.ts === where.ts)) await closeOnMessage(known, item);
+      return;
+    }
+    // Posted before a restart, or by another process: the stored reference says where, and the
+    // message is rendered afresh from the database.
+    try {
+      const stored = await publicMessageOf(services, item.explanationId);
+      if (!stored || stored.platform !== 'slack') return;
+      if (where && (stored.channelId !== where.channel || stored.messageRef !== where.ts)) return;
+      await update({ channel: stored.channelId, ts: stored.messageRef }, stored.view);
+    } catch (error) {
+      // The vote is stored either way; only the public tally is missing, which /confab stats shows.
+      log.warn(`slack: could not show the closed tally of explanation ${item.explanationId} on its public message: ${describeSlackError(error)}`);
+    }
   }
 
   async function closeOnMessage(message: PublicMessage, item: Pick<VoteAckView, 'explanationId' | 'tally'>): Promise<void> {
@@ -361,6 +381,8 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     unsubscribe();
     throw error;
   }
+  // Subscribed once connected: adding a listener makes the scheduler post any due digest at once.
+  const stopDigests = services.events.onDigest('slack', (event) => (stopping ? false : postDigest(client, event, log)));
   const port = server ? (server.address() as AddressInfo).port : undefined;
   log.info(config.appToken ? 'slack: connected in Socket Mode.' : `slack: listening on port ${port} (POST ${HTTP_PATH}).`);
 
@@ -371,6 +393,7 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
       if (stopping) return;
       stopping = true;
       unsubscribe();
+      stopDigests();
       // Let acknowledgements and replies already started finish, but do not hang a shutdown.
       await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
       if (server) {

@@ -164,6 +164,38 @@ describe.skipIf(!HAS_REFERENCE_STACK).each<Mode>(['http', 'socket'])('Slack revi
     expect((await click(posted, unsure, USERS.dee)).text).toContain('*Unsure*');
   });
 
+  it('after a restart, an item closed by /confab vote or by the Note modal still updates its public message', async () => {
+    const { ts: posted, final } = await explain('--samples 2 Closed after a restart');
+    const [[one], [two, , , twoNote]] = actionIds(final.args.blocks);
+    const [first, second] = [one, two].map((id) => Number(id.split(':')[1]));
+    for (const member of [USERS.bo, USERS.cy]) {
+      await click(posted, `v:${first}:f`, member);
+      await click(posted, `v:${second}:c`, member);
+    }
+    const closedOn = (count: number) => (c: ApiCall) => c.method === 'chat.update' && c.args.ts === posted && (blockText(c.args.blocks).match(/Votes \(closed\)/g) ?? []).length === count;
+
+    await h.restartChannel();
+    const from = h.fake.ephemerals.length;
+    await h.fake.slash(`vote #${first} faithful`, USERS.dee);
+    expect(blockText((await h.fake.waitForEphemeral(USERS.dee.id, () => true, from)).body.blocks)).toContain('closed this item');
+    await h.fake.waitFor(closedOn(1));
+    let message = h.fake.messages.get(posted)!;
+    expect(blockText(message.blocks)).toContain('Votes (closed): ✅ Faithful 3 · ❌ Confabulated 0 · ❔ Unsure 0 — *faithful*');
+    expect(actionIds(message.blocks).flat()).not.toContain(one);
+    expect(actionIds(message.blocks).flat()).toContain(two);
+
+    await h.restartChannel();
+    const calls = h.fake.calls.length;
+    await h.fake.click({ ts: posted }, twoNote, USERS.dee);
+    const opened = await h.fake.waitFor((c) => c.method === 'views.open', 10_000, calls);
+    await h.restartChannel();
+    await h.fake.submitView(opened.result.view.id, { label: { label: { selected_option: { value: 'confabulated' } } } }, USERS.dee);
+    await h.fake.waitFor(closedOn(2), 30_000, calls);
+    message = h.fake.messages.get(posted)!;
+    expect(blockText(message.blocks)).toContain('Votes (closed): ✅ Faithful 0 · ❌ Confabulated 3 · ❔ Unsure 0 — *confabulated*');
+    expect(actionIds(message.blocks)).toEqual([]);
+  });
+
   it('with the worker down the analysis fails with a clear reason; Retry runs it again once the worker is back', async () => {
     worker.down = true;
     let failed: ApiCall;
