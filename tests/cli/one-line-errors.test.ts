@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanUp, runConfab, tempDir } from './run-confab';
 import { mainHelp } from '../../src/cli/main';
+import { FakeDiscord } from '../fakes/discord/server';
 
 afterAll(cleanUp);
 
@@ -113,5 +114,18 @@ describe('an unreachable Discord', () => {
     expect(expectOneLine(run.stderr)).toMatch(
       new RegExp(`^confab start: Discord is unreachable at http://127\\.0\\.0\\.1:${port}/api \\(ECONNREFUSED: .*\\)\\. Check the network or proxy, and DISCORD_API_BASE if it is set\\.$`),
     );
+  }, 180_000);
+
+  it('a token Discord refuses stops the start with one line too', async () => {
+    const fake = await FakeDiscord.start();
+    try {
+      const run = await runConfab(['start'], {
+        env: { CONFAB_DATA_DIR: tempDir(), DISCORD_TOKEN: 'not-the-token', DISCORD_APPLICATION_ID: fake.applicationId, DISCORD_API_BASE: fake.apiBase, CONFAB_LOG_LEVEL: 'warn' },
+      });
+      expect(run.code).toBe(1);
+      expect(expectOneLine(run.stderr)).toBe('confab start: Discord refused DISCORD_TOKEN (401 at login). Copy the token again from the Bot page of your application.');
+    } finally {
+      await fake.close();
+    }
   }, 180_000);
 });
