@@ -19,11 +19,15 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
   /** Human lines instead of JSON; defaults to whether the stream is a TTY. */
   pretty?: boolean;
-  /**
-   * Called after each human line is written: the terminal channel redraws its prompt here, so a
-   * log line never lands on the line being typed.
-   */
-  afterLine?: () => void;
+}
+
+/**
+ * What an interactive prompt does around each human log line, so that the line lands above the
+ * prompt instead of inside the text being typed: clear the prompt, then redraw it.
+ */
+export interface PromptGuard {
+  beforeLine(): void;
+  afterLine(): void;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -75,23 +79,42 @@ function maskingStream(target: NodeJS.WritableStream): Writable {
   });
 }
 
-function humanStream(target: NodeJS.WritableStream, afterLine?: () => void): Writable {
-  return new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      for (const line of maskSecrets(chunk.toString()).split('\n')) {
-        if (line) target.write(formatRecord(line));
-      }
-      afterLine?.();
-      callback();
-    },
-  });
+/** Human lines for a terminal; a prompt on that terminal guards itself through `guard`. */
+class HumanLines extends Writable {
+  guard: PromptGuard | undefined;
+  constructor(private readonly target: NodeJS.WritableStream) {
+    super();
+  }
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const lines = maskSecrets(chunk.toString()).split('\n').filter(Boolean);
+    if (lines.length > 0) {
+      this.guard?.beforeLine();
+      for (const line of lines) this.target.write(formatRecord(line));
+      this.guard?.afterLine();
+    }
+    callback();
+  }
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stderr;
   const pretty = options.pretty ?? Boolean((stream as { isTTY?: boolean }).isTTY);
-  const destination = pretty ? humanStream(stream, options.afterLine) : maskingStream(stream);
+  const destination = pretty ? new HumanLines(stream) : maskingStream(stream);
   return pino({ level: options.level ?? 'info', base: undefined }, destination);
+}
+
+/**
+ * Routes the human log lines of `logger` (and of its children, which share its destination)
+ * around an interactive prompt until the returned function is called. JSON records are left
+ * alone: they go to a file or a pipe, never onto the prompt's line.
+ */
+export function guardPrompt(logger: Logger, guard: PromptGuard): () => void {
+  const destination = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  if (!(destination instanceof HumanLines)) return () => undefined;
+  destination.guard = guard;
+  return () => {
+    if (destination.guard === guard) destination.guard = undefined;
+  };
 }
 
 /** A logger that drops everything: the default for library code called without one. */

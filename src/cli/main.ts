@@ -32,7 +32,7 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
  * Errors whose message is the whole story for the operator. Matched by name so that the CLI
  * need not import every module that raises one.
  */
-const OPERATOR_ERRORS = new Set(['ConfigError', 'DatabaseUnavailableError', 'ChannelUnavailableError', 'EngineError', 'ManifestError', 'DatasetExportError']);
+const OPERATOR_ERRORS = new Set(['OperatorError', 'SlackConfigError', 'ConfigError', 'DatabaseUnavailableError', 'ChannelUnavailableError', 'EngineError', 'ManifestError', 'DatasetExportError']);
 
 export function mainHelp(): string {
   const width = Math.max(...CLI_COMMANDS.map((c) => c.name.length));
@@ -60,7 +60,12 @@ function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | 
 }
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  if (argv.length === 0) {
+    // No command is a usage mistake: the help goes to stderr, so a script's stdout stays empty.
+    io.stderr.write(mainHelp());
+    return 2;
+  }
+  if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     const topic = argv[0] === 'help' ? argv.slice(1) : [];
     const found = topic.length ? findCommand(topic) : undefined;
     if (topic.length && !found) return unknownCommand(topic[0], io);

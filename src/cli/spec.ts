@@ -48,6 +48,14 @@ export class UsageError extends Error {
   }
 }
 
+/** A problem the operator must fix (a port in use, say): printed as its one-line message, exit code 1. */
+export class OperatorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperatorError';
+  }
+}
+
 export function parseCommandArgs(command: CliCommand, argv: string[]): CliArgs {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const [name, option] of Object.entries(command.options)) options[name] = option.short ? { type: option.type, short: option.short } : { type: option.type };

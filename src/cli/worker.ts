@@ -5,7 +5,7 @@
 import { loadConfig, loadDotEnv } from '../config';
 import { createLogger } from '../log';
 import { onShutdownSignal } from './signals';
-import { UsageError, type CliCommand } from './spec';
+import { OperatorError, UsageError, type CliCommand } from './spec';
 
 export const workerCommand: CliCommand = {
   name: 'worker',
@@ -57,6 +57,8 @@ export const workerCommand: CliCommand = {
       executionProvider: config.worker.executionProvider,
       engineThreads: config.worker.engineThreads,
       log,
+    }).catch((error: unknown) => {
+      throw listenProblem(error, config.worker.host, config.worker.port) ?? error;
     });
     io.stdout.write(`Confab worker listening on ${worker.url} (models: ${config.worker.modelsPath}; ${worker.engineThreads} engine thread${worker.engineThreads === 1 ? '' : 's'}).\n`);
     // Never exit on a second signal: ONNX Runtime aborts the process (134) when it is torn down
@@ -73,6 +75,17 @@ export const workerCommand: CliCommand = {
     return 0;
   },
 };
+
+/** The one line for an address the worker cannot listen on; undefined for any other failure. */
+function listenProblem(error: unknown, host: string, port: number): OperatorError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const choose = 'choose another with --port N or CONFAB_WORKER_PORT (0 picks a free one)';
+  if (code === 'EADDRINUSE') return new OperatorError(`Port ${port} on ${host} is already in use (EADDRINUSE); stop what listens on ${where}, or ${choose}.`);
+  if (code === 'EACCES') return new OperatorError(`Not allowed to listen on ${where} (EACCES): ports below 1024 need privileges; ${choose}.`);
+  if (code === 'EADDRNOTAVAIL') return new OperatorError(`${host} is not an address of this machine (EADDRNOTAVAIL); choose one with --host H or CONFAB_WORKER_HOST.`);
+  return undefined;
+}
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);

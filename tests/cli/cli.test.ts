@@ -46,12 +46,16 @@ async function runMainWith(argv: string[], env: Record<string, string>): Promise
 }
 
 describe('confab help', () => {
-  it('lists every command with --help, -h and no arguments', async () => {
-    for (const args of [['--help'], ['-h'], []]) {
+  it('lists every command with --help and -h; with no arguments on stderr, as a usage mistake (2)', async () => {
+    for (const args of [['--help'], ['-h']]) {
       const run = await runMain(args);
       expect(run.code).toBe(0);
       for (const command of CLI_COMMANDS) expect(run.stdout).toContain(`  ${command.name}`);
     }
+    const bare = await runMain([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe('');
+    for (const command of CLI_COMMANDS) expect(bare.stderr).toContain(`  ${command.name}`);
   });
 
   it('has help on every command, built from its options', async () => {

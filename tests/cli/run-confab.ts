@@ -61,16 +61,25 @@ export interface ConfabProcess {
   done: Promise<ConfabRun>;
 }
 
-export function startConfab(args: string[], options: { env?: Record<string, string | null>; cwd?: string } = {}): ConfabProcess {
+export interface StartOptions {
+  env?: Record<string, string | null>;
+  cwd?: string;
+  /** Run as this user and group (the test process must be root): for checks that root's rights would skip. */
+  uid?: number;
+  gid?: number;
+}
+
+export function startConfab(args: string[], options: StartOptions = {}): ConfabProcess {
   return startProcess(process.execPath, [CONFAB_BIN, ...args], options);
 }
 
 /** Any command, with the same clean environment and output capture (e.g. confab under `script`). */
-export function startProcess(command: string, args: string[], options: { env?: Record<string, string | null>; cwd?: string } = {}): ConfabProcess {
+export function startProcess(command: string, args: string[], options: StartOptions = {}): ConfabProcess {
   const child = spawn(command, args, {
     cwd: options.cwd ?? tempDir(),
     env: cleanEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid ?? options.uid } : {}),
   });
   started.add(child);
   let stdout = '';
@@ -109,7 +118,7 @@ export function startProcess(command: string, args: string[], options: { env?: R
 }
 
 /** Runs confab to completion with `input` on stdin. */
-export async function runConfab(args: string[], options: { env?: Record<string, string | null>; cwd?: string; input?: string } = {}): Promise<ConfabRun> {
+export async function runConfab(args: string[], options: StartOptions & { input?: string } = {}): Promise<ConfabRun> {
   const run = startConfab(args, options);
   run.child.stdin!.end(options.input ?? '');
   return run.done;

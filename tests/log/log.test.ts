@@ -1,12 +1,12 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, formatRecord, maskSecrets } from '../../src/log';
+import { createLogger, formatRecord, guardPrompt, maskSecrets } from '../../src/log';
 
-function capture(pretty: boolean, afterLine?: () => void) {
+function capture(pretty: boolean) {
   const stream = new PassThrough();
   const chunks: string[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c.toString()));
-  return { logger: createLogger({ stream, pretty, afterLine, level: 'info' }), text: () => chunks.join('') };
+  return { logger: createLogger({ stream, pretty, level: 'info' }), text: () => chunks.join(''), stream };
 }
 
 describe('maskSecrets', () => {
@@ -41,12 +41,27 @@ describe('logger', () => {
     expect(typeof record.time).toBe('number');
   });
 
-  it('writes one human line per record on a terminal, and calls afterLine for a prompt redraw', () => {
-    let redraws = 0;
-    const { logger, text } = capture(true, () => redraws++);
+  it('writes one human line per record on a terminal, inside a prompt guard that children share', () => {
+    const { logger, text, stream } = capture(true);
+    const order: string[] = [];
+    stream.on('data', () => order.push('line'));
+    const unguard = guardPrompt(logger, { beforeLine: () => order.push('clear'), afterLine: () => order.push('redraw') });
     logger.child({ name: 'dispatcher' }).error({ analysisId: 3 }, 'claim failed');
     expect(text()).toMatch(/^\d\d:\d\d:\d\d\.\d{3} error \[dispatcher\] claim failed analysisId=3\n$/);
-    expect(redraws).toBe(1);
+    expect(order).toEqual(['clear', 'line', 'redraw']);
+    logger.debug('below the level: no line, so no redraw either');
+    unguard();
+    logger.warn('after the guard is gone');
+    expect(order).toEqual(['clear', 'line', 'redraw', 'line']);
+  });
+
+  it('leaves JSON records alone: they go to a file or a pipe, not onto a prompt', () => {
+    const { logger, text } = capture(false);
+    let calls = 0;
+    guardPrompt(logger, { beforeLine: () => calls++, afterLine: () => calls++ });
+    logger.warn('to a file');
+    expect(JSON.parse(text()).msg).toBe('to a file');
+    expect(calls).toBe(0);
   });
 
   it('passes through a line that is not JSON', () => {

@@ -22,8 +22,8 @@ import { dawidSkene } from './dawid-skene';
 import { fleissKappa, krippendorffAlpha } from './agreement';
 
 export const REQUIRED_COLUMNS = ['item', 'reviewer', 'label'] as const;
-/** Exit code for input the user must fix (bad file, bad columns, bad rows). */
-export const EXIT_BAD_INPUT = 2;
+/** Exit code for input the user must fix (bad file, bad columns, bad rows): a problem to fix, not a usage mistake (2). */
+export const EXIT_BAD_INPUT = 1;
 /** At most this many row errors are listed; the rest are counted. */
 const MAX_LISTED_ERRORS = 10;
 

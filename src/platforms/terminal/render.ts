@@ -128,12 +128,14 @@ function analysisHeader(view: AnalysisView, p: Painter): string {
 
 function renderAnalysis(view: AnalysisView, p: Painter): string[] {
   const lines = [analysisHeader(view, p)];
-  const selected = view.positions.map((position) => position.position);
-  lines.push(`Prompt: ${view.tokens.length > 0 ? highlightPrompt(view, selected, p) : e(view.prompt)}`);
   if (view.status === 'queued' || view.status === 'running') {
-    lines.push(p.paint(`Analysing; the result will appear here when the worker answers.`, 'dim'));
+    // No prompt: it was just typed, and the result shows it with its token marked; a long one
+    // would otherwise fill the screen three times.
+    lines.push(p.paint(`Analysing; the result, with the prompt, will appear here when the worker answers.`, 'dim'));
     return lines;
   }
+  const selected = view.positions.map((position) => position.position);
+  lines.push(`Prompt: ${view.tokens.length > 0 ? highlightPrompt(view, selected, p) : e(view.prompt)}`);
   if (view.status === 'failed') {
     lines.push(`${p.paint('Failed:', 'red', 'bold')} ${e(view.error ?? 'no reason was recorded')}`);
     if (view.retryable) lines.push(`Retry with: /retry ${view.analysisId}`);

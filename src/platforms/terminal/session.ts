@@ -13,12 +13,13 @@ import type { CommandDefinition, CommandResult, ParsedOptions } from '../../../c
 import type { Actor } from '../../core/actor';
 import type { Services, AnalysisFinishedEvent } from '../../core/services';
 import type { View } from '../../core/view';
-import type { Logger } from '../../log';
+import { guardPrompt, type Logger } from '../../log';
 import type { InvokeCommand, RunningChannel } from '../channel';
 import { escapeTerminal } from './escape';
 import { flagName, parseLine, positionalOptions, TERMINAL_COMMANDS, usageLine, type ParsedLine } from '../text-command';
 import { renderView } from './render';
 import { printDigest } from './digest';
+import { clearPrompt, redrawPrompt } from './prompt-area';
 
 export interface TerminalSessionOptions {
   services: Services;
@@ -81,16 +82,27 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     return `confab (${actor.displayName})> `;
   }
 
+  /** The prompt is on screen: not while a typed line is handled (the loop shows it after). */
+  const promptShown = () => opts.interactive && !closed && !handling;
+
   function print(text: string): void {
-    if (opts.interactive) {
-      // Clear the half-typed prompt line, print, then redraw the prompt with what was typed
-      // (while a typed line is being handled, the loop redraws it once that is done).
-      opts.output.write(`\r\x1b[K${text}\n\n`);
-      if (!closed && !handling) rl.prompt(true);
+    if (promptShown()) {
+      // Above the prompt, which is drawn again with what was typed so far.
+      clearPrompt(rl, opts.output);
+      opts.output.write(`${text}\n\n`);
+      redrawPrompt(rl, opts.output);
     } else {
       opts.output.write(`${text}\n\n`);
     }
   }
+
+  // Log lines on the terminal go above the prompt too, never into the text being typed.
+  const unguardPrompt = opts.interactive
+    ? guardPrompt(opts.logger, {
+        beforeLine: () => promptShown() && clearPrompt(rl, opts.output),
+        afterLine: () => promptShown() && redrawPrompt(rl, opts.output),
+      })
+    : () => undefined;
 
   function show(view: View): void {
     print(renderView(view, style));
@@ -249,6 +261,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
       const running = pending.size === 1 ? 'One analysis is still running; it resumes' : `${pending.size} analyses are still running; they resume`;
       opts.output.write(`${running} the next time Confab starts.\n`);
     }
+    unguardPrompt();
     unsubscribe();
     stopDigests();
   })();
@@ -260,6 +273,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
         closed = true;
         rl.close();
       }
+      unguardPrompt();
       unsubscribe();
       stopDigests();
     },

@@ -61,7 +61,7 @@ export function everyViewKind(hostile: string): View[] {
   analysis.positions[0].explanations[0].text = hostile;
   return [
     analysis,
-    { ...doneAnalysis(), status: 'queued', prompt: hostile, model: '', layer: -1, positions: [], tokens: [] },
+    { ...doneAnalysis(), status: 'queued', prompt: hostile, requestedBy: hostile, model: '', layer: -1, positions: [], tokens: [] },
     { ...doneAnalysis(), status: 'failed', error: `worker said ${hostile}`, retryable: true, positions: [] },
     { kind: 'review-item', analysis, position: analysis.positions[0], explanation: analysis.positions[0].explanations[0] },
     {
