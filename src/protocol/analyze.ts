@@ -29,7 +29,7 @@ export type AnalyzeRequestInput = z.input<typeof AnalyzeRequestSchema>;
 
 export const TokenSchema = z.object({
   id: z.number().int(),
-  /** Decoded text of this token alone (may be a partial UTF-8 sequence shown as U+FFFD). */
+  /** Decoded text of this token alone; bytes that are only part of a character read as hex, `<F0 9F>`. */
   text: z.string(),
   /** Offsets into `prompt`, in JavaScript string indices (UTF-16 code units); [start, end). */
   start: z.number().int(),
