@@ -218,7 +218,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       // One item has two or more decisive votes so far: 1 faithful, 3 confabulated. Alpha's
       // observed disagreement (1/n)·2·1·3/(4−1) = 0.5 (n = 4 values) against the expected
       // 2·1·3/(n(n−1)) = 0.5 gives 1 − 0.5/0.5 = 0.
-      expect(stats.extra).toContainEqual({ label: "Krippendorff's alpha", value: '0.00 over 1 items' });
+      expect(stats.extra).toContainEqual({ label: "Krippendorff's alpha", value: '0.00 over 1 items with two or more votes, open or closed' });
       expect(stats.extra.find((l) => l.label === 'Decoys caught')?.value).toBe('no votes on decoys yet');
       expect(stats.extra.map((l) => l.label)).toEqual(expect.arrayContaining(['AUROC, AR round trip (fve_nrm)', 'AUROC, SAE feature-label overlap', 'AUROC, LLM judge']));
 

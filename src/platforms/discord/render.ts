@@ -16,7 +16,7 @@ import type {
   View,
   VoteAckView,
 } from '../../core/view';
-import { formatCount, formatPercent, formatScore, plural, TRUNCATION_MARKER, truncate } from '../../render/text';
+import { confabulationRateText, formatCount, formatScore, plural, TRUNCATION_MARKER, truncate } from '../../render/text';
 import { escapeUserText, fitUserText } from './escape';
 import { COLORS, explanationFooter, field, fitMessage, LABEL_NAMES, LIMITS, NO_MENTIONS, tallyLine, truncateLines, type DiscordMessage } from './message';
 
@@ -236,7 +236,7 @@ function statsMessage(stats: StatsView): DiscordMessage {
     field('Closed items', formatCount(stats.closedItems), true),
     field(
       'Confabulation rate',
-      rate ? `${formatPercent(rate.rate)} (95% CI ${formatPercent(rate.low)}–${formatPercent(rate.high)}, n = ${formatCount(rate.n)})` : 'no closed items yet',
+      confabulationRateText(rate),
     ),
     ...stats.extra.map((e) => field(fitUserText(e.label, LIMITS.fieldName), fitUserText(e.value, LIMITS.fieldValue), true)),
   ];

@@ -18,7 +18,7 @@ import type {
   View,
   VoteAckView,
 } from '../../core/view';
-import { activationBar, formatCount, formatPercent, formatScore, plural } from '../../render/text';
+import { activationBar, confabulationRateText, formatCount, formatScore, plural } from '../../render/text';
 import { escapeTerminal } from './escape';
 
 export interface TerminalStyle {
@@ -238,7 +238,7 @@ function renderStats(view: StatsView, p: Painter): string[] {
   const rate = view.confabulationRate;
   rows.push([
     'Confabulation rate',
-    rate ? `${formatPercent(rate.rate)} (95% CI ${formatPercent(rate.low)}–${formatPercent(rate.high)}, n = ${formatCount(rate.n)})` : 'n/a (no closed items yet)',
+    confabulationRateText(rate),
   ]);
   for (const extra of view.extra) rows.push([e(extra.label), e(extra.value)]);
   const width = Math.max(...rows.map(([label]) => label.length));
