@@ -3,16 +3,33 @@ import { z } from 'zod';
 import type { AnalysisSelection } from '../db/schema';
 import { checkPrompt, checkSelection, createAnalysis } from '../src/core/analyses';
 import { DomainError } from '../src/core/errors';
+import { SCORE_LEGEND } from '../src/core/legend';
+import type { Services } from '../src/core/services';
+import type { AnalysisView, View } from '../src/core/view';
 import { loadAnalysisView } from '../src/core/views';
 import { defineCommand } from './define';
 
 /** SAE features kept per position. */
 const TOP_K = 8;
 
+/** Reviewers who have seen the score legend under a result, per running Confab (its services). */
+const legendShown = new WeakMap<Services, Set<number>>();
+
+/** Adds the score legend under a reviewer's first result of this run. */
+function withLegend(services: Services, reviewerId: number, view: View): View {
+  if (view.kind !== 'analysis' || view.status !== 'done') return view;
+  const seen = legendShown.get(services) ?? new Set<number>();
+  legendShown.set(services, seen);
+  if (seen.has(reviewerId)) return view;
+  seen.add(reviewerId);
+  return { ...view, legend: SCORE_LEGEND } satisfies AnalysisView;
+}
+
 export const explain = defineCommand({
   name: 'explain',
   description: 'Analyse a prompt: SAE features and NLA explanations of one token, to vote on.',
   rateLimited: true,
+  notes: [SCORE_LEGEND],
   options: z.object({
     prompt: z.string().meta({ description: 'The text to analyse', position: 1 }),
     token: z.string().meta({ description: 'Analyse the last token of this piece of the prompt (default: the last token)', maxLength: 200 }).optional(),
@@ -42,7 +59,7 @@ export const explain = defineCommand({
     // the reply shows 'queued' and a fast result is not missed.
     const view = await loadAnalysisView(db, analysisId, who.reviewerId);
     if (services.backend) await services.dispatcher.watch(analysisId);
-    const followUp = services.backend ? services.hub.waitForAnalysis(analysisId) : undefined;
+    const followUp = services.backend ? services.hub.waitForAnalysis(analysisId).then((done) => withLegend(services, who.reviewerId, done)) : undefined;
     services.dispatcher.notify();
     return { view, followUp };
   },

@@ -82,6 +82,8 @@ interface CommandRules {
    * always pass. Checked by invokeCommand against `Actor.roles`.
    */
   reviewerRole?: boolean;
+  /** Lines the command's detailed help adds under its options (how to read what it shows). */
+  notes?: string[];
 }
 
 /** What a command file writes: its options as one zod object, and a handler typed from it. */

@@ -194,6 +194,7 @@ function analysisMessage(analysis: AnalysisView, only?: { position: PositionView
   if (omitted > 0) {
     header.fields!.push(field('More', `${plural(omitted, 'more explanation')} did not fit in one message; \`/review\` shows them one by one.`));
   }
+  if (analysis.legend) header.footer = { text: analysis.legend };
   if (analysis.actions.length) rows.push(actionRow(analysis.actions));
   return fitMessage({ embeds: embeds.slice(0, LIMITS.embedsPerMessage), components: rows, allowedMentions: NO_MENTIONS });
 }

@@ -159,6 +159,7 @@ function analysisMessage(analysis: AnalysisView, only?: { position: PositionView
     const next = only ? [button(encodeAction({ kind: 'next', explanationId: only.explanation.explanationId }), 'Next item')] : [];
     for (const explanation of explanations) blocks.push(...explanationBlocks(position, explanation, next));
   }
+  if (analysis.legend) blocks.push(context(fitMrkdwn(analysis.legend, 500), 'legend'));
   return fitMessage({ text: title, blocks });
 }
 

@@ -140,6 +140,7 @@ function renderAnalysis(view: AnalysisView, p: Painter): string[] {
     return lines;
   }
   for (const position of view.positions) lines.push('', ...renderPosition(position, p));
+  if (view.legend) lines.push('', p.paint(e(view.legend), 'dim'));
   return lines;
 }
 

@@ -206,6 +206,7 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
           if (option.required) limits.push('required');
           lines.push(`  ${shown[i].padEnd(width)}  ${option.description}${limits.length ? ` (${limits.join('; ')})` : ''}`);
         });
+        lines.push(...(definition.notes ?? []));
         if (definition.adminOnly) lines.push('Admin only: start the session with --admin.');
         return { kind: 'message', title: `/${definition.name}`, lines };
       }

@@ -157,13 +157,14 @@ describe('piped terminal session', () => {
 
   it('answers syntax errors and help itself, and stops at /quit', async () => {
     const h = harness(() => ({ view: { kind: 'message', lines: ['ran'] } }));
-    h.input.end('explain without slash\n/help vote\n/quit\n/stats\n');
+    h.input.end('explain without slash\n/help vote\n/help explain\n/quit\n/stats\n');
     await h.channel.finished;
     expect(h.calls).toHaveLength(0);
     const out = h.output();
     expect(out).toContain('Commands start with "/"');
     expect(out).toContain('Usage: /vote');
     expect(out).toContain('one of faithful, confabulated, unsure');
+    expect(out).toContain('fve_nrm, 1 is perfect, 0 is as good as predicting the mean, below 0 is worse than that.');
     expect(out).not.toContain('ran');
   });
 });
