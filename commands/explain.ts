@@ -6,6 +6,7 @@ import { DomainError } from '../src/core/errors';
 import { SCORE_LEGEND } from '../src/core/legend';
 import type { Services } from '../src/core/services';
 import type { AnalysisView, View } from '../src/core/view';
+import { checkPromptFits } from '../src/core/prompt-limit';
 import { loadAnalysisView } from '../src/core/views';
 import { defineCommand } from './define';
 
@@ -47,6 +48,8 @@ export const explain = defineCommand({
     const selection: AnalysisSelection =
       options.token !== undefined ? { token: options.token } : options.position !== undefined ? { positions: [options.position] } : {};
     checkSelection(options.prompt, selection);
+    // Counted by the worker before anything is stored, so a prompt the model cannot read is never queued.
+    await checkPromptFits(services.backend, options.prompt, selection);
 
     const analysisId = await createAnalysis(
       db,

@@ -113,6 +113,18 @@ export const AnalyzeResponseSchema = z.object({
 });
 export type AnalyzeResponse = z.infer<typeof AnalyzeResponseSchema>;
 
+/** `POST /v1/tokenize`: how many tokens the model reads for a prompt, so a client can refuse it before queueing. */
+export const TokenizeRequestSchema = z.object({ prompt: z.string().min(1, 'prompt is empty') }).strict();
+export type TokenizeRequest = z.infer<typeof TokenizeRequestSchema>;
+
+export const TokenizeResponseSchema = z.object({
+  /** Tokens the model reads for the prompt, BOS included when the model adds one. */
+  tokens: z.number().int(),
+  /** The model's context: the most tokens a prompt may take. */
+  max_tokens: z.number().int(),
+});
+export type TokenizeResponse = z.infer<typeof TokenizeResponseSchema>;
+
 export const CapabilitiesSchema = z.object({
   model: z.string(),
   layer: z.number().int(),

@@ -314,6 +314,10 @@ export class RuntimeEngine implements Engine {
     return cosines.map((c) => arScoreFromCosine(c, this.manifest.stats.B));
   }
 
+  async countTokens(prompt: string): Promise<number> {
+    return this.tokenize(prompt).ids.length;
+  }
+
   async topkByToken(prompt: string, topK: number, ignoreBos: boolean): Promise<TopkByTokenResult> {
     const tok = this.tokenize(prompt);
     const { hidden } = await this.forward([tok.ids]);
