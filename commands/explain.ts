@@ -6,7 +6,7 @@ import { DomainError } from '../src/core/errors';
 import { SCORE_LEGEND } from '../src/core/legend';
 import type { Services } from '../src/core/services';
 import type { AnalysisView, View } from '../src/core/view';
-import { checkPromptFits } from '../src/core/prompt-limit';
+import { checkPromptFits, modelContext } from '../src/core/prompt-limit';
 import { loadAnalysisView } from '../src/core/views';
 import { defineCommand } from './define';
 
@@ -31,6 +31,10 @@ export const explain = defineCommand({
   description: 'Analyse a prompt: SAE features and NLA explanations of one token, to vote on.',
   rateLimited: true,
   notes: [SCORE_LEGEND],
+  async liveLimits(services): Promise<Record<string, { min: number; max: number }>> {
+    const context = await modelContext(services.backend);
+    return context === null ? {} : { position: { min: -context, max: context - 1 } };
+  },
   options: z.object({
     prompt: z.string().meta({ description: 'The text to analyse', position: 1 }),
     token: z.string().meta({ description: 'Analyse the last token of this piece of the prompt (default: the last token)', maxLength: 200 }).optional(),

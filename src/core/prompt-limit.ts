@@ -45,6 +45,17 @@ export async function checkPromptFits(backend: AnalysisBackend | null, prompt: s
   return tokens;
 }
 
+/** The model's context in tokens, or null when the backend does not say (or not in time). */
+export async function modelContext(backend: AnalysisBackend | null, timeoutMs = 2_000): Promise<number | null> {
+  if (!backend?.capabilities) return null;
+  try {
+    const { max_tokens: context } = await backend.capabilities(AbortSignal.timeout(timeoutMs));
+    return context > 0 ? context : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Refuses a `max_prompt_chars` above what the model reads. Without a reachable backend that
  * reports a bound, any value the setting's own range allows is kept.
