@@ -3,16 +3,38 @@ import { z } from 'zod';
 import type { AnalysisSelection } from '../db/schema';
 import { checkPrompt, checkSelection, createAnalysis } from '../src/core/analyses';
 import { DomainError } from '../src/core/errors';
+import { SCORE_LEGEND } from '../src/core/legend';
+import type { Services } from '../src/core/services';
+import type { AnalysisView, View } from '../src/core/view';
+import { checkPromptFits, modelContext } from '../src/core/prompt-limit';
 import { loadAnalysisView } from '../src/core/views';
 import { defineCommand } from './define';
 
 /** SAE features kept per position. */
 const TOP_K = 8;
 
+/** Reviewers who have seen the score legend under a result, per running Confab (its services). */
+const legendShown = new WeakMap<Services, Set<number>>();
+
+/** Adds the score legend under a reviewer's first result of this run. */
+function withLegend(services: Services, reviewerId: number, view: View): View {
+  if (view.kind !== 'analysis' || view.status !== 'done') return view;
+  const seen = legendShown.get(services) ?? new Set<number>();
+  legendShown.set(services, seen);
+  if (seen.has(reviewerId)) return view;
+  seen.add(reviewerId);
+  return { ...view, legend: SCORE_LEGEND } satisfies AnalysisView;
+}
+
 export const explain = defineCommand({
   name: 'explain',
   description: 'Analyse a prompt: SAE features and NLA explanations of one token, to vote on.',
   rateLimited: true,
+  notes: [SCORE_LEGEND],
+  async liveLimits(services): Promise<Record<string, { min: number; max: number }>> {
+    const context = await modelContext(services.backend);
+    return context === null ? {} : { position: { min: -context, max: context - 1 } };
+  },
   options: z.object({
     prompt: z.string().meta({ description: 'The text to analyse', position: 1 }),
     token: z.string().meta({ description: 'Analyse the last token of this piece of the prompt (default: the last token)', maxLength: 200 }).optional(),
@@ -30,6 +52,8 @@ export const explain = defineCommand({
     const selection: AnalysisSelection =
       options.token !== undefined ? { token: options.token } : options.position !== undefined ? { positions: [options.position] } : {};
     checkSelection(options.prompt, selection);
+    // Counted by the worker before anything is stored, so a prompt the model cannot read is never queued.
+    await checkPromptFits(services.backend, options.prompt, selection);
 
     const analysisId = await createAnalysis(
       db,
@@ -42,7 +66,7 @@ export const explain = defineCommand({
     // the reply shows 'queued' and a fast result is not missed.
     const view = await loadAnalysisView(db, analysisId, who.reviewerId);
     if (services.backend) await services.dispatcher.watch(analysisId);
-    const followUp = services.backend ? services.hub.waitForAnalysis(analysisId) : undefined;
+    const followUp = services.backend ? services.hub.waitForAnalysis(analysisId).then((done) => withLegend(services, who.reviewerId, done)) : undefined;
     services.dispatcher.notify();
     return { view, followUp };
   },

@@ -3,6 +3,7 @@
  * rate (channel_decoy_rate), which /review in this channel uses instead of the workspace's.
  */
 import { z } from 'zod';
+import { checkPromptCharsSetting } from '../src/core/prompt-limit';
 import { parseChannelDecoyRate, SETTING_DEFINITIONS as S, type SettingKey } from '../src/core/settings';
 import { defineCommand } from './define';
 
@@ -39,6 +40,7 @@ export const settings = defineCommand({
     const store = services.settingsStore;
     // Checked before anything is stored, so a bad value changes nothing.
     const channelValue = channelRate === undefined ? undefined : parseChannelDecoyRate(channelRate);
+    if (workspaceChanges.max_prompt_chars !== undefined) await checkPromptCharsSetting(services.backend, workspaceChanges.max_prompt_chars);
     const changed: string[] = await store.update(db, who.workspaceId, who.reviewerId, workspaceChanges);
     if (channelValue !== undefined && (await store.setChannelDecoyRate(db, who.channelId, channelValue))) changed.push('channel_decoy_rate');
     const current = await store.get(db, who.workspaceId);

@@ -82,6 +82,13 @@ interface CommandRules {
    * always pass. Checked by invokeCommand against `Actor.roles`.
    */
   reviewerRole?: boolean;
+  /** Lines the command's detailed help adds under its options (how to read what it shows). */
+  notes?: string[];
+  /**
+   * Option bounds that follow the running model, for help (the declared bounds are only a
+   * sanity range): e.g. positions within the model's context.
+   */
+  liveLimits?(services: Services): Promise<Record<string, { min: number; max: number }>>;
 }
 
 /** What a command file writes: its options as one zod object, and a handler typed from it. */

@@ -6,6 +6,15 @@ import type { AnalyzeRequestInput, AnalyzeResponse } from '../protocol/analyze';
 
 export interface AnalysisBackend {
   analyze(request: AnalyzeRequestInput, signal?: AbortSignal): Promise<AnalyzeResponse>;
+  /**
+   * The prompt's token count and the model's context, asked before an analysis is queued. Throws
+   * an error with status 400 and code `prompt_too_long` (and the worker's `detail`) when the
+   * prompt does not fit. Absent on backends that cannot count (the analysis then queues and the
+   * worker refuses it there).
+   */
+  countTokens?(prompt: string, signal?: AbortSignal): Promise<{ tokens: number; maxTokens: number }>;
+  /** The model behind the backend; `max_tokens` is its context, `max_prompt_chars` a bound in characters. */
+  capabilities?(signal?: AbortSignal): Promise<{ model: string; max_tokens: number; max_prompt_chars?: number }>;
   /** Releases the backend's resources (an embedded worker, HTTP agents); called by Services.close(). */
   close?(): Promise<void>;
 }

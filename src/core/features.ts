@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Queryable } from '../../db';
 import { DomainError } from './errors';
+import { readableFeatureLabel } from './legend';
 import type { FeatureCardView } from './view';
 
 /** Characters of prompt shown on each side of an example token. */
@@ -32,7 +33,7 @@ export async function featureCard(db: Queryable, workspaceId: number, index: num
   return {
     kind: 'feature',
     index,
-    label: c.label ?? 'No label recorded: this feature has not been among the top features of any analysis yet.',
+    label: c.label !== null ? readableFeatureLabel(c.label) : 'No label recorded: this feature has not been among the top features of any analysis yet.',
     firedCount: Number(c.fired),
     analysedPositions: Number(c.analysed),
     examples: rows.map((r) => ({

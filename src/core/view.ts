@@ -74,6 +74,8 @@ export interface AnalysisView {
   /** True when a failed analysis can be retried with `/retry <analysisId>`. */
   retryable?: boolean;
   requestedBy?: string;
+  /** A line that explains the scores, shown under the result (the first one a reviewer sees). */
+  legend?: string;
   /** Retry, when the analysis failed and can run again. */
   actions: Action[];
 }

@@ -8,6 +8,7 @@ import { analyses, explanations, positions, reviewers, saeFeatures, tokens, vote
 import { analysisActions, explanationActions } from './actions';
 import { splitClaims } from './claims';
 import { notFound } from './errors';
+import { featureReferences, readableFeatureLabel } from './legend';
 import type { AnalysisView, ExplanationView, PositionView, VoteLabel } from './view';
 
 type ExplanationRow = typeof explanations.$inferSelect;
@@ -20,12 +21,14 @@ export function outcomeOf(e: Pick<ExplanationRow, 'faithfulVotes' | 'confabulate
 
 export function explanationView(e: ExplanationRow, number: number, myVote: VoteLabel | null): ExplanationView {
   const closed = e.state === 'closed';
+  // Rewriting `#780` keeps every sentence boundary, so claim numbers still match the stored text's.
+  const text = featureReferences(e.text);
   const view: ExplanationView = {
     explanationId: e.id,
     number,
-    text: e.text,
+    text,
     parsed: e.parsed,
-    claims: splitClaims(e.text),
+    claims: splitClaims(text),
     ar: e.arCosine === null ? null : { cosine: e.arCosine, mseNrm: e.arMseNrm ?? 2 * (1 - e.arCosine), fveNrm: e.arFveNrm ?? 0 },
     state: e.state,
     tally: closed || myVote !== null ? { faithful: e.faithfulVotes, confabulated: e.confabulatedVotes, unsure: e.unsureVotes } : null,
@@ -98,7 +101,7 @@ export async function loadAnalysisView(db: Queryable, analysisId: number, viewer
     return {
       position: p.position,
       token: p.token,
-      features: featureRows.filter((f) => f.positionId === p.id).map((f) => ({ index: f.featureIndex, label: f.label, activation: f.activation })),
+      features: featureRows.filter((f) => f.positionId === p.id).map((f) => ({ index: f.featureIndex, label: readableFeatureLabel(f.label), activation: f.activation })),
       l0: p.l0,
       explainedVariance: p.explainedVariance,
       fveNrm: p.fveNrm,

@@ -11,6 +11,7 @@ import {
   AnalyzeRequestSchema,
   AnalyzeResponseSchema,
   CapabilitiesSchema,
+  TokenizeResponseSchema,
   type AnalyzeRequestInput,
   type AnalyzeResponse,
   type Capabilities,
@@ -22,6 +23,8 @@ import { WorkerPool, type PoolOptions, type WorkerStatus } from './pool';
 export interface InferenceClient {
   /** Analyse a prompt on some worker. Exactly one answer or one error per call. */
   analyze(request: AnalyzeRequestInput, signal?: AbortSignal): Promise<AnalyzeResponse>;
+  /** The prompt's token count and the model's context; a 400 prompt_too_long when it does not fit. */
+  countTokens?(prompt: string, signal?: AbortSignal): Promise<{ tokens: number; maxTokens: number }>;
   /** The model behind the workers (token limit, layer, d_model, SAE, backends). */
   capabilities(signal?: AbortSignal): Promise<Capabilities>;
   /** Probe the workers now. */
@@ -55,6 +58,10 @@ export function createInferenceClient(options: InferenceClientOptions): Inferenc
         throw new WorkerRejectedError('(client)', 400, 'invalid_request', detail);
       }
       return pool.request('POST', '/v1/analyze', parsed.data, AnalyzeResponseSchema, signal);
+    },
+    async countTokens(prompt, signal) {
+      const counted = await pool.request('POST', '/v1/tokenize', { prompt }, TokenizeResponseSchema, signal);
+      return { tokens: counted.tokens, maxTokens: counted.max_tokens };
     },
     capabilities(signal) {
       return pool.request('GET', '/v1/capabilities', undefined, CapabilitiesSchema, signal);

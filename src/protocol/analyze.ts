@@ -29,7 +29,7 @@ export type AnalyzeRequestInput = z.input<typeof AnalyzeRequestSchema>;
 
 export const TokenSchema = z.object({
   id: z.number().int(),
-  /** Decoded text of this token alone (may be a partial UTF-8 sequence shown as U+FFFD). */
+  /** Decoded text of this token alone; bytes that are only part of a character read as hex, `<F0 9F>`. */
   text: z.string(),
   /** Offsets into `prompt`, in JavaScript string indices (UTF-16 code units); [start, end). */
   start: z.number().int(),
@@ -112,6 +112,18 @@ export const AnalyzeResponseSchema = z.object({
   timings_ms: TimingsSchema,
 });
 export type AnalyzeResponse = z.infer<typeof AnalyzeResponseSchema>;
+
+/** `POST /v1/tokenize`: how many tokens the model reads for a prompt, so a client can refuse it before queueing. */
+export const TokenizeRequestSchema = z.object({ prompt: z.string().min(1, 'prompt is empty') }).strict();
+export type TokenizeRequest = z.infer<typeof TokenizeRequestSchema>;
+
+export const TokenizeResponseSchema = z.object({
+  /** Tokens the model reads for the prompt, BOS included when the model adds one. */
+  tokens: z.number().int(),
+  /** The model's context: the most tokens a prompt may take. */
+  max_tokens: z.number().int(),
+});
+export type TokenizeResponse = z.infer<typeof TokenizeResponseSchema>;
 
 export const CapabilitiesSchema = z.object({
   model: z.string(),

@@ -55,6 +55,16 @@ export function plural(n: number, singular: string, pluralForm = `${singular}s`)
   return `${formatCount(n)} ${n === 1 ? singular : pluralForm}`;
 }
 
+/**
+ * The /stats confabulation rate, naming the items it counts: /stats lines count different item
+ * sets (closed items here, every labelled item for agreement and the AUROCs), and a bare rate
+ * beside them reads as if they shared one.
+ */
+export function confabulationRateText(rate: { rate: number; low: number; high: number; n: number } | null): string {
+  if (!rate) return 'n/a (no closed item has a majority label yet)';
+  return `${formatPercent(rate.rate)} (95% CI ${formatPercent(rate.low)}–${formatPercent(rate.high)}) over ${plural(rate.n, 'closed item')} with a majority label`;
+}
+
 const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 
 /**

@@ -81,6 +81,12 @@ export interface Engine {
   /** NLA AR round trip of a text against a vector (Neuronpedia `/score`). */
   score(items: Array<{ text: string; vector: Float32Array }>): Promise<ArScore[]>;
 
+  /**
+   * Tokens the model reads for `prompt` (BOS included). Throws a 400 `prompt_too_long`, with the
+   * count and the limit, when the prompt does not fit: the one check of a prompt's length.
+   */
+  countTokens(prompt: string): Promise<number>;
+
   /** SAE top features for every token (Neuronpedia `/v1/activation/topk-by-token`). */
   topkByToken(prompt: string, topK: number, ignoreBos: boolean): Promise<TopkByTokenResult>;
 

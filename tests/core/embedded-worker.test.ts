@@ -8,6 +8,7 @@ import { asc, eq } from 'drizzle-orm';
 import { activations, positions, saeFeatures, tokens } from '../../db/schema';
 import { REFERENCE_MODELS } from '../../src/config';
 import { createServices, type Services } from '../../src/core/app';
+import { readableFeatureLabel } from '../../src/core/legend';
 import { createEmbeddedInferenceClient, type EmbeddedInferenceClient } from '../../src/cli/embedded-worker';
 import { createEngine } from '../../src/worker/runtime/engine';
 import type { AnalysisView, VoteAckView } from '../../src/core/view';
@@ -51,7 +52,7 @@ for (const { kind, skip } of STORAGE_KINDS) {
       const token = direct.tokens[p.position];
       expect(prompt.slice(token.start, token.end)).toBe('k');
       expect(p.features.map((f) => f.index)).toEqual(direct.positions[0].sae.features.map((f) => f.index));
-      expect(p.features[0].label).toBe(direct.positions[0].sae.features[0].label);
+      expect(p.features[0].label).toBe(readableFeatureLabel(direct.positions[0].sae.features[0].label));
       expect(p.fveNrm).toBeCloseTo(direct.positions[0].sae.fve_nrm, 6);
       expect(p.explanations).toHaveLength(2);
       for (const e of p.explanations) {

@@ -25,7 +25,7 @@ export function byteTokens(prompt: string): Token[] {
   let offset = 0;
   for (const ch of prompt) {
     const bytes = Buffer.from(ch, 'utf8');
-    for (const b of bytes) out.push({ id: b, text: bytes.length === 1 ? ch : '\ufffd', start: offset, end: offset + ch.length, special: false });
+    for (const b of bytes) out.push({ id: b, text: bytes.length === 1 ? ch : `<${b.toString(16).toUpperCase().padStart(2, '0')}>`, start: offset, end: offset + ch.length, special: false });
     offset += ch.length;
   }
   return out;

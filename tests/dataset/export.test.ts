@@ -281,7 +281,7 @@ describe('dataset export (PGlite)', () => {
     const lines = Object.fromEntries((await loadLabelStatsLines(database.db, seeded.workspaceId)).map((l) => [l.label, l.value]));
     expect(lines['Decoys caught']).toMatch(/^25% of 4 votes \(95% CI \d+–\d+%\)$/);
     expect(lines["Fleiss' kappa"]).toMatch(/^n\/a/);
-    expect(lines['AUROC, AR round trip (fve_nrm)']).toMatch(/^\d\.\d\d \(95% CI .*Hanley–McNeil; \d+ faithful vs \d+ confabulated\)$/);
+    expect(lines['AUROC, AR round trip (fve_nrm)']).toMatch(/^\d\.\d\d \(95% CI .*Hanley–McNeil\) over \d+ items with a majority label and this signal, open or closed: \d+ faithful vs \d+ confabulated$/);
     expect(lines['AUROC, LLM judge']).toBe('n/a (no labelled item has this signal)');
   });
 

@@ -210,9 +210,9 @@ describe('/stats label lines', () => {
   it('formats agreement, decoy catch rate and AUROC lines', () => {
     const lines = Object.fromEntries(labelStatsLines(items).map((l) => [l.label, l.value]));
     expect(lines["Fleiss' kappa"]).toMatch(/^n\/a \(items have unequal rater counts/);
-    expect(lines["Krippendorff's alpha"]).toMatch(/^-?\d\.\d\d over 5 items$/);
+    expect(lines["Krippendorff's alpha"]).toMatch(/^-?\d\.\d\d over 5 items with two or more votes, open or closed$/);
     expect(lines['Decoys caught']).toMatch(/^83% of 6 votes \(95% CI \d+–\d+%\)$/);
-    expect(lines['AUROC, AR round trip (fve_nrm)']).toMatch(/^1\.00 \(95% CI \d\.\d\d–1\.00, Hanley–McNeil; 2 faithful vs 2 confabulated\)$/);
+    expect(lines['AUROC, AR round trip (fve_nrm)']).toMatch(/^1\.00 \(95% CI \d\.\d\d–1\.00, Hanley–McNeil\) over 4 items with a majority label and this signal, open or closed: 2 faithful vs 2 confabulated$/);
     expect(lines['AUROC, LLM judge']).toBe('n/a (no labelled item has this signal)');
   });
 });

@@ -66,7 +66,7 @@ export function labelStatsLines(items: readonly LabelledExplanation[]): Array<{ 
   const alpha = krippendorffAlphaFromCounts(counts, 2);
   lines.push({
     label: "Krippendorff's alpha",
-    value: alpha.alpha === null ? 'n/a (needs items with two or more votes that differ somewhere)' : `${alpha.alpha.toFixed(2)} over ${alpha.pairableItems} items`,
+    value: alpha.alpha === null ? 'n/a (needs items with two or more votes that differ somewhere)' : `${alpha.alpha.toFixed(2)} over ${alpha.pairableItems} items with two or more votes, open or closed`,
   });
   const kappa = fleissKappaFromCounts(counts, 2);
   lines.push({ label: "Fleiss' kappa", value: kappa.applicable ? `${kappa.kappa.toFixed(2)} (${kappa.raters} votes per item)` : `n/a (${kappa.reason})` });
@@ -90,7 +90,7 @@ export function labelStatsLines(items: readonly LabelledExplanation[]): Array<{ 
     lines.push({
       label: `AUROC, ${SIGNAL_TITLES[signal]}`,
       value: result
-        ? `${result.auroc.toFixed(2)} (95% CI ${result.low.toFixed(2)}–${result.high.toFixed(2)}, Hanley–McNeil; ${result.positives} faithful vs ${result.negatives} confabulated)`
+        ? `${result.auroc.toFixed(2)} (95% CI ${result.low.toFixed(2)}–${result.high.toFixed(2)}, Hanley–McNeil) over ${n} items with a majority label and this signal, open or closed: ${result.positives} faithful vs ${result.negatives} confabulated`
         : n === 0
           ? 'n/a (no labelled item has this signal)'
           : 'n/a (needs labelled items of both kinds)',

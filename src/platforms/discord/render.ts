@@ -16,7 +16,7 @@ import type {
   View,
   VoteAckView,
 } from '../../core/view';
-import { formatCount, formatPercent, formatScore, plural, TRUNCATION_MARKER, truncate } from '../../render/text';
+import { confabulationRateText, formatCount, formatScore, plural, TRUNCATION_MARKER, truncate } from '../../render/text';
 import { escapeUserText, fitUserText } from './escape';
 import { COLORS, explanationFooter, field, fitMessage, LABEL_NAMES, LIMITS, NO_MENTIONS, tallyLine, truncateLines, type DiscordMessage } from './message';
 
@@ -194,6 +194,7 @@ function analysisMessage(analysis: AnalysisView, only?: { position: PositionView
   if (omitted > 0) {
     header.fields!.push(field('More', `${plural(omitted, 'more explanation')} did not fit in one message; \`/review\` shows them one by one.`));
   }
+  if (analysis.legend) header.footer = { text: analysis.legend };
   if (analysis.actions.length) rows.push(actionRow(analysis.actions));
   return fitMessage({ embeds: embeds.slice(0, LIMITS.embedsPerMessage), components: rows, allowedMentions: NO_MENTIONS });
 }
@@ -236,7 +237,7 @@ function statsMessage(stats: StatsView): DiscordMessage {
     field('Closed items', formatCount(stats.closedItems), true),
     field(
       'Confabulation rate',
-      rate ? `${formatPercent(rate.rate)} (95% CI ${formatPercent(rate.low)}–${formatPercent(rate.high)}, n = ${formatCount(rate.n)})` : 'no closed items yet',
+      confabulationRateText(rate),
     ),
     ...stats.extra.map((e) => field(fitUserText(e.label, LIMITS.fieldName), fitUserText(e.value, LIMITS.fieldValue), true)),
   ];

@@ -18,7 +18,7 @@ import type {
   VoteAckView,
   VoteLabel,
 } from '../../core/view';
-import { activationBar, formatCount, formatPercent, formatScore, plural, TRUNCATION_MARKER } from '../../render/text';
+import { activationBar, confabulationRateText, formatCount, formatScore, plural, TRUNCATION_MARKER } from '../../render/text';
 import { encodeAction } from './actions';
 import { fitMessage, fitMrkdwn, joinLines, LIMITS, mrkdwn, plainText, type Block, type SlackMessage } from './mrkdwn';
 
@@ -159,6 +159,7 @@ function analysisMessage(analysis: AnalysisView, only?: { position: PositionView
     const next = only ? [button(encodeAction({ kind: 'next', explanationId: only.explanation.explanationId }), 'Next item')] : [];
     for (const explanation of explanations) blocks.push(...explanationBlocks(position, explanation, next));
   }
+  if (analysis.legend) blocks.push(context(fitMrkdwn(analysis.legend, 500), 'legend'));
   return fitMessage({ text: title, blocks });
 }
 
@@ -186,7 +187,7 @@ function statsMessage(stats: StatsView): SlackMessage {
     `*Stats · ${fitMrkdwn(stats.scope, 200)}*`,
     `Analyses ${formatCount(stats.analyses)} · explanations ${formatCount(stats.explanations)} · votes ${formatCount(stats.votes)} · reviewers ${formatCount(stats.reviewers)}`,
     `Open items ${formatCount(stats.openItems)} · closed items ${formatCount(stats.closedItems)}`,
-    `Confabulation rate: ${rate ? `${formatPercent(rate.rate)} (95% CI ${formatPercent(rate.low)}–${formatPercent(rate.high)}, n = ${formatCount(rate.n)})` : 'no closed items yet'}`,
+    `Confabulation rate: ${confabulationRateText(rate)}`,
     ...stats.extra.map((e) => `${fitMrkdwn(e.label, 200)}: ${fitMrkdwn(e.value, 500)}`),
   ];
   return fitMessage({ text: 'Stats', blocks: [section(joinLines(lines, LIMITS.sectionText), 'stats')] });

@@ -35,6 +35,7 @@ function commandHelp(definition: CommandDefinition): string[] {
     if (option.required) limits.push('required');
     lines.push(`• ${option.name}: ${option.description}${limits.length ? ` (${limits.join('; ')})` : ''}`);
   }
+  lines.push(...(definition.notes ?? []));
   if (definition.adminOnly) lines.push('For workspace admins and owners.');
   return lines;
 }

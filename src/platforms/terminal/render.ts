@@ -18,7 +18,7 @@ import type {
   View,
   VoteAckView,
 } from '../../core/view';
-import { activationBar, formatCount, formatPercent, formatScore, plural } from '../../render/text';
+import { activationBar, confabulationRateText, formatCount, formatScore, plural } from '../../render/text';
 import { escapeTerminal } from './escape';
 
 export interface TerminalStyle {
@@ -142,6 +142,7 @@ function renderAnalysis(view: AnalysisView, p: Painter): string[] {
     return lines;
   }
   for (const position of view.positions) lines.push('', ...renderPosition(position, p));
+  if (view.legend) lines.push('', p.paint(e(view.legend), 'dim'));
   return lines;
 }
 
@@ -240,7 +241,7 @@ function renderStats(view: StatsView, p: Painter): string[] {
   const rate = view.confabulationRate;
   rows.push([
     'Confabulation rate',
-    rate ? `${formatPercent(rate.rate)} (95% CI ${formatPercent(rate.low)}–${formatPercent(rate.high)}, n = ${formatCount(rate.n)})` : 'n/a (no closed items yet)',
+    confabulationRateText(rate),
   ]);
   for (const extra of view.extra) rows.push([e(extra.label), e(extra.value)]);
   const width = Math.max(...rows.map(([label]) => label.length));

@@ -163,10 +163,10 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     }
   }
 
-  function handleTerminalCommand(name: keyof typeof TERMINAL_COMMANDS, argument: string): 'quit' | void {
+  async function handleTerminalCommand(name: keyof typeof TERMINAL_COMMANDS, argument: string): Promise<'quit' | void> {
     if (name === 'quit') return 'quit';
     if (name === 'help') {
-      show(helpView(argument));
+      show(await helpView(argument));
       return;
     }
     const problem = argument === '' ? 'Usage: /as NAME' : checkReviewerName(argument);
@@ -202,11 +202,12 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     }
   }
 
-  function helpView(argument: string): View {
+  async function helpView(argument: string): Promise<View> {
     const wanted = argument.replace(/^\//, '').toLowerCase();
     if (wanted !== '') {
       const definition = commands.get(wanted);
       if (definition) {
+        const live = (await definition.liveLimits?.(opts.services).catch(() => undefined)) ?? {};
         const lines = [definition.description, `Usage: ${usageLine(definition)}`];
         const positional = new Set(positionalOptions(definition));
         const shown = definition.options.map((option) => (positional.has(option) ? `<${option.name}>` : flagName(option)));
@@ -214,10 +215,12 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
         definition.options.forEach((option, i) => {
           const limits: string[] = [];
           if (option.choices) limits.push(`one of ${option.choices.join(', ')}`);
-          if (option.min !== undefined || option.max !== undefined) limits.push(`${option.min ?? '…'} to ${option.max ?? '…'}`);
+          const { min, max } = live[option.name] ?? option;
+          if (min !== undefined || max !== undefined) limits.push(`${min ?? '…'} to ${max ?? '…'}`);
           if (option.required) limits.push('required');
           lines.push(`  ${shown[i].padEnd(width)}  ${option.description}${limits.length ? ` (${limits.join('; ')})` : ''}`);
         });
+        lines.push(...(definition.notes ?? []));
         if (definition.adminOnly) lines.push('Admin only: start the session with --admin.');
         return { kind: 'message', title: `/${definition.name}`, lines };
       }

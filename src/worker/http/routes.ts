@@ -7,6 +7,7 @@ import { healthRoute } from './health';
 import { nlaHealthRoute } from './nla-health';
 import type { Route } from './route';
 import { scoreRoute } from './score';
+import { tokenizeRoute } from './tokenize';
 import { topkByTokenRoute } from './topk-by-token';
 
 export const ROUTES: readonly Route[] = [
@@ -14,6 +15,7 @@ export const ROUTES: readonly Route[] = [
   nlaHealthRoute,
   capabilitiesRoute,
   analyzeRoute,
+  tokenizeRoute,
   explainRoute,
   describeRoute,
   scoreRoute,

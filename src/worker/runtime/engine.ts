@@ -33,6 +33,7 @@ import { arScoreFromCosine } from './metrics';
 import { parseExplanation } from './parse';
 import { createArBackend, createAvBackend, registerArBackend, registerAvBackend } from './registry';
 import { Sae } from './sae';
+import { tokenDisplayText } from './token-text';
 import { Tokenizer } from './tokenizer';
 
 registerAvBackend('onnx', (ctx) => OnnxAvBackend.fromContext(ctx));
@@ -138,11 +139,11 @@ export class RuntimeEngine implements Engine {
     const addBos = bos !== null && !(options.specials === true && enc.ids[0] === bos);
     if (addBos) {
       ids.push(bos);
-      tokens.push({ id: bos, text: this.tokenizer.decode([bos], { skipSpecial: false }), start: 0, end: 0, special: true });
+      tokens.push({ id: bos, text: tokenDisplayText(this.tokenizer, bos), start: 0, end: 0, special: true });
     }
     enc.ids.forEach((id, i) => {
       ids.push(id);
-      tokens.push({ id, text: this.tokenizer.decode([id], { skipSpecial: false }), start: enc.offsets[i][0], end: enc.offsets[i][1], special: enc.special[i] });
+      tokens.push({ id, text: tokenDisplayText(this.tokenizer, id), start: enc.offsets[i][0], end: enc.offsets[i][1], special: enc.special[i] });
     });
     const limit = this.manifest.subject.maxTokens;
     if (ids.length > limit) {
@@ -316,6 +317,10 @@ export class RuntimeEngine implements Engine {
     for (const item of items) checkActivation(item.vector, this.manifest.subject.dModel);
     const cosines = await this.nla.ar.cosines(items);
     return cosines.map((c) => arScoreFromCosine(c, this.manifest.stats.B));
+  }
+
+  async countTokens(prompt: string): Promise<number> {
+    return this.tokenize(prompt).ids.length;
   }
 
   async topkByToken(prompt: string, topK: number, ignoreBos: boolean): Promise<TopkByTokenResult> {

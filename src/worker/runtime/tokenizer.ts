@@ -312,6 +312,7 @@ export class Tokenizer {
     if (tok === undefined) bytes = new Uint8Array(0);
     else if (added) bytes = Buffer.from(added.content, 'utf8');
     else if (this.byteLevel) bytes = Uint8Array.from([...tok].map((c) => CHAR_TO_BYTE.get(c) ?? 0x3f));
+    else if (/^<0x[0-9A-Fa-f]{2}>$/.test(tok) && this.decoders.some((d) => d.kind === 'bytefallback')) bytes = Uint8Array.of(parseInt(tok.slice(3, 5), 16));
     else bytes = Buffer.from(this.decode([id], { skipSpecial: false }), 'utf8');
     this.byteCache[id] = bytes;
     return bytes;

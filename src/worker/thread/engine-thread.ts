@@ -244,6 +244,10 @@ export class ThreadedEngine implements Engine {
     return this.pick().call('topkByToken', [prompt, topK, ignoreBos]);
   }
 
+  countTokens(prompt: string): Promise<number> {
+    return this.pick().call('countTokens', [prompt]);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.replicas.map((r) => r.close()));
   }

@@ -80,6 +80,8 @@ async function run(engine: Engine, msg: Extract<ToHost, { type: 'call' }>, signa
       return engine.score(a[0]);
     case 'topkByToken':
       return engine.topkByToken(a[0], a[1], a[2]);
+    case 'countTokens':
+      return engine.countTokens(a[0]);
     case 'close':
       return engine.close();
   }

@@ -19,6 +19,7 @@ export interface EngineCalls {
   describe: { args: [Float32Array[], SamplingOptions]; result: Explanation[][] };
   score: { args: [Array<{ text: string; vector: Float32Array }>]; result: ArScore[] };
   topkByToken: { args: [string, number, boolean]; result: TopkByTokenResult };
+  countTokens: { args: [string]; result: number };
   close: { args: []; result: void };
 }
 export type CallName = keyof EngineCalls;

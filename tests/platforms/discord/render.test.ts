@@ -90,6 +90,14 @@ describe('renderView(analysis)', () => {
     expect(JSON.stringify(message)).not.toMatch(/Votes/);
   });
 
+  it('shows the score legend in the header footer when the view carries it', () => {
+    expect(renderView(normal).embeds[0].footer).toBeUndefined();
+    const legend = 'Scores: cosine, higher is better, 1 is perfect.';
+    const message = renderView({ ...normal, legend });
+    expectWithinDiscordLimits(message);
+    expect(message.embeds[0].footer?.text).toBe(legend);
+  });
+
   it('escapes hostile prompts, explanations, claims and labels', () => {
     const hostile = analysis(HOSTILE_TEXT, [position(3, 'v', [explanation(12, 1, HOSTILE_TEXT, [HOSTILE_TEXT])], HOSTILE_TEXT)], {
       requestedBy: '@everyone',

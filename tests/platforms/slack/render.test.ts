@@ -72,6 +72,14 @@ describe('Slack renderer', () => {
     expect(claimsFromBlocks(message.blocks, 41)).toEqual(['Animals.', 'A fox.']);
   });
 
+  it('ends a result with the score legend when the view carries it', () => {
+    const view = analysis('The fox', [position(6, 'x', [explanation(41, 1, 'A fox.', ['A fox.'])])]);
+    expect(blockText(expectAccepted(view).blocks)).not.toContain('Scores:');
+    const message = expectAccepted({ ...view, legend: 'Scores: cosine, higher is better, 1 is perfect.' });
+    expect(message.blocks.at(-1)).toMatchObject({ type: 'context', block_id: 'legend' });
+    expect(blockText(message.blocks)).toContain('Scores: cosine, higher is better, 1 is perfect.');
+  });
+
   it('holds every limit by visible truncation on a huge, hostile analysis', () => {
     const long = `${HOSTILE} `.repeat(400);
     const explanations = Array.from({ length: 8 }, (_, i) => explanation(100 + i, i + 1, long, Array.from({ length: 30 }, () => long.slice(0, 500))));

@@ -79,7 +79,7 @@ describe('renderView, plain (piped)', () => {
     const out = renderView(stats, plain);
     expect(out).toMatch(/^ {2}Analyses +1,200$/m);
     expect(out).toMatch(/^ {2}Closed items +2$/m);
-    expect(out).toContain('Confabulation rate  50.0% (95% CI 9.5%–90.6%, n = 2)');
+    expect(out).toContain('Confabulation rate  50.0% (95% CI 9.5%–90.6%) over 2 closed items with a majority label');
   });
 });
 

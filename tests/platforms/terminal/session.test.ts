@@ -157,14 +157,56 @@ describe('piped terminal session', () => {
 
   it('answers syntax errors and help itself, and stops at /quit', async () => {
     const h = harness(() => ({ view: { kind: 'message', lines: ['ran'] } }));
-    h.input.end('explain without slash\n/help vote\n/quit\n/stats\n');
+    h.input.end('explain without slash\n/help vote\n/help explain\n/quit\n/stats\n');
     await h.channel.finished;
     expect(h.calls).toHaveLength(0);
     const out = h.output();
     expect(out).toContain('Commands start with "/"');
     expect(out).toContain('Usage: /vote');
     expect(out).toContain('one of faithful, confabulated, unsure');
+    expect(out).toContain('fve_nrm, 1 is perfect, 0 is as good as predicting the mean, below 0 is worse than that.');
     expect(out).not.toContain('ran');
+  });
+});
+
+describe('terminal help follows the model', () => {
+  async function helpFor(backend: Services['backend']): Promise<string> {
+    const hub = new EventHub(() => {});
+    const services = { config: loadConfig({}), events: hub, backend, close: async () => {} } as Partial<Services> as Services;
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (chunk) => (text += String(chunk)));
+    const { logger } = captureLogger();
+    const channel = startTerminalSession({
+      services,
+      commands: allCommands,
+      invoke: async () => ({ view: { kind: 'message', lines: ['ran'] } }),
+      input,
+      output,
+      reviewer: 'alice',
+      isAdmin: false,
+      interactive: false,
+      color: false,
+      logger,
+    });
+    input.end('/help explain\n');
+    await channel.finished;
+    return text;
+  }
+
+  it("shows --position within the model's context", async () => {
+    const backend = { analyze: async () => Promise.reject(new Error('unused')), capabilities: async () => ({ model: 'm', max_tokens: 128, max_prompt_chars: 127 }) };
+    const out = await helpFor(backend);
+    expect(out).toMatch(/--position .*\(-128 to 127\)/);
+    expect(out).not.toContain('4,096');
+    expect(out).not.toContain('4096');
+  });
+
+  it('keeps the declared range when the model does not say', async () => {
+    const down = { analyze: async () => Promise.reject(new Error('unused')), capabilities: async () => Promise.reject(new Error('connect ECONNREFUSED')) };
+    expect(await helpFor(down)).toMatch(/--position .*\(-4096 to 4095\)/);
+    expect(await helpFor(null)).toMatch(/--position .*\(-4096 to 4095\)/);
   });
 });
 
