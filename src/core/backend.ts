@@ -6,6 +6,11 @@ import type { AnalyzeRequestInput, AnalyzeResponse } from '../protocol/analyze';
 
 export interface AnalysisBackend {
   analyze(request: AnalyzeRequestInput, signal?: AbortSignal): Promise<AnalyzeResponse>;
+  /**
+   * Room for more analyses on the workers behind it (`free`), or null when they do not say; the
+   * dispatcher then runs a fixed number at once.
+   */
+  capacity?(): Promise<{ free: number } | null>;
   /** Releases the backend's resources (an embedded worker, HTTP agents); called by Services.close(). */
   close?(): Promise<void>;
 }

@@ -8,6 +8,13 @@
  * belongs to a process that died, and is queued again within a lease and a poll. A process
  * whose renewal finds the claim gone stops that work, and every finishing write is conditional
  * on still holding the claim, so two processes never both complete one analysis.
+ *
+ * How much to claim comes from the workers: before each round of claims the backend says how
+ * many analyses the healthy workers have room for (their /health capacity, less what every
+ * client has in them), and the round claims no more. A process cannot see the other processes'
+ * claims in flight, only what has reached the workers, so two rounds at the same moment can
+ * overshoot by a round; the workers hold that in their queue, and the next reading corrects it.
+ * A backend that reports no capacity gets a fixed number of analyses per process.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -22,7 +29,10 @@ import { silentLogger, type Logger } from '../log';
 export interface DispatcherOptions {
   /** Per worker call. */
   timeoutMs: number;
-  /** Analyses run at once by this process. */
+  /**
+   * Most analyses this process runs at once. Unset: as many as the workers have room for, or 2
+   * when the backend does not report its capacity.
+   */
   concurrency?: number;
   /** How often to look for work queued by other processes, and for expired leases. */
   pollMs?: number;
@@ -54,7 +64,7 @@ export class Dispatcher {
   private running = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
-  private readonly concurrency: number;
+  private readonly concurrency: number | undefined;
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -64,7 +74,7 @@ export class Dispatcher {
     private readonly backend: AnalysisBackend | null,
     private readonly options: DispatcherOptions,
   ) {
-    this.concurrency = options.concurrency ?? 2;
+    this.concurrency = options.concurrency;
     this.pollMs = options.pollMs ?? 2_000;
     this.leaseMs = options.leaseMs ?? 10_000;
   }
@@ -155,9 +165,11 @@ export class Dispatcher {
     while (this.running) {
       this.woken = false;
       try {
-        while (this.running && this.inFlight.size < this.concurrency) {
+        let room = await this.room();
+        while (this.running && room > 0) {
           const claimed = await this.claim();
           if (!claimed) break;
+          room--;
           const controller = new AbortController();
           const done = this.process(claimed, controller.signal).finally(() => {
             this.inFlight.delete(claimed.id);
@@ -184,6 +196,18 @@ export class Dispatcher {
         };
       });
     }
+  }
+
+  /** How many analyses this round may claim: the workers' free room, within this process's own limit. */
+  private async room(): Promise<number> {
+    const own = (this.concurrency ?? Number.POSITIVE_INFINITY) - this.inFlight.size;
+    if (own <= 0) return 0;
+    const capacity = await this.backend?.capacity?.().catch((err: unknown) => {
+      this.logger.warn({ err }, 'dispatcher: reading the workers\' capacity failed');
+      return null;
+    });
+    if (!capacity) return Math.min(own, (this.concurrency ?? FIXED_CONCURRENCY) - this.inFlight.size);
+    return Math.min(own, capacity.free);
   }
 
   private async claim(): Promise<ClaimedAnalysis | null> {
@@ -312,6 +336,9 @@ export class Dispatcher {
     return this.options.logger ?? silentLogger;
   }
 }
+
+/** Analyses at once per process when the backend does not report the workers' capacity. */
+const FIXED_CONCURRENCY = 2;
 
 class ClaimLostError extends Error {
   constructor(readonly analysisId: number) {

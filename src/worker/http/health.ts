@@ -1,8 +1,10 @@
 /**
  * `GET /health`: liveness for load balancers and the bot's client. Unauthenticated, and it
- * tells nothing beyond the model name and how busy the worker is.
+ * tells nothing beyond the model name, how busy the worker is and how much it takes at once
+ * (the bot's dispatchers claim work by that capacity).
  */
 import { z } from 'zod';
+import { WorkerCapacitySchema } from '../../protocol/health';
 import type { Route } from './route';
 
 export const HealthResponseSchema = z.object({
@@ -10,6 +12,7 @@ export const HealthResponseSchema = z.object({
   model: z.string(),
   queue: z.object({ waiting: z.number().int(), running: z.number().int() }),
   uptime_s: z.number(),
+  capacity: WorkerCapacitySchema.optional(),
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
@@ -20,12 +23,14 @@ export const healthRoute: Route = {
   path: '/health',
   auth: false,
   async handle({ engine, queue }) {
-    const { waiting, running } = queue.stats();
+    const { waiting, running, inUse } = queue.stats();
+    const { concurrent, queueLimit } = queue.limits();
     const body: HealthResponse = {
       status: 'ok',
       model: engine.capabilities().model,
       queue: { waiting, running },
       uptime_s: Math.round((performance.now() - startedAt) / 1000),
+      capacity: { concurrent, queue_limit: queueLimit, in_use: inUse },
     };
     return body;
   },
