@@ -38,8 +38,11 @@ export interface DispatcherOptions {
   pollMs?: number;
   /** How long a claim holds without renewal (ms, default 10 s); renewed every third of it. */
   leaseMs?: number;
-  /** Called after an analysis reached done or failed (by this process, or one it waits for). */
-  onFinished(analysisId: number): Promise<void>;
+  /**
+   * Called after an analysis reached done or failed (by this process, or one it waits for), and
+   * with `lapsedWatch` for a finished one whose watcher died unshown, claimed here to post it.
+   */
+  onFinished(analysisId: number, lapsedWatch?: boolean): Promise<void>;
   /**
    * Analyses a command in this process is waiting for. Another process sharing the database
    * may run them; the poll notices when they finish and reports them here too.
@@ -181,6 +184,7 @@ export class Dispatcher {
         if (Date.now() - lastSweep >= this.pollMs) {
           lastSweep = Date.now();
           await this.requeueInterrupted(false);
+          await this.postLapsedWatches();
         }
       } catch (e) {
         this.logger.error({ err: e }, 'dispatcher: claiming work failed');
@@ -234,6 +238,20 @@ export class Dispatcher {
     for (const { id } of rows) {
       if (this.inFlight.has(id)) continue;
       await this.options.onFinished(id).catch((e: unknown) => this.logger.error({ analysisId: id, err: e }, 'dispatcher: reporting a finished analysis failed'));
+    }
+  }
+
+  /**
+   * A finished result left to a watcher that died before showing it, and whose finisher died
+   * too before its own recheck: clearing the watch is the claim, so one process posts it.
+   */
+  private async postLapsedWatches(): Promise<void> {
+    const rows = await queryRows<{ id: number }>(this.database.db, sql`
+      update analyses set watched_by = null, watched_until = null
+      where watched_by is not null and watched_until < now() and status in ('done', 'failed')
+      returning id`);
+    for (const { id } of rows) {
+      await this.options.onFinished(Number(id), true).catch((e: unknown) => this.logger.error({ analysisId: id, err: e }, 'dispatcher: posting an unshown result failed'));
     }
   }
 
