@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
+import { maskSecrets } from '../src/log';
 import { LOCK_STALE_MS, LockRefused, lockPath, takeFolderLock } from './lock';
 import * as schema from './schema';
 
@@ -46,17 +47,6 @@ export class DatabaseUnavailableError extends Error {
 }
 
 export const MIGRATIONS_FOLDER = path.resolve(import.meta.dirname, '..', 'migrations');
-
-/** A PostgreSQL URL with its password replaced, for messages and logs. */
-export function maskDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
-}
 
 export interface OpenOptions {
   /**
@@ -161,7 +151,7 @@ async function openPglite(dir: string, options: OpenOptions): Promise<Database> 
 const MIGRATION_LOCK_KEY = 0x636f6e66; // "conf"
 
 async function openPostgres(url: string): Promise<Database> {
-  const target = maskDatabaseUrl(url);
+  const target = maskSecrets(url);
   const pg = (await import('pg')).default;
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');

@@ -20,6 +20,8 @@ export interface EmbeddedInferenceOptions extends Partial<Omit<WorkerServerOptio
 export interface EmbeddedInferenceClient extends InferenceClient {
   /** The loopback URL of the in-process worker (useful for `curl` while debugging). */
   url: string;
+  /** During close(): stop the running batches at their next step instead of letting them finish. */
+  hurry(): void;
 }
 
 export async function createEmbeddedInferenceClient(options: EmbeddedInferenceOptions): Promise<EmbeddedInferenceClient> {
@@ -32,6 +34,9 @@ export async function createEmbeddedInferenceClient(options: EmbeddedInferenceOp
   return {
     ...client,
     url: server.url,
+    hurry() {
+      void server.close();
+    },
     async close() {
       await client.close();
       await server.close();

@@ -10,6 +10,7 @@
 import { userInfo } from 'node:os';
 import { loadConfig, loadDotEnv, type Config } from '../config';
 import type { Services } from '../core/services';
+import type { InferenceClient } from '../inference';
 import { createJudge } from '../inference/judge';
 import { createLogger, type Logger } from '../log';
 import { enabledChatChannels, type RunningChannel } from '../platforms';
@@ -47,10 +48,20 @@ export const startCommand: CliCommand = {
     const logLevel = interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel;
     const log = createLogger({ level: logLevel, stream: io.stderr });
 
-    const shutdown = onShutdownSignal(log);
+    // Set once the embedded worker runs here: from then on a second signal must not exit, since
+    // ONNX Runtime aborts the process (134) when torn down inside a run on an engine thread.
+    let hurryEngine: (() => void) | undefined;
+    const shutdown = onShutdownSignal(log, {
+      onRepeat(signal) {
+        if (!hurryEngine) process.exit(130);
+        log.warn(`${signal} received again; stopping the running analyses at their next step, then exiting.`);
+        hurryEngine();
+      },
+    });
     const stack = new ShutdownStack(log);
     try {
       const backend = await createBackend(config, log);
+      hurryEngine = backend.hurry?.bind(backend);
       // Loaded before the services start: the dispatcher resumes interrupted analyses at once,
       // and the terminal must be listening before the first of them can finish (an event
       // emitted before anyone listens is not replayed).
@@ -125,7 +136,7 @@ function defaultReviewerName(env: Record<string, string | undefined>): string {
  * The inference backend: the workers named by WORKER_URLS, or the embedded worker, served
  * in-process on a free loopback port and reached through the same client.
  */
-export async function createBackend(config: Config, logger?: Logger) {
+export async function createBackend(config: Config, logger?: Logger): Promise<InferenceClient & { description: string; hurry?(): void }> {
   const inference = await import('../inference');
   const np = config.worker.neuronpedia;
   if (np) {

@@ -4,7 +4,7 @@
  * the command runner; `close()` stops everything in order.
  */
 import { eq, sql } from 'drizzle-orm';
-import { openDatabase } from '../../db';
+import { openDatabase, queryRows } from '../../db';
 import { analyses, channels, workspaces } from '../../db/schema';
 import type { Config } from '../config';
 import { createLogger, type Logger } from '../log';
@@ -68,8 +68,11 @@ export async function createServices(config: Config, options: CreateServicesOpti
 
     // Results left to a process whose command awaits them, checked again when its watch ends.
     const rechecks = new Set<NodeJS.Timeout>();
-    /** `watcherGone`: a recheck, posting only if that watcher let its watch lapse undelivered. */
-    const finished = async (analysisId: number, watcherGone?: string) => {
+    /**
+     * `watcherGone`: a recheck, posting only if that watcher let its watch lapse undelivered;
+     * `claimed`: the dispatcher already cleared a lapsed watch to post it here.
+     */
+    const finished = async (analysisId: number, watcherGone?: string, claimed = false) => {
       const [where] = await database.db
         .select({
           platform: workspaces.platform,
@@ -89,6 +92,12 @@ export async function createServices(config: Config, options: CreateServicesOpti
       if (watcherGone !== undefined && where.watcher !== watcherGone) return;
       const awaitedHere = hub.hasWaiter(analysisId);
       const watchedElsewhere = where.watchedElsewhere === true;
+      // A lapsed watch is cleared by whoever posts, atomically: another process's sweep may be
+      // posting the same result (see the dispatcher), and only one of them may.
+      if (!claimed && !awaitedHere && !watchedElsewhere && where.watcher !== null) {
+        const cleared = await queryRows(database.db, sql`update analyses set watched_by = null, watched_until = null where id = ${analysisId} and watched_by = ${where.watcher} returning id`);
+        if (cleared.length === 0) return;
+      }
       if (watchedElsewhere) {
         // Should that process die before showing it, the result is posted here after all.
         const timer = setTimeout(() => {
@@ -99,7 +108,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
         rechecks.add(timer);
       }
       const view = await loadAnalysisView(database.db, analysisId, null);
-      if (judge && watcherGone === undefined && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
+      if (judge && watcherGone === undefined && !claimed && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
       await hub.emitAnalysisFinished({
         analysisId,
         platform: where.platform,
@@ -118,7 +127,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
       concurrency: options.concurrency,
       pollMs: options.pollMs,
       leaseMs: options.leaseMs,
-      onFinished: finished,
+      onFinished: (analysisId, lapsedWatch) => finished(analysisId, undefined, lapsedWatch === true),
       watched: () => hub.waitingIds(),
       logger,
     });

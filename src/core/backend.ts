@@ -15,6 +15,11 @@ export interface AnalysisBackend {
   countTokens?(prompt: string, signal?: AbortSignal): Promise<{ tokens: number; maxTokens: number }>;
   /** The model behind the backend; `max_tokens` is its context, `max_prompt_chars` a bound in characters. */
   capabilities?(signal?: AbortSignal): Promise<{ model: string; max_tokens: number; max_prompt_chars?: number }>;
+  /**
+   * Room for more analyses on the workers behind it (`free`), or null when they do not say; the
+   * dispatcher then runs a fixed number at once.
+   */
+  capacity?(): Promise<{ free: number } | null>;
   /** Releases the backend's resources (an embedded worker, HTTP agents); called by Services.close(). */
   close?(): Promise<void>;
 }

@@ -8,6 +8,13 @@
  * belongs to a process that died, and is queued again within a lease and a poll. A process
  * whose renewal finds the claim gone stops that work, and every finishing write is conditional
  * on still holding the claim, so two processes never both complete one analysis.
+ *
+ * How much to claim comes from the workers: before each round of claims the backend says how
+ * many analyses the healthy workers have room for (their /health capacity, less what every
+ * client has in them), and the round claims no more. A process cannot see the other processes'
+ * claims in flight, only what has reached the workers, so two rounds at the same moment can
+ * overshoot by a round; the workers hold that in their queue, and the next reading corrects it.
+ * A backend that reports no capacity gets a fixed number of analyses per process.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
@@ -22,14 +29,20 @@ import { silentLogger, type Logger } from '../log';
 export interface DispatcherOptions {
   /** Per worker call. */
   timeoutMs: number;
-  /** Analyses run at once by this process. */
+  /**
+   * Most analyses this process runs at once. Unset: as many as the workers have room for, or 2
+   * when the backend does not report its capacity.
+   */
   concurrency?: number;
   /** How often to look for work queued by other processes, and for expired leases. */
   pollMs?: number;
   /** How long a claim holds without renewal (ms, default 10 s); renewed every third of it. */
   leaseMs?: number;
-  /** Called after an analysis reached done or failed (by this process, or one it waits for). */
-  onFinished(analysisId: number): Promise<void>;
+  /**
+   * Called after an analysis reached done or failed (by this process, or one it waits for), and
+   * with `lapsedWatch` for a finished one whose watcher died unshown, claimed here to post it.
+   */
+  onFinished(analysisId: number, lapsedWatch?: boolean): Promise<void>;
   /**
    * Analyses a command in this process is waiting for. Another process sharing the database
    * may run them; the poll notices when they finish and reports them here too.
@@ -54,7 +67,7 @@ export class Dispatcher {
   private running = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
-  private readonly concurrency: number;
+  private readonly concurrency: number | undefined;
   private readonly pollMs: number;
   private readonly leaseMs: number;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -64,7 +77,7 @@ export class Dispatcher {
     private readonly backend: AnalysisBackend | null,
     private readonly options: DispatcherOptions,
   ) {
-    this.concurrency = options.concurrency ?? 2;
+    this.concurrency = options.concurrency;
     this.pollMs = options.pollMs ?? 2_000;
     this.leaseMs = options.leaseMs ?? 10_000;
   }
@@ -155,9 +168,11 @@ export class Dispatcher {
     while (this.running) {
       this.woken = false;
       try {
-        while (this.running && this.inFlight.size < this.concurrency) {
+        let room = await this.room();
+        while (this.running && room > 0) {
           const claimed = await this.claim();
           if (!claimed) break;
+          room--;
           const controller = new AbortController();
           const done = this.process(claimed, controller.signal).finally(() => {
             this.inFlight.delete(claimed.id);
@@ -169,6 +184,7 @@ export class Dispatcher {
         if (Date.now() - lastSweep >= this.pollMs) {
           lastSweep = Date.now();
           await this.requeueInterrupted(false);
+          await this.postLapsedWatches();
         }
       } catch (e) {
         this.logger.error({ err: e }, 'dispatcher: claiming work failed');
@@ -184,6 +200,18 @@ export class Dispatcher {
         };
       });
     }
+  }
+
+  /** How many analyses this round may claim: the workers' free room, within this process's own limit. */
+  private async room(): Promise<number> {
+    const own = (this.concurrency ?? Number.POSITIVE_INFINITY) - this.inFlight.size;
+    if (own <= 0) return 0;
+    const capacity = await this.backend?.capacity?.().catch((err: unknown) => {
+      this.logger.warn({ err }, 'dispatcher: reading the workers\' capacity failed');
+      return null;
+    });
+    if (!capacity) return Math.min(own, (this.concurrency ?? FIXED_CONCURRENCY) - this.inFlight.size);
+    return Math.min(own, capacity.free);
   }
 
   private async claim(): Promise<ClaimedAnalysis | null> {
@@ -210,6 +238,20 @@ export class Dispatcher {
     for (const { id } of rows) {
       if (this.inFlight.has(id)) continue;
       await this.options.onFinished(id).catch((e: unknown) => this.logger.error({ analysisId: id, err: e }, 'dispatcher: reporting a finished analysis failed'));
+    }
+  }
+
+  /**
+   * A finished result left to a watcher that died before showing it, and whose finisher died
+   * too before its own recheck: clearing the watch is the claim, so one process posts it.
+   */
+  private async postLapsedWatches(): Promise<void> {
+    const rows = await queryRows<{ id: number }>(this.database.db, sql`
+      update analyses set watched_by = null, watched_until = null
+      where watched_by is not null and watched_until < now() and status in ('done', 'failed')
+      returning id`);
+    for (const { id } of rows) {
+      await this.options.onFinished(Number(id), true).catch((e: unknown) => this.logger.error({ analysisId: id, err: e }, 'dispatcher: posting an unshown result failed'));
     }
   }
 
@@ -312,6 +354,9 @@ export class Dispatcher {
     return this.options.logger ?? silentLogger;
   }
 }
+
+/** Analyses at once per process when the backend does not report the workers' capacity. */
+const FIXED_CONCURRENCY = 2;
 
 class ClaimLostError extends Error {
   constructor(readonly analysisId: number) {

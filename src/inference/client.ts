@@ -18,7 +18,7 @@ import {
 } from '../protocol/analyze';
 import type { Logger } from '../log';
 import { WorkerRejectedError } from './errors';
-import { WorkerPool, type PoolOptions, type WorkerStatus } from './pool';
+import { WorkerPool, type PoolCapacity, type PoolOptions, type WorkerStatus } from './pool';
 
 export interface InferenceClient {
   /** Analyse a prompt on some worker. Exactly one answer or one error per call. */
@@ -29,6 +29,11 @@ export interface InferenceClient {
   capabilities(signal?: AbortSignal): Promise<Capabilities>;
   /** Probe the workers now. */
   health(): Promise<WorkerStatus[]>;
+  /**
+   * Room for more analyze requests on the workers, as their /health reports it; null when
+   * they do not report it. Absent for servers that report no capacity at all.
+   */
+  capacity?(): Promise<PoolCapacity | null>;
   close(): Promise<void>;
 }
 
@@ -67,6 +72,7 @@ export function createInferenceClient(options: InferenceClientOptions): Inferenc
       return pool.request('GET', '/v1/capabilities', undefined, CapabilitiesSchema, signal);
     },
     health: () => pool.checkAll(),
+    capacity: () => pool.capacity(),
     async close() {
       pool.close();
     },

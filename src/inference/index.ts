@@ -2,6 +2,6 @@
 export { createInferenceClient, type InferenceClient, type InferenceClientOptions } from './client';
 export { createNeuronpediaInferenceClient, type NeuronpediaClientOptions } from './neuronpedia';
 export { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
-export type { WorkerStatus } from './pool';
+export type { PoolCapacity, WorkerStatus } from './pool';
 export { checkNeuronpediaServers, type ServerCheck } from './neuronpedia-check';
 export { parseNeuronpediaSetting, type NeuronpediaSetting } from './neuronpedia-setting';

@@ -14,10 +14,14 @@
  * - A down worker is probed with GET /health when its cooldown ends (lazily, on the next
  *   request), or every `healthIntervalMs` when set; a misconfigured one with an authenticated
  *   GET /v1/capabilities, since /health takes no secret and would call it healthy.
+ * - Capacity: a worker's /health says how many requests it runs at once and how many it holds
+ *   now from every client. `capacity()` turns that into the room left on the up workers, and
+ *   requests go to the worker with the most room, so no worker is sent more than it runs.
  */
 import type { z } from 'zod';
 import { maskSecrets, silentLogger, type Logger } from '../log';
 import { ErrorBodySchema } from '../protocol/errors';
+import { HealthCapacitySchema } from '../protocol/health';
 import { WorkerRejectedError, WorkerUnavailableError, type WorkerAttempt } from './errors';
 
 export interface PoolOptions {
@@ -50,6 +54,16 @@ export interface WorkerStatus {
   misconfigured?: boolean;
   /** Epoch ms of the last health probe or request outcome. */
   checkedAt?: number;
+  /** Analyze requests the worker runs at once, as its /health last said. */
+  concurrent?: number;
+}
+
+/** Room for analyze requests on the up workers. */
+export interface PoolCapacity {
+  /** Requests the up workers run at once, together. */
+  concurrent: number;
+  /** Of those, how many are not taken by this pool's requests or, as last probed, by other clients'. */
+  free: number;
 }
 
 interface WorkerState {
@@ -64,6 +78,14 @@ interface WorkerState {
   lastError?: string;
   misconfigured?: boolean;
   checkedAt?: number;
+  /** From /health; unset for a worker that does not report it. */
+  concurrent?: number;
+  /** Requests of other clients in the worker when it was last probed. */
+  othersInUse: number;
+  /** Epoch ms of the last probe that read the capacity. */
+  capacityAt: number;
+  /** Times it was marked down: a probe sent before the latest mark must not bring it back up. */
+  downs: number;
 }
 
 type AttemptOutcome<T> =
@@ -85,7 +107,7 @@ export class WorkerPool {
     if (options.urls.length === 0) throw new Error('An inference pool needs at least one worker URL.');
     this.workers = options.urls.map((raw) => {
       const { url, authorization } = splitCredentials(raw.replace(/\/+$/, ''));
-      return { url, authorization, label: maskSecrets(raw.replace(/\/+$/, '')), up: true, downUntil: 0, inFlight: 0 };
+      return { url, authorization, label: maskSecrets(raw.replace(/\/+$/, '')), up: true, downUntil: 0, inFlight: 0, othersInUse: 0, capacityAt: 0, downs: 0 };
     });
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.retries = options.retries ?? 2;
@@ -99,7 +121,21 @@ export class WorkerPool {
   }
 
   status(): WorkerStatus[] {
-    return this.workers.map(({ label, up, inFlight, lastError, misconfigured, checkedAt }) => ({ url: label, up, inFlight, lastError, misconfigured, checkedAt }));
+    return this.workers.map(({ label, up, inFlight, lastError, misconfigured, checkedAt, concurrent }) => ({ url: label, up, inFlight, lastError, misconfigured, checkedAt, concurrent }));
+  }
+
+  /**
+   * The room left on the up workers, from a /health read no older than `maxAgeMs` (probed now
+   * when older), or null when an up worker reports no capacity (an older worker, another kind
+   * of server) or none is up: the caller then falls back to its own fixed limit.
+   */
+  async capacity(maxAgeMs = 100): Promise<PoolCapacity | null> {
+    const now = Date.now();
+    const stale = this.workers.filter((w) => (w.up ? now - w.capacityAt > maxAgeMs : w.downUntil <= now));
+    await Promise.all(stale.map((w) => this.probe(w)));
+    const up = this.workers.filter((w) => w.up);
+    if (up.length === 0 || up.some((w) => w.concurrent === undefined)) return null;
+    return { concurrent: up.reduce((sum, w) => sum + w.concurrent!, 0), free: up.reduce((sum, w) => sum + freeSlots(w), 0) };
   }
 
   /** Probe every worker's /health now. */
@@ -148,7 +184,7 @@ export class WorkerPool {
     await Promise.all(this.workers.filter((w) => !w.up && w.downUntil <= now).map((w) => this.probe(w)));
     const start = this.next++ % this.workers.length;
     const rotated = [...this.workers.slice(start), ...this.workers.slice(0, start)];
-    const up = rotated.filter((w) => w.up).sort((a, b) => a.inFlight - b.inFlight);
+    const up = rotated.filter((w) => w.up).sort((a, b) => (a.concurrent !== undefined && b.concurrent !== undefined ? freeSlots(b) - freeSlots(a) : a.inFlight - b.inFlight));
     return [...up, ...rotated.filter((w) => !w.up)];
   }
 
@@ -234,13 +270,28 @@ export class WorkerPool {
       (this.options.logger ?? silentLogger).error({ worker: worker.label, reason }, 'inference worker misconfigured: skipped until it accepts our secret');
     }
     worker.up = false;
+    worker.downs++;
     worker.downUntil = Date.now() + this.cooldownMs;
     worker.lastError = reason;
     worker.misconfigured = misconfigured || undefined;
     worker.checkedAt = Date.now();
   }
 
+  /**
+   * The worker's count includes this pool's requests that reached it; the rest is other
+   * clients' (other bot processes). Requests of ours still on their way make it an underestimate,
+   * but `freeSlots` counts every request of ours anyway.
+   */
+  private readCapacity(worker: WorkerState, text: string): void {
+    const parsed = HealthCapacitySchema.safeParse(safeJson(text));
+    const capacity = parsed.success ? parsed.data.capacity : undefined;
+    worker.concurrent = capacity?.concurrent;
+    worker.othersInUse = capacity ? Math.max(0, capacity.in_use - worker.inFlight) : 0;
+    worker.capacityAt = Date.now();
+  }
+
   private async probe(worker: WorkerState): Promise<void> {
+    const downs = worker.downs;
     try {
       const authenticated = worker.misconfigured === true;
       const probePath = authenticated ? '/v1/capabilities' : (this.options.healthPath ?? '/health');
@@ -254,6 +305,9 @@ export class WorkerPool {
         return;
       }
       if (!response.ok) throw new Error(`${probePath} answered ${response.status}`);
+      if (!authenticated) this.readCapacity(worker, text);
+      // A request failed on it while this probe was out (a 401 to an unauthenticated /health).
+      if (worker.downs !== downs) return;
       worker.up = true;
       worker.lastError = undefined;
       worker.misconfigured = undefined;
@@ -264,6 +318,11 @@ export class WorkerPool {
     }
     worker.checkedAt = Date.now();
   }
+}
+
+/** Slots of a worker that neither this pool's requests nor other clients' (as last probed) hold. */
+function freeSlots(worker: WorkerState): number {
+  return Math.max(0, (worker.concurrent ?? 0) - worker.othersInUse - worker.inFlight);
 }
 
 /** Says what to fix: the worker is fine, the secret the bot sends is not the one it expects. */

@@ -144,6 +144,31 @@ describe.skipIf(!PG_URL)('leases across bot processes (PostgreSQL)', () => {
     }
   });
 
+  it('a result left to a dead watcher is posted by another process when its finisher died too before the watch lapsed', async () => {
+    const requester = await createServices(config(), { backend: null, logger: silentLogger });
+    const queued = await run(requester, actor('alice'), 'explain', { prompt: 'Watcher and finisher both die' });
+    const analysisId = (queued.view as AnalysisView).analysisId;
+    await requester.database.db.execute(sql`update analyses set watched_by = 'dead-process', watched_until = now() + interval '1 second' where id = ${analysisId}`);
+    const finisher = await createServices(config(), { backend: new FixtureWorker(), pollMs: 100, logger: silentLogger });
+    const left: AnalysisFinishedEvent[] = [];
+    finisher.events.onAnalysisFinished((e) => void (e.analysisId === analysisId && left.push(e)));
+    await until(async () => left.length >= 1, 10_000);
+    expect(left.map((e) => e.followUpPending)).toEqual([true]);
+    // The finisher stops before its recheck: nothing in it will post the result now.
+    await finisher.close();
+    const other = await createServices(config(), { backend: new FixtureWorker(), pollMs: 100, concurrency: 0, logger: silentLogger });
+    const posted: AnalysisFinishedEvent[] = [];
+    other.events.onAnalysisFinished((e) => void (e.analysisId === analysisId && posted.push(e)));
+    try {
+      await until(async () => posted.length >= 1, 10_000);
+      expect(posted.map((e) => [e.followUpPending, e.view.kind === 'analysis' && e.view.status])).toEqual([[false, 'done']]);
+      expect((await rowOf(other, analysisId)).watchedBy).toBeNull();
+    } finally {
+      await other.close();
+      await requester.close();
+    }
+  });
+
   it('a result awaited by a process that died before showing it is posted by the finisher once the watch lapses', async () => {
     const requester = await createServices(config(), { backend: null, logger: silentLogger });
     const queued = await run(requester, actor('alice'), 'explain', { prompt: 'Awaited by a process that dies' });

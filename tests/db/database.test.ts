@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
-import { DatabaseUnavailableError, maskDatabaseUrl, MIGRATIONS_FOLDER, openDatabase, queryRows } from '../../db';
+import { DatabaseUnavailableError, MIGRATIONS_FOLDER, openDatabase, queryRows } from '../../db';
 import { install, reviewers } from '../../db/schema';
 import { Identity, loadInstallSecret, pseudonymFor } from '../../src/core/identity';
 import { createTestDatabase, STORAGE_KINDS, type TestDatabase } from './support';
@@ -261,8 +261,9 @@ describe('database unavailable at start', () => {
     expect(e.message).toContain('Move it aside');
   }, 120_000);
 
-  it('masks passwords in URLs for logs', () => {
-    expect(maskDatabaseUrl('postgres://a:b@h:5/d')).toBe('postgres://a:***@h:5/d');
-    expect(maskDatabaseUrl('postgres://h/d')).toBe('postgres://h/d');
+  it('masks a password given as a query parameter, as the logger does', async () => {
+    const e = await openError({ kind: 'postgres', url: 'postgres://confab@127.0.0.1:1/confab?password=hunter2secret' });
+    expect(e.message).toContain('@127.0.0.1:1/confab?password=***');
+    expect(e.message).not.toContain('hunter2secret');
   });
 });

@@ -1,8 +1,10 @@
 /**
  * `GET /health`: liveness for load balancers and the bot's client. Unauthenticated, and it
- * tells nothing beyond the model name, its context length and how busy the worker is.
+ * tells nothing beyond the model name, its context length, how busy the worker is and how much
+ * it takes at once (the bot's dispatchers claim work by that capacity).
  */
 import { z } from 'zod';
+import { WorkerCapacitySchema } from '../../protocol/health';
 import type { Route } from './route';
 
 export const HealthResponseSchema = z.object({
@@ -12,6 +14,7 @@ export const HealthResponseSchema = z.object({
   uptime_s: z.number(),
   /** The model's context length in tokens: the longest prompt it reads. */
   max_tokens: z.number().int().optional(),
+  capacity: WorkerCapacitySchema.optional(),
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
@@ -22,13 +25,15 @@ export const healthRoute: Route = {
   path: '/health',
   auth: false,
   async handle({ engine, queue }) {
-    const { waiting, running } = queue.stats();
+    const { waiting, running, inUse } = queue.stats();
+    const { concurrent, queueLimit } = queue.limits();
     const body: HealthResponse = {
       status: 'ok',
       model: engine.capabilities().model,
       queue: { waiting, running },
       uptime_s: Math.round((performance.now() - startedAt) / 1000),
       max_tokens: engine.capabilities().max_tokens,
+      capacity: { concurrent, queue_limit: queueLimit, in_use: inUse },
     };
     return body;
   },

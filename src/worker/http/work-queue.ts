@@ -78,6 +78,16 @@ export interface QueueStats {
   recentBatchSizes: number[];
   /** Estimated time until the work waiting and running now is done, in ms. */
   drainMs: number;
+  /** Requests in the worker now: waiting, in running batches, or running as tasks. */
+  inUse: number;
+}
+
+/** What the worker takes at once, reported in /health so the bot's dispatchers send no more. */
+export interface QueueLimits {
+  /** Analyze requests run at once: lanes times the largest batch. */
+  concurrent: number;
+  /** Requests that may wait beyond those before a 429. */
+  queueLimit: number;
 }
 
 export class WorkQueue {
@@ -100,6 +110,7 @@ export class WorkQueue {
   private lastBatchMs = 0;
   /** Analyze requests inside running batches. */
   private runningRequests = 0;
+  private runningTasks = 0;
   /**
    * How many analyze requests are in the worker at once lately (waiting or running): the most
    * seen in this demand window and the one before. The clients of a finished batch are away
@@ -124,7 +135,12 @@ export class WorkQueue {
       batches: this.batches,
       recentBatchSizes: [...this.recentBatchSizes],
       drainMs: Math.round(this.drainMs()),
+      inUse: this.waiting.length + this.runningRequests + this.runningTasks,
     };
+  }
+
+  limits(): QueueLimits {
+    return { concurrent: this.lanes * this.options.maxBatch, queueLimit: this.options.queueLimit };
   }
 
   /**
@@ -312,7 +328,12 @@ export class WorkQueue {
         work = { startedAt: started, cost: head.cost };
         this.onLanes.add(work);
         this.schedule();
-        await this.runTask(head);
+        this.runningTasks++;
+        try {
+          await this.runTask(head);
+        } finally {
+          this.runningTasks--;
+        }
       } else {
         // Free lanes share the waiting requests: 16 waiting and 2 free lanes make two batches
         // of 8 that run side by side, not one of 16 beside an idle lane.
