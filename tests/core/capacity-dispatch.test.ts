@@ -45,6 +45,7 @@ function gated(engine: Engine, gate: Gate): Engine {
     describe: (vectors, sampling, signal) => engine.describe(vectors, sampling, signal),
     score: (items) => engine.score(items),
     topkByToken: (prompt, topK, ignoreBos) => engine.topkByToken(prompt, topK, ignoreBos),
+    countTokens: (prompt) => engine.countTokens(prompt),
     close: async () => {},
   };
 }
