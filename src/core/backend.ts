@@ -16,10 +16,10 @@ export interface AnalysisBackend {
   /** The model behind the backend; `max_tokens` is its context, `max_prompt_chars` a bound in characters. */
   capabilities?(signal?: AbortSignal): Promise<{ model: string; max_tokens: number; max_prompt_chars?: number }>;
   /**
-   * Room for more analyses on the workers behind it (`free`), or null when they do not say; the
-   * dispatcher then runs a fixed number at once.
+   * What the workers behind it run at once (`concurrent`) and how much of it other clients hold
+   * (`othersInUse`), or null when they do not say; the dispatcher then runs a fixed number at once.
    */
-  capacity?(): Promise<{ free: number } | null>;
+  capacity?(): Promise<{ concurrent: number; othersInUse: number } | null>;
   /** Releases the backend's resources (an embedded worker, HTTP agents); called by Services.close(). */
   close?(): Promise<void>;
 }

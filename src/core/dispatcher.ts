@@ -211,7 +211,8 @@ export class Dispatcher {
       return null;
     });
     if (!capacity) return Math.min(own, (this.concurrency ?? FIXED_CONCURRENCY) - this.inFlight.size);
-    return Math.min(own, capacity.free);
+    // Every analysis this process holds takes a slot, including those claimed but not yet sent.
+    return Math.min(own, capacity.concurrent - capacity.othersInUse - this.inFlight.size);
   }
 
   private async claim(): Promise<ClaimedAnalysis | null> {

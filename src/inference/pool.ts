@@ -64,6 +64,8 @@ export interface PoolCapacity {
   concurrent: number;
   /** Of those, how many are not taken by this pool's requests or, as last probed, by other clients'. */
   free: number;
+  /** Of those, how many other clients (other bot processes) held, as last probed. */
+  othersInUse: number;
 }
 
 interface WorkerState {
@@ -75,6 +77,8 @@ interface WorkerState {
   up: boolean;
   downUntil: number;
   inFlight: number;
+  /** Of those, the analyze requests: what the worker's capacity counts (a tokenize takes no slot). */
+  analyzing: number;
   lastError?: string;
   misconfigured?: boolean;
   checkedAt?: number;
@@ -107,7 +111,7 @@ export class WorkerPool {
     if (options.urls.length === 0) throw new Error('An inference pool needs at least one worker URL.');
     this.workers = options.urls.map((raw) => {
       const { url, authorization } = splitCredentials(raw.replace(/\/+$/, ''));
-      return { url, authorization, label: maskSecrets(raw.replace(/\/+$/, '')), up: true, downUntil: 0, inFlight: 0, othersInUse: 0, capacityAt: 0, downs: 0 };
+      return { url, authorization, label: maskSecrets(raw.replace(/\/+$/, '')), up: true, downUntil: 0, inFlight: 0, analyzing: 0, othersInUse: 0, capacityAt: 0, downs: 0 };
     });
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.retries = options.retries ?? 2;
@@ -135,7 +139,11 @@ export class WorkerPool {
     await Promise.all(stale.map((w) => this.probe(w)));
     const up = this.workers.filter((w) => w.up);
     if (up.length === 0 || up.some((w) => w.concurrent === undefined)) return null;
-    return { concurrent: up.reduce((sum, w) => sum + w.concurrent!, 0), free: up.reduce((sum, w) => sum + freeSlots(w), 0) };
+    return {
+      concurrent: up.reduce((sum, w) => sum + w.concurrent!, 0),
+      free: up.reduce((sum, w) => sum + freeSlots(w), 0),
+      othersInUse: up.reduce((sum, w) => sum + w.othersInUse, 0),
+    };
   }
 
   /** Probe every worker's /health now. */
@@ -206,7 +214,9 @@ export class WorkerPool {
   ): Promise<AttemptOutcome<z.output<S>>> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const slot = path === '/v1/analyze';
     worker.inFlight++;
+    if (slot) worker.analyzing++;
     try {
       let response: Response;
       let text: string;
@@ -262,6 +272,7 @@ export class WorkerPool {
       return { kind: 'ok', value: parsed.data };
     } finally {
       worker.inFlight--;
+      if (slot) worker.analyzing--;
     }
   }
 
@@ -286,7 +297,7 @@ export class WorkerPool {
     const parsed = HealthCapacitySchema.safeParse(safeJson(text));
     const capacity = parsed.success ? parsed.data.capacity : undefined;
     worker.concurrent = capacity?.concurrent;
-    worker.othersInUse = capacity ? Math.max(0, capacity.in_use - worker.inFlight) : 0;
+    worker.othersInUse = capacity ? Math.max(0, capacity.in_use - worker.analyzing) : 0;
     worker.capacityAt = Date.now();
   }
 
@@ -322,7 +333,7 @@ export class WorkerPool {
 
 /** Slots of a worker that neither this pool's requests nor other clients' (as last probed) hold. */
 function freeSlots(worker: WorkerState): number {
-  return Math.max(0, (worker.concurrent ?? 0) - worker.othersInUse - worker.inFlight);
+  return Math.max(0, (worker.concurrent ?? 0) - worker.othersInUse - worker.analyzing);
 }
 
 /** Says what to fix: the worker is fine, the secret the bot sends is not the one it expects. */

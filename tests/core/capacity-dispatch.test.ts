@@ -116,7 +116,7 @@ describe('worker capacity in /health', () => {
       const current = createInferenceClient({ urls: [worker.url], secret: SECRET });
       clients.push(mixed, current);
       expect(await mixed.capacity!()).toBeNull();
-      expect(await current.capacity!()).toEqual({ concurrent: 4, free: 4 });
+      expect(await current.capacity!()).toEqual({ concurrent: 4, free: 4, othersInUse: 0 });
     } finally {
       for (const client of clients) await client.close();
       await worker.close();
