@@ -30,9 +30,9 @@ async function sourceMain() {
   // PGlite is plain JavaScript, so it is imported natively before tsx's loader is registered:
   // through the loader its import left the process 42-47 MB larger than a native import does
   // (measured; BENCHMARKS.md "Dataset"). Later imports of it from the TypeScript sources reuse
-  // this module. Help opens no database, so it skips the import.
-  const help = argv.length === 0 || ['help', '--version', '-v'].includes(argv[0]) || argv.includes('--help') || argv.includes('-h');
-  if (!help) await import('@electric-sql/pglite');
+  // this module. Help and agreement open no database, so they skip the import.
+  const noDatabase = argv.length === 0 || ['help', '--version', '-v', 'agreement'].includes(argv[0]) || argv.includes('--help') || argv.includes('-h');
+  if (!noDatabase) await import('@electric-sql/pglite');
   const { register } = await import('tsx/esm/api');
   register();
   return (await import('../src/cli/main.ts')).main;
