@@ -6,7 +6,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'models/**', 'tools/**', 'data/**', 'migrations/**', 'coverage/**', 'tmp/**'],
+    ignores: ['node_modules/**', 'dist/**', 'dist.*/**', 'models/**', 'tools/**', 'data/**', 'migrations/**', 'coverage/**', 'tmp/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -5,27 +5,32 @@
  * database unreachable, models missing), printed as plain lines without a stack trace;
  * 2 a usage mistake (unknown command or option).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { escapeTerminal } from '../platforms/terminal/escape';
 import { commandHelp, parseCommandArgs, UsageError, type CliCommand, type CliIo } from './spec';
-import { startCommand } from './start';
-import { workerCommand } from './worker';
-import { migrateCommand } from './migrate';
-import { doctorCommand } from './doctor';
-import { agreementCommand } from './agreement';
-import { datasetExportCommand } from './dataset';
-import { digestCommand } from './digest';
-import { discordRegisterCommand } from './discord';
 
-/** Every subcommand, in the order `confab --help` lists them. */
-export const CLI_COMMANDS: readonly CliCommand[] = [
-  startCommand,
-  workerCommand,
-  migrateCommand,
-  doctorCommand,
-  datasetExportCommand,
-  digestCommand,
-  agreementCommand,
-  discordRegisterCommand,
+/** A subcommand as `confab --help` lists it; its module (and what that imports) loads only when used. */
+export interface CliCommandEntry {
+  name: string;
+  /** The same sentence as the command's own `summary` (a test holds them equal). */
+  summary: string;
+  load(): Promise<CliCommand>;
+}
+
+/**
+ * Every subcommand, in the order `confab --help` lists them. Imported lazily: help and
+ * `agreement` must not pay for the database, the model runtime, the config schema or the logger.
+ */
+export const CLI_COMMANDS: readonly CliCommandEntry[] = [
+  { name: 'start', summary: 'Start Confab: the chat channels the environment configures, or a local terminal session.', load: async () => (await import('./start')).startCommand },
+  { name: 'worker', summary: 'Run the inference worker (SAE features and NLA explanations over HTTP).', load: async () => (await import('./worker')).workerCommand },
+  { name: 'migrate', summary: 'Apply the database migrations (PGlite in CONFAB_DATA_DIR, or DATABASE_URL) and exit.', load: async () => (await import('./migrate')).migrateCommand },
+  { name: 'doctor', summary: 'Check the configuration, database, worker and channels, with secrets masked.', load: async () => (await import('./doctor')).doctorCommand },
+  { name: 'dataset export', summary: 'Export the labelled dataset (JSONL or Parquet, with a dataset card).', load: async () => (await import('./dataset')).datasetExportCommand },
+  { name: 'digest', summary: "Print a workspace's weekly digest (text or JSON), and optionally write its chart.", load: async () => (await import('./digest')).digestCommand },
+  { name: 'agreement', summary: 'Agreement (Krippendorff’s alpha, Fleiss’ kappa) and Dawid–Skene labels for a CSV of votes.', load: async () => (await import('./agreement')).agreementCommand },
+  { name: 'discord register', summary: 'Register the slash commands with Discord (DISCORD_TOKEN, DISCORD_APPLICATION_ID).', load: async () => (await import('./discord')).discordRegisterCommand },
 ];
 
 /**
@@ -51,7 +56,7 @@ export function mainHelp(): string {
 }
 
 /** Finds the longest command name that prefixes argv: `discord register` before `discord`. */
-function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
+function findCommand(argv: string[]): { command: CliCommandEntry; rest: string[] } | undefined {
   for (const command of [...CLI_COMMANDS].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length)) {
     const parts = command.name.split(' ');
     if (parts.every((part, i) => argv[i] === part)) return { command, rest: argv.slice(parts.length) };
@@ -69,12 +74,11 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     const topic = argv[0] === 'help' ? argv.slice(1) : [];
     const found = topic.length ? findCommand(topic) : undefined;
     if (topic.length && !found) return unknownCommand(topic[0], io);
-    io.stdout.write(found ? commandHelp(found.command) : mainHelp());
+    io.stdout.write(found ? commandHelp(await found.command.load()) : mainHelp());
     return 0;
   }
   if (argv[0] === '--version' || argv[0] === '-v') {
-    const { readFileSync } = await import('node:fs');
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(packageJsonPath(), 'utf8')) as { version: string };
     io.stdout.write(`${pkg.version}\n`);
     return 0;
   }
@@ -87,7 +91,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     }
     return unknownCommand(argv[0], io);
   }
-  const { command, rest } = found;
+  const command = await found.command.load();
+  const { rest } = found;
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(commandHelp(command));
     return 0;
@@ -124,6 +129,15 @@ function reportError(error: unknown, command: CliCommand, io: CliIo): number {
   }
   io.stderr.write(`confab ${command.name} failed: ${err?.stack ?? String(error)}\n`);
   return 1;
+}
+
+/** The package's package.json: the nearest above this module, which runs from src/cli/ or, built, from dist/. */
+function packageJsonPath(): string {
+  for (let dir = import.meta.dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'package.json');
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`No package.json above ${import.meta.dirname}.`);
+  }
 }
 
 function defaultIo(): CliIo {

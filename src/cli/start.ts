@@ -3,9 +3,10 @@
  * embedded inference worker (unless WORKER_URLS names external ones) and the channels the
  * configuration enables, or the terminal channel when none is (or with --local).
  *
- * Start order: the inference backend, then services (the dispatcher resumes interrupted
- * analyses at once and needs a worker to send them to), then channels. Shutdown runs it
- * backwards, except that the terminal stops last so that results still print.
+ * Start order: the inference backend begins to load, the services open the database meanwhile,
+ * then the channels start, while the models may still be loading: analyses (resumed ones too)
+ * wait for the backend, and the terminal says so. Shutdown runs it backwards, except that the
+ * terminal stops last so that results still print. A backend that fails to load stops the start.
  */
 import { userInfo } from 'node:os';
 import { loadConfig, loadDotEnv, type Config } from '../config';
@@ -17,7 +18,11 @@ import { enabledChatChannels, type RunningChannel } from '../platforms';
 import { terminalChannel } from '../platforms/terminal';
 import { checkReviewerName, supportsColor } from '../platforms/terminal/session';
 import { onShutdownSignal } from './signals';
-import { UsageError, type CliCommand } from './spec';
+import { UsageError, type CliArgs, type CliCommand, type CliIo } from './spec';
+import { startingBackend, type LoadedBackend } from './starting-backend';
+
+/** Shown when /explain is queued before the models have loaded. */
+export const WORKER_STARTING_NOTICE = 'The worker is starting (loading the models); the analysis is queued and runs as soon as it is ready.';
 
 export const startCommand: CliCommand = {
   name: 'start',
@@ -33,93 +38,117 @@ export const startCommand: CliCommand = {
     'The embedded worker runs in-process unless WORKER_URLS is set. Stop with Ctrl-C or SIGTERM;',
     'analyses still queued resume at the next start.',
   ],
-  async run({ values }, io) {
-    loadDotEnv();
-    const config = loadConfig(io.env);
-    const reviewer = typeof values.as === 'string' ? values.as : defaultReviewerName(io.env);
-    const badName = checkReviewerName(reviewer);
-    if (badName) throw new UsageError(badName, 'start');
-
-    const chatChannels = values.local ? [] : enabledChatChannels(io.env);
-    const useTerminal = chatChannels.length === 0;
-    const interactive = useTerminal && (io.stdin as NodeJS.ReadStream).isTTY === true;
-    // Info lines on stderr would interleave with an interactive prompt; keep them for warnings
-    // unless the operator asked for a level.
-    const logLevel = interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel;
-    const log = createLogger({ level: logLevel, stream: io.stderr });
-
-    // Set once the embedded worker runs here: from then on a second signal must not exit, since
-    // ONNX Runtime aborts the process (134) when torn down inside a run on an engine thread.
-    let hurryEngine: (() => void) | undefined;
-    const shutdown = onShutdownSignal(log, {
-      onRepeat(signal) {
-        if (!hurryEngine) process.exit(130);
-        log.warn(`${signal} received again; stopping the running analyses at their next step, then exiting.`);
-        hurryEngine();
-      },
-    });
-    const stack = new ShutdownStack(log);
-    try {
-      const backend = await createBackend(config, log);
-      hurryEngine = backend.hurry?.bind(backend);
-      // Loaded before the services start: the dispatcher resumes interrupted analyses at once,
-      // and the terminal must be listening before the first of them can finish (an event
-      // emitted before anyone listens is not replayed).
-      const [{ createServices }, { invokeCommand }, { allCommands }] = await Promise.all([
-        import('../core/app'),
-        import('../../commands/invoke'),
-        import('../../commands'),
-      ]);
-      let services: Services;
-      try {
-        services = await createServices(config, { backend, judge: createJudge(config.judge, { logger: log }), logger: log });
-      } catch (error) {
-        await backend.close();
-        throw error;
-      }
-      // Closing the services closes the backend too (and with it the embedded worker).
-      stack.push('services', () => services.close());
-
-      const channels: RunningChannel[] = [];
-      if (useTerminal) {
-        // The session subscribes inside this call, before anything awaits: see above.
-        const terminal = await terminalChannel.start({
-          services,
-          logger: log,
-          config: {
-            commands: allCommands,
-            invoke: invokeCommand,
-            input: io.stdin,
-            output: io.stdout,
-            reviewer,
-            isAdmin: values.admin === true,
-            interactive,
-            color: interactive && supportsColor(io.stdout, io.env),
-            whenIdle: () => whenNoTerminalAnalysisPending(services, shutdown.signalled),
-          },
-        });
-        // The terminal stops last: results that finish while the services close still print.
-        stack.pushBottom('terminal', () => terminal.stop());
-        channels.push(terminal);
-      }
-      for (const { module, config: channelConfig } of chatChannels) {
-        const channel = await module.start({ services, config: channelConfig, logger: log });
-        log.info(`${module.name} channel started: ${module.describe(channelConfig)}.`);
-        stack.push(`${module.name} channel`, () => channel.stop());
-        channels.push(channel);
-      }
-      const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.module.name).join(', ');
-      log.info(`Confab started: channels ${where}; ${backend.description}; database ${services.config.database.kind}. Stop with Ctrl-C.`);
-
-      const ended = channels.map((channel) => channel.finished).filter((f): f is Promise<void> => f !== undefined);
-      await Promise.race([shutdown.signalled, ...(ended.length ? [Promise.race(ended)] : [])]);
-      return 0;
-    } finally {
-      await stack.unwind();
-      shutdown.dispose();
-    }
-  },
+  run: (args, io) => runStart(args, io, createBackend),
 };
+
+/** `confab start`, with the backend loader given: a test holds the load back to see the start without it. */
+export async function runStart({ values }: CliArgs, io: CliIo, loadBackend: (config: Config, log: Logger) => Promise<LoadedBackend>): Promise<number> {
+  loadDotEnv();
+  const config = loadConfig(io.env);
+  const reviewer = typeof values.as === 'string' ? values.as : defaultReviewerName(io.env);
+  const badName = checkReviewerName(reviewer);
+  if (badName) throw new UsageError(badName, 'start');
+
+  const chatChannels = values.local ? [] : enabledChatChannels(io.env);
+  const useTerminal = chatChannels.length === 0;
+  const interactive = useTerminal && (io.stdin as NodeJS.ReadStream).isTTY === true;
+  // Info lines on stderr would interleave with an interactive prompt; keep them for warnings
+  // unless the operator asked for a level.
+  const logLevel = interactive && !io.env.CONFAB_LOG_LEVEL ? 'warn' : config.logLevel;
+  const log = createLogger({ level: logLevel, stream: io.stderr });
+
+  // Set once the embedded worker runs here: from then on a second signal must not exit, since
+  // ONNX Runtime aborts the process (134) when torn down inside a run on an engine thread.
+  let hurryEngine: (() => void) | undefined;
+  const shutdown = onShutdownSignal(log, {
+    onRepeat(signal) {
+      if (!hurryEngine) process.exit(130);
+      log.warn(`${signal} received again; stopping the running analyses at their next step, then exiting.`);
+      hurryEngine();
+    },
+  });
+  const stack = new ShutdownStack(log);
+  try {
+    const loading = loadBackend(config, log).then((loaded) => {
+      hurryEngine = loaded.hurry?.bind(loaded);
+      return loaded;
+    });
+    const backend = startingBackend(loading, 'inference worker (starting)');
+    let loadFailed = false;
+    const loadFailure = backend.ready.then(
+      () => new Promise<never>(() => {}),
+      (error: unknown) => {
+        loadFailed = true;
+        throw error;
+      },
+    );
+    loadFailure.catch(() => {});
+    // Loaded before the services start: the dispatcher resumes interrupted analyses at once,
+    // and the terminal must be listening before the first of them can finish (an event
+    // emitted before anyone listens is not replayed).
+    const [{ createServices }, { invokeCommand }, { allCommands }] = await Promise.all([
+      import('../core/app'),
+      import('../../commands/invoke'),
+      import('../../commands'),
+    ]);
+    let services: Services;
+    try {
+      services = await createServices(config, { backend, judge: createJudge(config.judge, { logger: log }), logger: log });
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+    // Closing the services closes the backend too (and with it the embedded worker).
+    stack.push('services', () => services.close());
+    if (loadFailed) await loadFailure;
+
+    const channels: RunningChannel[] = [];
+    if (useTerminal) {
+      // The session subscribes inside this call, before anything awaits: see above.
+      const terminal = await terminalChannel.start({
+        services,
+        logger: log,
+        config: {
+          commands: allCommands,
+          invoke: async (...call) => {
+            const result = await invokeCommand(...call);
+            if (backend.starting && result.view.kind === 'analysis' && result.view.status === 'queued') {
+              // Piped output stays the same however fast the models load; a person sees why it waits.
+              (interactive ? io.stdout : io.stderr).write(`${WORKER_STARTING_NOTICE}\n${interactive ? '\n' : ''}`);
+            }
+            return result;
+          },
+          input: io.stdin,
+          output: io.stdout,
+          reviewer,
+          isAdmin: values.admin === true,
+          interactive,
+          color: interactive && supportsColor(io.stdout, io.env),
+          whenIdle: () => whenNoTerminalAnalysisPending(services, shutdown.signalled),
+        },
+      });
+      // The terminal stops last: results that finish while the services close still print.
+      stack.pushBottom('terminal', () => terminal.stop());
+      channels.push(terminal);
+    }
+    for (const { module, config: channelConfig } of chatChannels) {
+      const channel = await module.start({ services, config: channelConfig, logger: log });
+      log.info(`${module.name} channel started: ${module.describe(channelConfig)}.`);
+      stack.push(`${module.name} channel`, () => channel.stop());
+      channels.push(channel);
+    }
+    const where = useTerminal ? 'terminal' : chatChannels.map((c) => c.module.name).join(', ');
+    log.info(`Confab started: channels ${where}; ${backend.description}; database ${services.config.database.kind}. Stop with Ctrl-C.`);
+    if (backend.starting) void backend.ready.then(() => log.info(`Inference ready: ${backend.description}.`), () => {});
+
+    const ended = channels.map((channel) => channel.finished).filter((f): f is Promise<void> => f !== undefined);
+    await Promise.race([shutdown.signalled, loadFailure, ...(ended.length ? [Promise.race(ended)] : [])]);
+    return 0;
+  } finally {
+    await stack.unwind();
+    shutdown.dispose();
+  }
+}
 
 function defaultReviewerName(env: Record<string, string | undefined>): string {
   let name = env.USER ?? '';
@@ -136,7 +165,7 @@ function defaultReviewerName(env: Record<string, string | undefined>): string {
  * The inference backend: the workers named by WORKER_URLS, or the embedded worker, served
  * in-process on a free loopback port and reached through the same client.
  */
-export async function createBackend(config: Config, logger?: Logger): Promise<InferenceClient & { description: string; hurry?(): void }> {
+export async function createBackend(config: Config, logger?: Logger): Promise<LoadedBackend> {
   const inference = await import('../inference');
   const np = config.worker.neuronpedia;
   if (np) {

@@ -59,7 +59,10 @@ describe('confab help', () => {
   });
 
   it('has help on every command, built from its options', async () => {
-    for (const command of CLI_COMMANDS) {
+    for (const entry of CLI_COMMANDS) {
+      const command = await entry.load();
+      // The list that `confab --help` prints without loading the commands says what they say.
+      expect([command.name, command.summary]).toEqual([entry.name, entry.summary]);
       for (const argv of [[...command.name.split(' '), '--help'], ['help', ...command.name.split(' ')]]) {
         const run = await runMain(argv);
         expect(run.code, command.name).toBe(0);
