@@ -11,7 +11,6 @@
 import { userInfo } from 'node:os';
 import { loadConfig, loadDotEnv, type Config } from '../config';
 import type { Services } from '../core/services';
-import type { InferenceClient } from '../inference';
 import { createJudge } from '../inference/judge';
 import { createLogger, type Logger } from '../log';
 import { enabledChatChannels, type RunningChannel } from '../platforms';
