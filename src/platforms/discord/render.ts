@@ -16,48 +16,18 @@ import type {
   View,
   VoteAckView,
 } from '../../core/view';
-import { confabulationRateText, formatCount, formatScore, plural, TRUNCATION_MARKER, truncate } from '../../render/text';
+import { highlightPrompt as highlightPromptIn, visibleToken } from '../../render/prompt';
+import { confabulationRateText, formatCount, formatScore, plural, truncate } from '../../render/text';
 import { escapeUserText, fitUserText } from './escape';
 import { COLORS, explanationFooter, field, fitMessage, LABEL_NAMES, LIMITS, NO_MENTIONS, tallyLine, truncateLines, type DiscordMessage } from './message';
 
-/**
- * The prompt with the selected tokens highlighted as **⟦token⟧**. Long prompts are shown as a
- * window around the first selected token, so the highlight is never truncated away.
- */
+/** The prompt with the selected tokens highlighted as **⟦token⟧**. */
 export function highlightPrompt(analysis: AnalysisView, positions: number[], limit: number): string {
-  const { prompt, tokens } = analysis;
-  const spans = positions
-    .map((p) => tokens[p])
-    .filter((t): t is { text: string; start: number; end: number } => t !== undefined && t.end >= t.start)
-    .sort((a, b) => a.start - b.start);
-  // Raw characters of context kept around the highlight when the prompt does not fit.
-  const window = Math.floor(limit / 3);
-  let from = 0;
-  let to = prompt.length;
-  if (escapeUserText(prompt).length > limit - 40 && spans.length > 0) {
-    from = Math.max(0, spans[0].start - window);
-    to = Math.min(prompt.length, spans[0].end + window);
-  }
-  let out = from > 0 ? TRUNCATION_MARKER : '';
-  let cursor = from;
-  for (const span of spans) {
-    if (span.start < cursor || span.end > to) continue;
-    out += escapeUserText(prompt.slice(cursor, span.start));
-    const token = prompt.slice(span.start, span.end) || span.text;
-    out += `**⟦${escapeUserText(token)}⟧**`;
-    cursor = span.end;
-  }
-  out += escapeUserText(prompt.slice(cursor, to));
-  if (to < prompt.length) out += TRUNCATION_MARKER;
-  // Still too long (hostile text that doubles when escaped): cut, keeping markup balanced by
-  // falling back to plain escaped text.
-  return out.length <= limit ? out : fitUserText(prompt.slice(from, to), limit);
+  return highlightPromptIn(analysis, positions, limit, { escape: escapeUserText, fit: fitUserText, mark: (token) => `**⟦${token}⟧**`, windowShare: 1 / 3 });
 }
 
 function tokenLabel(token: string): string {
-  // A whitespace token would be invisible; show what it is.
-  const shown = token.replace(/ /g, '␠').replace(/\n/g, '↵').replace(/\t/g, '⇥');
-  return fitUserText(shown, 60);
+  return fitUserText(visibleToken(token), 60);
 }
 
 function featuresEmbed(position: PositionView): APIEmbed {

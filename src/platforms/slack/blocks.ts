@@ -18,7 +18,8 @@ import type {
   VoteAckView,
   VoteLabel,
 } from '../../core/view';
-import { activationBar, confabulationRateText, formatCount, formatScore, plural, TRUNCATION_MARKER } from '../../render/text';
+import { highlightPrompt as highlightPromptIn, visibleToken } from '../../render/prompt';
+import { activationBar, confabulationRateText, formatCount, formatScore, plural } from '../../render/text';
 import { encodeAction } from './actions';
 import { fitMessage, fitMrkdwn, joinLines, LIMITS, mrkdwn, plainText, type Block, type SlackMessage } from './mrkdwn';
 
@@ -44,38 +45,12 @@ function button(actionId: string, text: string, style?: 'primary' | 'danger', va
 }
 
 function tokenLabel(token: string): string {
-  // A whitespace token would be invisible; show what it is.
-  return fitMrkdwn(token.replace(/ /g, '␠').replace(/\n/g, '↵').replace(/\t/g, '⇥'), 60);
+  return fitMrkdwn(visibleToken(token), 60);
 }
 
-/**
- * The prompt with the analysed tokens marked as *⟦token⟧*. A long prompt is shown as a window
- * around the first marked token, so the mark is never cut away.
- */
+/** The prompt with the analysed tokens marked as *⟦token⟧*. */
 export function highlightPrompt(analysis: AnalysisView, positions: number[], limit: number): string {
-  const { prompt, tokens } = analysis;
-  const spans = positions
-    .map((p) => tokens[p])
-    .filter((t): t is { text: string; start: number; end: number } => t !== undefined && t.end >= t.start)
-    .sort((a, b) => a.start - b.start);
-  const window = Math.floor(limit / 4);
-  let from = 0;
-  let to = prompt.length;
-  if (fitMrkdwn(prompt, Infinity).length > limit - 40 && spans.length > 0) {
-    from = Math.max(0, spans[0].start - window);
-    to = Math.min(prompt.length, spans[0].end + window);
-  }
-  let out = from > 0 ? TRUNCATION_MARKER : '';
-  let cursor = from;
-  for (const span of spans) {
-    if (span.start < cursor || span.end > to) continue;
-    out += fitMrkdwn(prompt.slice(cursor, span.start), Infinity);
-    out += `*⟦${fitMrkdwn(prompt.slice(span.start, span.end) || span.text, Infinity)}⟧*`;
-    cursor = span.end;
-  }
-  out += fitMrkdwn(prompt.slice(cursor, to), Infinity);
-  if (to < prompt.length) out += TRUNCATION_MARKER;
-  return out.length <= limit ? out : fitMrkdwn(prompt.slice(from, to), limit);
+  return highlightPromptIn(analysis, positions, limit, { escape: (text) => fitMrkdwn(text, Infinity), fit: fitMrkdwn, mark: (token) => `*⟦${token}⟧*`, windowShare: 1 / 4 });
 }
 
 function featureBlocks(position: PositionView): Block[] {
