@@ -21,7 +21,7 @@ import { AcknowledgementGate, boltLogger, HTTP_PATH, normalizeContentType, WEB_A
 import { postDigest } from './digest';
 import { deliverFile } from './files';
 import { claimsFromBlocks, readNoteOrigin, readNoteSubmission, renderNoteModal } from './modal';
-import type { SlackConfig } from './module';
+import { SlackConfigError, type SlackConfig } from './module';
 import { fitMessage, type Block, type SlackMessage } from './mrkdwn';
 import { describeSlackError, SlackPeople, type SlackLog } from './people';
 import { parseSlashText } from './slash';
@@ -357,13 +357,13 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     try {
       await app.init();
     } catch (error) {
-      throw new Error(`Slack refused SLACK_BOT_TOKEN (auth.test: ${describeSlackError(error)}). Copy the Bot User OAuth Token again from the OAuth & Permissions page of your app.`);
+      throw new SlackConfigError(`Slack refused SLACK_BOT_TOKEN (auth.test: ${describeSlackError(error)}). Copy the Bot User OAuth Token again from the OAuth & Permissions page of your app.`);
     }
     if (config.appToken) {
       try {
         await app.start();
       } catch (error) {
-        throw new Error(`Slack Socket Mode did not connect (${describeSlackError(error)}). Check SLACK_APP_TOKEN: an app-level token (xapp-…) with the connections:write scope.`);
+        throw new SlackConfigError(`Slack Socket Mode did not connect (${describeSlackError(error)}). Check SLACK_APP_TOKEN: an app-level token (xapp-…) with the connections:write scope.`);
       }
     } else {
       const listener = (receiver as InstanceType<typeof HTTPReceiver>).requestListener;

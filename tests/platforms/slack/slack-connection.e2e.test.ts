@@ -129,6 +129,8 @@ describe.each<Mode>(['http', 'socket'])('Slack channel (%s mode): connection and
   it('a wrong bot token stops the start with a message that names SLACK_BOT_TOKEN', async () => {
     const start = startSlackApp({ services: h.services, config: { ...h.slack, botToken: 'xoxb-wrong' }, commands: allCommands, invoke: invokeCommand, log: { debug() {}, info() {}, warn() {}, error() {} } });
     await expect(start).rejects.toThrow(/Slack refused SLACK_BOT_TOKEN \(auth\.test: invalid_auth\)/);
+    // An operator's mistake: `confab start` prints it as one line, without a stack trace.
+    await expect(start).rejects.toMatchObject({ name: 'SlackConfigError' });
   });
 });
 
