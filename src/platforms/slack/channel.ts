@@ -24,7 +24,7 @@ import { claimsFromBlocks, readNoteOrigin, readNoteSubmission, renderNoteModal }
 import { SlackConfigError, type SlackConfig } from './module';
 import { fitMessage, type Block, type SlackMessage } from './mrkdwn';
 import { describeSlackError, SlackPeople, type SlackLog } from './people';
-import { parseSlashText } from './slash';
+import { commandHelp, parseSlashText } from './slash';
 
 export type InvokeCommand = (services: Services, actor: Actor, commandName: string, rawOptions: ParsedOptions) => Promise<CommandResult>;
 
@@ -113,8 +113,22 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
   app.command('/confab', async ({ command, ack, respond }) => {
     if (stopping) return ack();
     const request = parseSlashText(command.text ?? '', definitions);
+    const helpMessage = (lines: string[]) => fitMessage({ text: 'Confab commands', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }] });
     if (request.kind === 'help') {
-      await ack({ response_type: 'ephemeral', ...fitMessage({ text: 'Confab commands', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: request.lines.join('\n') } }] }) });
+      const definition = request.definition;
+      if (!definition?.liveLimits) {
+        await ack({ response_type: 'ephemeral', ...helpMessage(request.lines) });
+        return;
+      }
+      // Limits that follow the model need the worker, which may take longer than the ack's 3 s.
+      await ack();
+      track(
+        (async () => {
+          const live = (await definition.liveLimits!(services).catch(() => undefined)) ?? {};
+          await respond({ response_type: 'ephemeral', ...helpMessage(commandHelp(definition, live)) });
+        })(),
+        `/confab help ${definition.name}`,
+      );
       return;
     }
     if (request.kind === 'usage-error') {

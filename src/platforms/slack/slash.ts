@@ -7,7 +7,7 @@ import { parseLine, usageLine } from '../text-command';
 
 export type SlashRequest =
   | { kind: 'command'; name: string; options: ParsedOptions }
-  | { kind: 'help'; lines: string[] }
+  | { kind: 'help'; lines: string[]; definition?: CommandDefinition }
   | { kind: 'usage-error'; message: string; lines: string[] };
 
 /** Slack sends `&`, `<` and `>` in command text as entities; the command sees what was typed. */
@@ -26,12 +26,14 @@ export function helpLines(commands: ReadonlyMap<string, CommandDefinition>): str
   return lines;
 }
 
-function commandHelp(definition: CommandDefinition): string[] {
+/** One subcommand in detail; `live` holds limits that follow the model (positions), when known. */
+export function commandHelp(definition: CommandDefinition, live: Record<string, { min: number; max: number }> = {}): string[] {
   const lines = [definition.description, `Usage: \`${slackUsage(definition)}\``];
   for (const option of definition.options) {
     const limits: string[] = [];
     if (option.choices) limits.push(`one of ${option.choices.join(', ')}`);
-    if (option.min !== undefined || option.max !== undefined) limits.push(`${option.min ?? '…'} to ${option.max ?? '…'}`);
+    const { min, max } = live[option.name] ?? option;
+    if (min !== undefined || max !== undefined) limits.push(`${min ?? '…'} to ${max ?? '…'}`);
     if (option.required) limits.push('required');
     lines.push(`• ${option.name}: ${option.description}${limits.length ? ` (${limits.join('; ')})` : ''}`);
   }
@@ -49,7 +51,7 @@ export function parseSlashText(rawText: string, commands: ReadonlyMap<string, Co
     if (wanted === '') return { kind: 'help', lines: helpLines(commands) };
     const definition = commands.get(wanted);
     if (!definition) return { kind: 'usage-error', message: `There is no /confab ${wanted} subcommand.`, lines: helpLines(commands) };
-    return { kind: 'help', lines: commandHelp(definition) };
+    return { kind: 'help', lines: commandHelp(definition), definition };
   }
   const definition = commands.get(name);
   if (!definition) {

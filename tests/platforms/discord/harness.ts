@@ -62,6 +62,7 @@ export async function referenceBackend(): Promise<GatedBackend> {
       if (gated.gate) await gated.gate;
       return (gated.down ? dead : worker).analyze(request, signal);
     },
+    capabilities: (signal) => worker.capabilities(signal),
     async close() {
       await dead.close?.();
       await worker.close();

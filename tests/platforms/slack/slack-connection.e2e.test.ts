@@ -43,8 +43,13 @@ describe.each<Mode>(['http', 'socket'])('Slack channel (%s mode): connection and
       expect(shown).toContain('--position N');
       expect(shown).toContain('`/confab vote [--claims TEXT] <explanation> faithful|confabulated|unsure [<note>]`');
     }
-    const one = await h.fake.slash('help explain', USERS.bo);
-    expect(blockText(one.ack.blocks)).toMatch(/samples: NLA explanations to generate[^\n]*1 to 8/);
+    // One subcommand whose limits follow the model comes just after the ack: it may ask the worker.
+    const from = h.fake.ephemerals.length;
+    await h.fake.slash('help explain', USERS.bo);
+    const one = await h.fake.waitForEphemeral(USERS.bo.id, (e) => blockText(e.body.blocks).includes('samples:'), from);
+    expect(blockText(one.body.blocks)).toMatch(/samples: NLA explanations to generate[^\n]*1 to 8/);
+    // No worker here: the declared range.
+    expect(blockText(one.body.blocks)).toMatch(/position: [^\n]*-4096 to 4095/);
   });
 
   it('an unknown subcommand or a malformed argument gets the usage, privately', async () => {

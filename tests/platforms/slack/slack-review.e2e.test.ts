@@ -44,6 +44,15 @@ describe.skipIf(!HAS_REFERENCE_STACK).each<Mode>(['http', 'socket'])('Slack revi
   let ts: string;
   let first: number;
 
+  it('/confab help explain gives the position range the model reads, not the declared one', async () => {
+    const from = h.fake.ephemerals.length;
+    const delivery = await h.fake.slash('help explain', USERS.ana);
+    expect(delivery.status).toBe(200);
+    const help = await h.fake.waitForEphemeral(USERS.ana.id, (e) => blockText(e.body.blocks).includes('position:'), from);
+    // The reference model reads at most 128 tokens.
+    expect(blockText(help.body.blocks)).toMatch(/position: [^\n]*\(-128 to 127\)/);
+  });
+
   it('explain: acknowledged at once, posted pending, completed by chat.update with features, explanations and buttons', async () => {
     const { delivery, pending, final, ts: posted } = await explain('--samples 2 The quick brown fox jumps');
     expect(delivery.status).toBe(200);
