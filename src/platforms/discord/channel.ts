@@ -26,6 +26,7 @@ import {
 import type { CommandDefinition, CommandResult, ParsedOptions } from '../../../commands/types';
 import type { Actor } from '../../core/actor';
 import { decodeAction } from '../../core/actions';
+import { publicMessageOf, recordPublicMessage } from '../../core/public-messages';
 import type { AnalysisFinishedEvent, Services } from '../../core/services';
 import type { View, VoteAckView } from '../../core/view';
 import type { Logger } from '../../log';
@@ -75,13 +76,14 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   const awaitingFollowUp = new Set<number>();
   let stopping = false;
   /**
-   * Where this process showed each explanation publicly, so a vote that closes it from elsewhere
-   * (/review, /vote) can still reveal the tally there. In memory only: after a restart, closing
-   * from the public message's own buttons still works, closing from elsewhere does not.
+   * Where each explanation is shown publicly, so a vote that closes it from elsewhere (/review,
+   * /vote) can still reveal the tally there: remembered here, and kept in the database for other
+   * processes and after a restart.
    */
   const publicMessages = new Map<number, { channelId: string; messageId: string }>();
   const rememberPublic = (view: View, sent: { id: string; channelId: string } | null | undefined) => {
     if (!sent || view.kind !== 'analysis') return;
+    void recordPublicMessage(services, view.analysisId, sent.id).catch((error: unknown) => log.warn(`could not record where analysis ${view.analysisId} is shown: ${describe(error)}`));
     for (const position of view.positions) {
       for (const explanation of position.explanations) {
         publicMessages.delete(explanation.explanationId);
@@ -345,8 +347,12 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   ): Promise<void> {
     let message: Message | null = interaction?.message && !interaction.message.flags.has(MessageFlags.Ephemeral) ? interaction.message : null;
     if (!message) {
-      const where = publicMessages.get(ack.explanationId);
-      const channel = where ? client.channels.cache.get(where.channelId) : undefined;
+      let where = publicMessages.get(ack.explanationId);
+      if (!where) {
+        const stored = await publicMessageOf(services, ack.explanationId).catch(() => null);
+        if (stored?.platform === 'discord') where = { channelId: stored.channelId, messageId: stored.messageRef };
+      }
+      const channel = where ? (client.channels.cache.get(where.channelId) ?? (await client.channels.fetch(where.channelId).catch(() => null))) : undefined;
       if (!where || !channel || !channel.isTextBased()) return;
       message = await channel.messages.fetch(where.messageId).catch(() => null);
       if (!message) return;

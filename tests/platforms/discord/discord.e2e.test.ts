@@ -357,6 +357,20 @@ describe.skipIf(!HAS_REFERENCE_STACK)('Discord review loop', () => {
     expect(embeds).not.toContain('Votes (closed)');
     expect(embeds).toContain('Votes so far');
   });
+
+  it('3d. after a restart, an item closed from elsewhere (/vote) still reveals its tally on the public message', async () => {
+    const { message } = await explain('Closed from a slash command after a restart');
+    const [[faithful]] = buttonIds(message);
+    const explanationId = Number(faithful.split(':')[1]);
+    for (const member of [MEMBERS.bo, MEMBERS.cy]) await h.fake.waitForWebhook(h.fake.button(faithful, message.id, member));
+    // The new process knows the message only from the database.
+    await h.restartChannel();
+    const vote = h.fake.slash('vote', { explanation: explanationId, label: 'faithful' }, MEMBERS.dee);
+    expect(description(await h.fake.waitForWebhook(vote))).toContain('closed this item');
+    const edit = await h.fake.waitForRequest((r) => r.method === 'PATCH' && r.path === `/channels/${h.fake.channelId}/messages/${message.id}`);
+    expectWithinDiscordLimits(edit.body);
+    expect(JSON.stringify(h.fake.messages.get(message.id)!.embeds)).toContain('✅ Faithful 3');
+  });
 });
 
 describe.skipIf(!HAS_REFERENCE_STACK)('Discord /dataset', () => {
