@@ -143,6 +143,12 @@ export const analyses = pgTable(
      */
     watchedBy: text('watched_by'),
     watchedUntil: timestamp('watched_until', { withTimezone: true }),
+    /**
+     * When the finished result was handed to its channel. The watch above is the claim to post
+     * it; a finished row still unposted once no live process holds that claim is posted by the
+     * next process that serves its platform, so a result is shown once even across crashes.
+     */
+    postedAt: timestamp('posted_at', { withTimezone: true }),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     createdAt: createdAt(),
@@ -153,6 +159,7 @@ export const analyses = pgTable(
     index('analyses_status_id').on(t.status, t.id),
     index('analyses_workspace_created').on(t.workspaceId, t.createdAt),
     index('analyses_requester_created').on(t.requesterId, t.createdAt),
+    index('analyses_unposted').on(t.id).where(sql`${t.postedAt} is null`),
   ],
 );
 

@@ -1,9 +1,9 @@
 /**
- * Which analyses of one platform are still queued or running. A piped terminal session waits
- * for none before it exits, so the results of analyses resumed from an earlier run (which no
- * command of this session is waiting for) still print.
+ * Which analyses of one platform are still queued or running, or finished but not yet shown. A
+ * piped terminal session waits for none before it exits, so the results of analyses resumed from
+ * an earlier run (which no command of this session is waiting for) still print.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull, or } from 'drizzle-orm';
 import { analyses, workspaces } from '../../db/schema';
 import type { Services } from '../core/services';
 
@@ -13,6 +13,6 @@ export async function pendingAnalysisIds(services: Services, platform: string): 
     .select({ id: analyses.id })
     .from(analyses)
     .innerJoin(workspaces, eq(workspaces.id, analyses.workspaceId))
-    .where(and(eq(workspaces.platform, platform), inArray(analyses.status, ['queued', 'running'])));
+    .where(and(eq(workspaces.platform, platform), or(inArray(analyses.status, ['queued', 'running']), isNull(analyses.postedAt))));
   return rows.map((row) => row.id);
 }

@@ -187,23 +187,19 @@ export async function createBackend(config: Config, logger?: Logger): Promise<Lo
 }
 
 /**
- * Resolves once no terminal analysis is queued or running, with the ids of every one that was,
- * so that a piped session can wait for their results to print before it exits. Polls, because
- * analyses resumed from an earlier run were not asked for in this session and nothing else
- * announces when the last one ends.
+ * Resolves once no terminal analysis is queued, running or owed a post. A result counts as
+ * posted only after a channel has shown it, so nothing is left to wait for then (the empty list).
+ * Polls, because analyses resumed from an earlier run were not asked for in this session and
+ * nothing else announces when the last one ends.
  */
 async function whenNoTerminalAnalysisPending(services: Services, stop: Promise<unknown>): Promise<number[]> {
   const { pendingAnalysisIds } = await import('./pending');
   let stopped = false;
   void stop.then(() => (stopped = true));
-  const seen = new Set<number>();
-  while (!stopped) {
-    const pending = await pendingAnalysisIds(services, 'terminal');
-    if (pending.length === 0) break;
-    for (const id of pending) seen.add(id);
+  while (!stopped && (await pendingAnalysisIds(services, 'terminal')).length > 0) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return [...seen];
+  return [];
 }
 
 /** Things to stop, in reverse order of starting; one failure does not skip the rest. */

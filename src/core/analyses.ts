@@ -202,7 +202,7 @@ export async function retryAnalysis(db: Queryable, analysisId: number, workspace
   }
   const rows = await db
     .update(analyses)
-    .set({ status: 'queued', error: null, errorCode: null, claimedBy: null, leaseUntil: null, finishedAt: null, updatedAt: sql`now()` })
+    .set({ status: 'queued', error: null, errorCode: null, claimedBy: null, leaseUntil: null, finishedAt: null, postedAt: null, updatedAt: sql`now()` })
     .where(and(eq(analyses.id, analysisId), eq(analyses.status, 'failed')))
     .returning({ id: analyses.id });
   if (rows.length === 0) throw new DomainError('not_failed', `Analysis #${analysisId} was retried by someone else just now.`);

@@ -68,11 +68,16 @@ export async function createServices(config: Config, options: CreateServicesOpti
 
     // Results left to a process whose command awaits them, checked again when its watch ends.
     const rechecks = new Set<NodeJS.Timeout>();
+    const secs = (options.leaseMs ?? 10_000) / 1000;
     /**
-     * `watcherGone`: a recheck, posting only if that watcher let its watch lapse undelivered;
-     * `claimed`: the dispatcher already cleared a lapsed watch to post it here.
+     * Posts a finished result once across processes. The watch is the claim to post it: the
+     * process whose command awaits the result holds it; otherwise whoever finished the analysis
+     * (or the sweep, `claimed`) takes it, if its channels serve the platform. `posted_at` is set
+     * after the channel has shown the result, so a poster that dies first leaves it owed. A
+     * `recheck` looks again once another process's watch should have ended.
      */
-    const finished = async (analysisId: number, watcherGone?: string, claimed = false) => {
+    const finished = async (analysisId: number, mode: 'finished' | 'claimed' | 'recheck' = 'finished') => {
+      const claimed = mode === 'claimed';
       const [where] = await database.db
         .select({
           platform: workspaces.platform,
@@ -80,6 +85,7 @@ export async function createServices(config: Config, options: CreateServicesOpti
           channel: channels.externalId,
           messageRef: analyses.messageRef,
           watcher: analyses.watchedBy,
+          posted: sql<boolean>`${analyses.postedAt} is not null`,
           // A command in another live process awaits this result and will show it there.
           watchedElsewhere: sql<boolean>`${analyses.watchedBy} is not null and ${analyses.watchedBy} <> ${dispatcher.instanceId} and ${analyses.watchedUntil} > now()`,
           watchLeftMs: sql<number>`greatest(0, extract(epoch from (${analyses.watchedUntil} - now())) * 1000)`,
@@ -88,46 +94,49 @@ export async function createServices(config: Config, options: CreateServicesOpti
         .innerJoin(workspaces, eq(workspaces.id, analyses.workspaceId))
         .innerJoin(channels, eq(channels.id, analyses.channelId))
         .where(eq(analyses.id, analysisId));
-      // The watcher delivered it (and cleared its watch), or someone watches it anew.
-      if (watcherGone !== undefined && where.watcher !== watcherGone) return;
+      if (!where) return;
       const awaitedHere = hub.hasWaiter(analysisId);
-      const watchedElsewhere = where.watchedElsewhere === true;
-      // A lapsed watch is cleared by whoever posts, atomically: another process's sweep may be
-      // posting the same result (see the dispatcher), and only one of them may.
-      if (!claimed && !awaitedHere && !watchedElsewhere && where.watcher !== null) {
-        const cleared = await queryRows(database.db, sql`update analyses set watched_by = null, watched_until = null where id = ${analysisId} and watched_by = ${where.watcher} returning id`);
-        if (cleared.length === 0) return;
-      }
-      if (watchedElsewhere) {
-        // Should that process die before showing it, the result is posted here after all.
+      if (where.posted && !awaitedHere) return;
+      const watchedElsewhere = where.watchedElsewhere === true && !claimed;
+      const view = await loadAnalysisView(database.db, analysisId, null);
+      const event = { analysisId, platform: where.platform, workspaceId: where.workspace, channelId: where.channel, messageRef: where.messageRef, view };
+      if (watchedElsewhere && !awaitedHere) {
+        // Channels hear that it finished but leave it to the watcher; should that process die
+        // before showing it, the result is posted here after all (or by another's sweep).
         const timer = setTimeout(() => {
           rechecks.delete(timer);
-          void finished(analysisId, where.watcher!).catch((e: unknown) => logger.error({ analysisId, err: e }, 'rechecking a watched analysis failed'));
+          void finished(analysisId, 'recheck').catch((e: unknown) => logger.error({ analysisId, err: e }, 'rechecking a watched analysis failed'));
         }, Number(where.watchLeftMs) + 250);
         timer.unref();
         rechecks.add(timer);
+        if (mode !== 'recheck') await hub.emitAnalysisFinished({ ...event, followUpPending: true });
+        return;
       }
-      const view = await loadAnalysisView(database.db, analysisId, null);
-      if (judge && watcherGone === undefined && !claimed && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
-      await hub.emitAnalysisFinished({
-        analysisId,
-        platform: where.platform,
-        workspaceId: where.workspace,
-        channelId: where.channel,
-        messageRef: where.messageRef,
-        view,
-        followUpPending: awaitedHere || watchedElsewhere,
-      });
-      if (awaitedHere) {
-        await database.db.execute(sql`update analyses set watched_by = null, watched_until = null where id = ${analysisId} and watched_by = ${dispatcher.instanceId}`);
+      if (!awaitedHere && !hub.serves(where.platform)) return;
+      const taken = await queryRows(database.db, sql`
+        update analyses set watched_by = ${dispatcher.instanceId}, watched_until = now() + make_interval(secs => ${secs})
+        where id = ${analysisId} and posted_at is null
+          and (watched_by is null or watched_by = ${dispatcher.instanceId} or watched_until < now())
+        returning id`);
+      if (taken.length === 0) {
+        // Shown by another process (this one's watch lapsed while it stalled): say so, once.
+        if (awaitedHere) hub.emitShownElsewhere(analysisId);
+        return;
       }
+      if (judge && mode === 'finished' && view.kind === 'analysis' && view.status === 'done') startJudge(analysisId);
+      const delivered = await hub.emitAnalysisFinished({ ...event, followUpPending: awaitedHere });
+      if (!delivered) return;
+      await database.db.execute(sql`
+        update analyses set posted_at = now(), watched_by = null, watched_until = null
+        where id = ${analysisId} and watched_by = ${dispatcher.instanceId}`);
     };
     const dispatcher = new Dispatcher(database, backend, {
       timeoutMs: config.worker.timeoutMs,
       concurrency: options.concurrency,
       pollMs: options.pollMs,
       leaseMs: options.leaseMs,
-      onFinished: (analysisId, lapsedWatch) => finished(analysisId, undefined, lapsedWatch === true),
+      onFinished: (analysisId, claimedPost) => finished(analysisId, claimedPost ? 'claimed' : 'finished'),
+      servedPlatforms: () => hub.servedPlatforms(),
       watched: () => hub.waitingIds(),
       logger,
     });

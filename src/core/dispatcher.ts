@@ -40,9 +40,12 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /**
    * Called after an analysis reached done or failed (by this process, or one it waits for), and
-   * with `lapsedWatch` for a finished one whose watcher died unshown, claimed here to post it.
+   * with `claimedPost` for a finished one left unposted (its watcher or finisher died), whose
+   * post this process has just claimed.
    */
-  onFinished(analysisId: number, lapsedWatch?: boolean): Promise<void>;
+  onFinished(analysisId: number, claimedPost?: boolean): Promise<void>;
+  /** The platforms whose results this process can post (null: all); the sweep claims only those. */
+  servedPlatforms?: () => string[] | null;
   /**
    * Analyses a command in this process is waiting for. Another process sharing the database
    * may run them; the poll notices when they finish and reports them here too.
@@ -124,9 +127,11 @@ export class Dispatcher {
         }
       }
       if (watched.length > 0) {
+        // Not a watch another process claimed after this one's lapsed (a stall): it posts them.
         await this.database.db.execute(sql`
           update analyses set watched_by = ${this.instanceId}, watched_until = now() + make_interval(secs => ${secs})
-          where id in (${sql.join(watched.map((id) => sql`${id}`), sql`, `)})`);
+          where id in (${sql.join(watched.map((id) => sql`${id}`), sql`, `)}) and posted_at is null
+            and (watched_by is null or watched_by = ${this.instanceId} or watched_until < now())`);
       }
     } catch (e) {
       // A missed renewal is survivable: the lease is three renewals long.
@@ -184,7 +189,7 @@ export class Dispatcher {
         if (Date.now() - lastSweep >= this.pollMs) {
           lastSweep = Date.now();
           await this.requeueInterrupted(false);
-          await this.postLapsedWatches();
+          await this.postUnposted();
         }
       } catch (e) {
         this.logger.error({ err: e }, 'dispatcher: claiming work failed');
@@ -243,13 +248,21 @@ export class Dispatcher {
   }
 
   /**
-   * A finished result left to a watcher that died before showing it, and whose finisher died
-   * too before its own recheck: clearing the watch is the claim, so one process posts it.
+   * Finished results nobody is about to post (their watcher or finisher died, or served another
+   * platform). Taking the lapsed watch is the claim, so one process posts each; the second of
+   * grace leaves a result to the process that has just finished it.
    */
-  private async postLapsedWatches(): Promise<void> {
+  private async postUnposted(): Promise<void> {
+    const served = this.options.servedPlatforms?.() ?? null;
+    if (served !== null && served.length === 0) return;
+    const platforms = served === null ? sql`true` : sql`w.platform in (${sql.join(served.map((p) => sql`${p}`), sql`, `)})`;
     const rows = await queryRows<{ id: number }>(this.database.db, sql`
-      update analyses set watched_by = null, watched_until = null
-      where watched_by is not null and watched_until < now() and status in ('done', 'failed')
+      update analyses set watched_by = ${this.instanceId}, watched_until = now() + make_interval(secs => ${this.leaseMs / 1000})
+      where id in (
+        select a.id from analyses a join workspaces w on w.id = a.workspace_id
+        where a.posted_at is null and a.status in ('done', 'failed') and a.finished_at < now() - interval '1 second'
+          and (a.watched_by is null or a.watched_until < now()) and ${platforms}
+        order by a.id limit 20 for update of a skip locked)
       returning id`);
     for (const { id } of rows) {
       await this.options.onFinished(Number(id), true).catch((e: unknown) => this.logger.error({ analysisId: id, err: e }, 'dispatcher: posting an unshown result failed'));

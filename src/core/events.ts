@@ -25,8 +25,13 @@ export interface AnalysisFinishedEvent {
 }
 
 export interface ConfabEvents {
-  /** Fires when an analysis reaches done or failed, including analyses resumed after a restart. */
-  onAnalysisFinished(listener: (event: AnalysisFinishedEvent) => void | Promise<void>): () => void;
+  /**
+   * Fires when an analysis reaches done or failed, including analyses resumed after a restart.
+   * A channel names its platform: results of that platform are then posted by this process
+   * (whichever process finished them), and the listener resolves once it has shown one.
+   * Without a platform the listener hears every platform's results.
+   */
+  onAnalysisFinished(listener: (event: AnalysisFinishedEvent) => void | Promise<void>, platform?: Actor['platform']): () => void;
   /** A scheduled digest is due on `platform`; the listener posts it and resolves true (see DigestEvent). */
   onDigest(platform: Actor['platform'], listener: DigestListener): () => void;
 }
@@ -41,14 +46,30 @@ export class EventHub implements ConfabEvents {
     return this.digests.add(platform, listener);
   }
 
-  private readonly listeners = new Set<Listener>();
+  private readonly listeners = new Map<Listener, string | undefined>();
   private readonly waiters = new Map<number, Array<(view: View) => void>>();
 
   constructor(private readonly onListenerError: (error: unknown, event: AnalysisFinishedEvent) => void) {}
 
-  onAnalysisFinished(listener: Listener): () => void {
-    this.listeners.add(listener);
+  onAnalysisFinished(listener: Listener, platform?: string): () => void {
+    this.listeners.set(listener, platform);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The platforms whose results this process can post: null for all (a listener without a platform). */
+  servedPlatforms(): string[] | null {
+    const platforms = new Set<string>();
+    for (const platform of this.listeners.values()) {
+      if (platform === undefined) return null;
+      platforms.add(platform);
+    }
+    return [...platforms];
+  }
+
+  /** Whether a result of `platform` can be shown here. */
+  serves(platform: string): boolean {
+    const served = this.servedPlatforms();
+    return served === null || served.includes(platform);
   }
 
   /**
@@ -83,19 +104,32 @@ export class EventHub implements ConfabEvents {
     return (this.waiters.get(analysisId)?.length ?? 0) > 0;
   }
 
-  async emitAnalysisFinished(event: AnalysisFinishedEvent): Promise<void> {
+  /** Resolves false when a listener failed: the result is then not shown everywhere it should be. */
+  async emitAnalysisFinished(event: AnalysisFinishedEvent): Promise<boolean> {
     const waiting = this.waiters.get(event.analysisId) ?? [];
     this.waiters.delete(event.analysisId);
     this.recent.set(event.analysisId, event.view);
     if (this.recent.size > EventHub.RECENT) this.recent.delete(this.recent.keys().next().value!);
     for (const resolve of waiting) resolve(event.view);
-    for (const listener of [...this.listeners]) {
+    let delivered = true;
+    for (const [listener, platform] of [...this.listeners]) {
+      if (platform !== undefined && platform !== event.platform) continue;
       try {
         await listener(event);
       } catch (e) {
+        delivered = false;
         this.onListenerError(e, event);
       }
     }
+    return delivered;
+  }
+
+  /** Answers the follow-ups of an analysis whose result another process has shown. */
+  emitShownElsewhere(analysisId: number): void {
+    const waiting = this.waiters.get(analysisId) ?? [];
+    this.waiters.delete(analysisId);
+    const view: View = { kind: 'message', lines: [`Analysis #${analysisId} finished; another Confab process has shown its result.`] };
+    for (const resolve of waiting) resolve(view);
   }
 
   /** At shutdown: answers every pending follow-up with `view` so no channel waits forever. */

@@ -158,8 +158,26 @@ const kills: string[] = [];
 let exportResult = null as { code: number | null; out: string; file: string } | null;
 let pgRestarted = false;
 
+/** The bot holding a running analysis now, if any: killing it is what exercises takeover. */
+async function botHoldingWork(): Promise<number | null> {
+  const rows = await query<{ claimed_by: string }>(`select claimed_by from analyses where status = 'running'`).catch(() => []);
+  const pids = new Set(rows.map((r) => Number(r.claimed_by.split('-')[0])));
+  const holders = bots.map((inc, i) => (inc && pids.has(inc.pid) ? i : -1)).filter((i) => i >= 0);
+  return holders.length ? holders[Math.floor(Math.random() * holders.length)] : null;
+}
+
 async function killSomething(): Promise<void> {
-  const target = Math.floor(Math.random() * (BOTS + WORKERS));
+  let target = Math.floor(Math.random() * (BOTS + WORKERS));
+  if (target < BOTS) {
+    // Analyses take a fraction of a second: look for a bot caught holding one, for a few seconds.
+    const until = Date.now() + 3_000;
+    let holder: number | null = null;
+    while (holder === null && Date.now() < until) {
+      holder = await botHoldingWork();
+      if (holder === null) await sleep(15);
+    }
+    target = holder ?? target;
+  }
   if (target < BOTS) {
     const inc = bots[target];
     if (!inc) return;
@@ -185,6 +203,7 @@ async function killSomething(): Promise<void> {
 const started = Date.now();
 const endAt = started + SECONDS * 1000;
 let nextKill = started + KILL_EVERY_S * 1000;
+let killing = false;
 let lastRefresh = 0;
 let exportRun: Promise<void> | null = null;
 let refreshError = '';
@@ -199,9 +218,13 @@ while (Date.now() < endAt) {
       })
     ).map((r) => r.id);
   }
-  if (Date.now() >= nextKill) {
-    nextKill = Date.now() + KILL_EVERY_S * 1000;
-    await killSomething();
+  if (!killing && Date.now() >= nextKill) {
+    // Beside the reviewers, not instead of them: the search for a bot holding work takes seconds.
+    killing = true;
+    void killSomething().finally(() => {
+      killing = false;
+      nextKill = Date.now() + KILL_EVERY_S * 1000;
+    });
   }
   if (!pgRestarted && Date.now() > started + SECONDS * 300) {
     pgRestarted = true;
@@ -221,6 +244,7 @@ while (Date.now() < endAt) {
   await sleep(250);
 }
 await exportRun;
+while (killing) await sleep(50);
 say(`chaos over after ${kills.length} kills (${kills.filter((k) => k.startsWith('bot')).length} bots, ${kills.filter((k) => k.startsWith('worker')).length} workers); settling`);
 
 // ---- Settle: every process up, no new work, the queue drains ------------------------------
@@ -228,7 +252,8 @@ for (let i = 0; i < WORKERS; i++) if (!workers[i] || workers[i]!.exitCode !== nu
 const settleUntil = Date.now() + SETTLE_S * 1000;
 let pendingLeft: Array<{ id: number; status: string }> = [];
 for (;;) {
-  pendingLeft = await query<{ id: number; status: string }>(`select id, status from analyses where status in ('queued', 'running')`).catch(() => pendingLeft);
+  // Queued, running, or finished and still owed its post (a watcher or poster was killed).
+  pendingLeft = await query<{ id: number; status: string }>(`select id, case when posted_at is null and status in ('done', 'failed') then 'unposted' else status end as status from analyses where status in ('queued', 'running') or posted_at is null`).catch(() => pendingLeft);
   if (pendingLeft.length === 0 || Date.now() > settleUntil) break;
   await sleep(1000);
 }

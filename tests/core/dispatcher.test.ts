@@ -3,7 +3,7 @@
  * times out leaves a failed, retryable analysis; a stop or crash leaves work that the next start
  * finishes; several processes on one PostgreSQL never run the same analysis twice.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { openDatabase, queryRows } from '../../db';
 import { analyses } from '../../db/schema';
@@ -268,7 +268,8 @@ describe('pending analyses and message references', () => {
       const finished = nextFinished(second, analysisId);
       release();
       expect((await finished).messageRef).toBe('msg-123');
-      expect(await countPendingAnalyses(second, 'terminal')).toBe(0);
+      // Pending until the channel has shown it: posted_at is written once the listeners return.
+      await vi.waitFor(async () => expect(await countPendingAnalyses(second, 'terminal')).toBe(0), { timeout: 5_000 });
     } finally {
       await second.close();
     }

@@ -110,7 +110,7 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   client.on(Events.Error, (error) => log.error(`client error: ${describe(error)}`));
   client.on(Events.Warn, (message) => log.warn(`${message}`));
 
-  const unsubscribe = services.events.onAnalysisFinished((event) => deliverFinishedElsewhere(event));
+  const unsubscribe = services.events.onAnalysisFinished((event) => deliverFinishedElsewhere(event), 'discord');
 
   async function handleInteraction(interaction: Interaction): Promise<void> {
     try {
@@ -261,7 +261,8 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   async function deliverFinishedElsewhere(event: AnalysisFinishedEvent): Promise<void> {
     if (stopping || event.platform !== 'discord') return;
     if (awaitingFollowUp.has(event.analysisId) || (event as { followUpPending?: boolean }).followUpPending) return;
-    if (!client.isReady()) return;
+    // Not posted yet: thrown, so the result stays owed and is posted once Discord is back.
+    if (!client.isReady()) throw new Error('the Discord connection is not ready');
     rememberPublic(event.view, await postToChannel(event.channelId, renderView(event.view)));
   }
 

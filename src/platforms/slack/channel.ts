@@ -358,7 +358,7 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
     if (stopping || event.platform !== 'slack') return;
     if (awaitingFollowUp.has(event.analysisId) || event.followUpPending) return;
     await post(event.channelId, event.view).catch((error) => log.warn(`slack: posting analysis ${event.analysisId} in ${event.channelId} failed: ${describeSlackError(error)}`));
-  });
+  }, 'slack');
 
   app.error(async (error) => {
     log.error(`slack: ${describeSlackError(error)}`);

@@ -120,13 +120,18 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
   const unsubscribe = opts.services.events.onAnalysisFinished((event: AnalysisFinishedEvent) => {
     if (event.platform !== 'terminal') return;
     announced.add(event.analysisId);
-    // Wait for the command being handled, so an analysis it just queued is known as ours.
-    void inFlight.then(() => {
-      // followUpPending: a command awaits it (here or in another process) and shows it itself.
-      if (!ownAnalyses.has(event.analysisId) && !event.followUpPending) show(event.view);
+    // followUpPending: a command awaits it (here or in another process) and shows it itself.
+    if (ownAnalyses.has(event.analysisId) || event.followUpPending) {
+      onAnnounced?.();
+      return;
+    }
+    // Wait for the command being handled, so an analysis it just queued is known as ours. The
+    // returned promise tells the core when the result is on screen.
+    return inFlight.then(() => {
+      if (!ownAnalyses.has(event.analysisId)) show(event.view);
       onAnnounced?.();
     });
-  });
+  }, 'terminal');
 
   const stopDigests = opts.services.events.onDigest('terminal', (event) => printDigest(event, opts.services.config.dataDir, print));
 
