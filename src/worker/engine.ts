@@ -64,7 +64,7 @@ export interface Engine {
   /**
    * How many calls the engine runs at once (default 1). An engine on threads with a copy of
    * the models each takes one call per thread; the work queue runs that many batches side by
-   * side.
+   * side. It may grow while the engine runs (threads that load after the first).
    */
   readonly concurrency?: number;
 
