@@ -98,15 +98,17 @@ async function bundle() {
 }
 
 /** A failed template costs only speed (a new data folder runs initdb), so it never fails the install. */
-async function buildTemplate() {
+export async function buildTemplate(dist = DIST, migrationsFolder = path.join(root, 'migrations')) {
   const started = Date.now();
   try {
     const { buildPgliteTemplate } = await import('../db/template.mjs');
-    if (await buildPgliteTemplate(path.join(DIST, TEMPLATE), path.join(root, 'migrations'))) {
+    if (await buildPgliteTemplate(path.join(dist, TEMPLATE), migrationsFolder)) {
       console.log(`[build] dist/${TEMPLATE}/ built in ${Date.now() - started} ms.`);
     }
   } catch (e) {
-    console.warn(`[build] The database template was not built (${e instanceof Error ? e.message : String(e)}); a new data folder will be created by initdb instead (a few seconds at its first start).`);
+    // One line: a failed migration's own message is drizzle's, with the query and a line of params.
+    const why = String(e?.cause?.message ?? e?.message ?? e).split('\n')[0];
+    console.warn(`[build] The database template was not built (${why}); a new data folder will be created by initdb instead (a few seconds at its first start).`);
   }
 }
 

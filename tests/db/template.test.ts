@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MIGRATIONS_FOLDER, openDatabase, queryRows, type Database } from '../../db';
 import { buildPgliteTemplate, copyPgliteTemplate, PG_VERSION, TEMPLATE_KEY_FILE, templateKey, templateMatches } from '../../db/template.mjs';
 
@@ -135,5 +136,28 @@ describe('the PGlite template', () => {
     rmSync(path.join(broken, PG_VERSION));
     expect(copyPgliteTemplate(broken, dir, key)).toBe(false);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('is not built from migrations that fail, and the build script warns and goes on', async () => {
+    const migrations = folder('bad-migrations');
+    mkdirSync(path.join(migrations, 'meta'), { recursive: true });
+    writeFileSync(path.join(migrations, '0000_bad.sql'), 'create tabel oops (id int);');
+    writeFileSync(
+      path.join(migrations, 'meta', '_journal.json'),
+      JSON.stringify({ version: '7', dialect: 'postgresql', entries: [{ idx: 0, version: '7', when: 1, tag: '0000_bad', breakpoints: true }] }),
+    );
+    const dist = folder('bad-dist');
+    mkdirSync(dist);
+    // Plain JavaScript without type declarations: imported by URL.
+    const { buildTemplate } = (await import(pathToFileURL(path.resolve('scripts/build.mjs')).href)) as { buildTemplate(dist: string, migrations: string): Promise<void> };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      await buildTemplate(dist, migrations);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toMatch(/^\[build\] The database template was not built \(syntax error at or near "tabel"\); a new data folder will be created by initdb instead/);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(readdirSync(dist)).toEqual([]);
   });
 });
