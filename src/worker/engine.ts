@@ -68,6 +68,9 @@ export interface Engine {
    */
   readonly concurrency?: number;
 
+  /** Calls `listener` after `concurrency` has grown, so that waiting work takes the new lane. */
+  onConcurrencyChange?(listener: () => void): void;
+
   /**
    * Analyse several requests in shared forward passes. The result array is parallel to
    * `requests`; a request that is itself bad (e.g. a position out of range) yields an

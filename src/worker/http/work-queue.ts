@@ -124,6 +124,7 @@ export class WorkQueue {
     private readonly options: WorkQueueOptions,
   ) {
     this.maxQueueWaitMs = options.maxQueueWaitMs ?? 10_000;
+    engine.onConcurrencyChange?.(() => this.schedule());
   }
 
   /** Read at each use: an engine on threads gains lanes as its threads after the first load. */

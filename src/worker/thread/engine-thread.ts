@@ -199,6 +199,7 @@ export class ThreadedEngine implements Engine {
   /** Threads after the first, while they load. */
   private readonly loading = new Set<EngineThread>();
   private readonly settled: Promise<void>;
+  private readonly concurrencyListeners: Array<() => void> = [];
   private closed = false;
 
   private constructor(
@@ -241,6 +242,11 @@ export class ThreadedEngine implements Engine {
     }
     this.replicas.push(thread);
     this.log.info(`Engine thread ${this.replicas.length} of ${this.planned} loaded.`);
+    for (const listener of this.concurrencyListeners) listener();
+  }
+
+  onConcurrencyChange(listener: () => void): void {
+    this.concurrencyListeners.push(listener);
   }
 
   /** Resolves when every thread after the first has loaded or failed to (at once with one thread). */

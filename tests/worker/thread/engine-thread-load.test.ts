@@ -99,6 +99,32 @@ describe('loading the engine threads', () => {
     }
   });
 
+  it('starts work that waits for a lane on the second thread as soon as that thread loads', async () => {
+    const engine = await createThreadedEngine(REFERENCE_MODELS, { threads: 2 });
+    const queue = new WorkQueue(engine, QUEUE);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let startSecond!: () => void;
+    const secondStarted = new Promise<void>((resolve) => (startSecond = resolve));
+    try {
+      // The only lane stays busy until released, so nothing but the new lane can start the second.
+      let firstDone = false;
+      const first = queue.task(() => gate).then(() => (firstDone = true));
+      const second = queue.task(async () => startSecond());
+      expect(queue.stats()).toMatchObject({ waiting: 2 });
+      await engine.whenAllLoaded();
+      // Without the new lane this never resolves (the test times out): the first lane is held.
+      await secondStarted;
+      expect(firstDone).toBe(false);
+      release();
+      await Promise.all([first, second]);
+    } finally {
+      release();
+      queue.close();
+      await engine.close();
+    }
+  });
+
   it('logs a second thread that cannot load, leaves it out, and serves on the first', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'confab-thread-load-'));
     cpSync(path.dirname(REFERENCE_MODELS), dir, { recursive: true });
