@@ -10,6 +10,7 @@ import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
 import { maskSecrets } from '../src/log';
 import { LOCK_STALE_MS, LockRefused, lockPath, takeFolderLock } from './lock';
 import * as schema from './schema';
+import { copyPgliteTemplate, templateKey } from './template.mjs';
 
 export { schema };
 
@@ -47,6 +48,8 @@ export class DatabaseUnavailableError extends Error {
 }
 
 export const MIGRATIONS_FOLDER = path.resolve(import.meta.dirname, '..', 'migrations');
+/** The migrated empty data folder that `npm ci` builds (scripts/build.mjs); see template.mjs. */
+export const PGLITE_TEMPLATE = path.resolve(import.meta.dirname, '..', 'dist', 'pglite-template');
 
 export interface OpenOptions {
   /**
@@ -56,6 +59,8 @@ export interface OpenOptions {
   lowMemory?: boolean;
   /** How long a PGlite lock may go without its heartbeat before it is taken over (tests). */
   lockStaleMs?: number;
+  /** The template a new PGlite folder is copied from (default PGLITE_TEMPLATE; tests). */
+  pgliteTemplate?: string;
 }
 
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
@@ -112,6 +117,15 @@ async function openPglite(dir: string, options: OpenOptions): Promise<Database> 
     void client?.close().catch(() => {});
   });
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
+  if (fresh) {
+    try {
+      // Without a template for this PGlite and these migrations, PGlite runs initdb as before.
+      copyPgliteTemplate(options.pgliteTemplate ?? PGLITE_TEMPLATE, dir, templateKey(MIGRATIONS_FOLDER));
+    } catch (e) {
+      await release();
+      throw new DatabaseUnavailableError(dir, `the database could not be created (${describe(e)}). Check that the directory is writable.`);
+    }
+  }
   try {
     client = await PGlite.create({ dataDir: dir, startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.lowMemory ? PGLITE_SHARED_BUFFERS.lowMemory : PGLITE_SHARED_BUFFERS.default}`] });
   } catch (e) {

@@ -13,6 +13,9 @@
 //   WASM, onnxruntime's binding, the fonts) are found where they always are;
 // - lazy `import()`s become chunks of their own (splitting), so `confab --help` still loads
 //   neither the database nor the model runtime.
+//
+// It also builds dist/pglite-template/, the migrated empty database a new data folder is copied
+// from (db/template.mjs), kept across builds while PGlite and migrations/ are unchanged.
 import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -41,7 +44,15 @@ export function sourceFingerprint(base = root) {
   return lines.join('\n');
 }
 
+const DIST = path.join(root, 'dist');
+const TEMPLATE = 'pglite-template';
+
 async function build() {
+  await bundle();
+  await buildTemplate();
+}
+
+async function bundle() {
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -74,15 +85,31 @@ async function build() {
       logLevel: 'warning',
     });
     writeFileSync(path.join(staging, 'build.json'), `${JSON.stringify({ fingerprint, builtAt: new Date().toISOString() })}\n`);
-    const dist = path.join(root, 'dist');
-    const old = `${dist}.old-${process.pid}`;
-    if (existsSync(dist)) renameSync(dist, old);
-    renameSync(staging, dist);
+    const old = `${DIST}.old-${process.pid}`;
+    // The template outlives the bundle: buildTemplate checks its key and rebuilds it only if stale.
+    if (existsSync(path.join(DIST, TEMPLATE))) renameSync(path.join(DIST, TEMPLATE), path.join(staging, TEMPLATE));
+    if (existsSync(DIST)) renameSync(DIST, old);
+    renameSync(staging, DIST);
     rmSync(old, { recursive: true, force: true });
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
   console.log(`[build] dist/ built in ${Date.now() - started} ms.`);
+}
+
+/** A failed template costs only speed (a new data folder runs initdb), so it never fails the install. */
+export async function buildTemplate(dist = DIST, migrationsFolder = path.join(root, 'migrations')) {
+  const started = Date.now();
+  try {
+    const { buildPgliteTemplate } = await import('../db/template.mjs');
+    if (await buildPgliteTemplate(path.join(dist, TEMPLATE), migrationsFolder)) {
+      console.log(`[build] dist/${TEMPLATE}/ built in ${Date.now() - started} ms.`);
+    }
+  } catch (e) {
+    // One line: a failed migration's own message is drizzle's, with the query and a line of params.
+    const why = String(e?.cause?.message ?? e?.message ?? e).split('\n')[0];
+    console.warn(`[build] The database template was not built (${why}); a new data folder will be created by initdb instead (a few seconds at its first start).`);
+  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) await build();

@@ -179,11 +179,11 @@ export async function createBackend(config: Config, logger?: Logger): Promise<Lo
   const started = Date.now();
   // On its own thread: a forward pass on this event loop would also hold up every Discord and
   // Slack acknowledgement behind it.
-  const engine = await createThreadedEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider, threads: config.worker.engineThreads });
+  const engine = await createThreadedEngine(config.worker.modelsPath, { executionProvider: config.worker.executionProvider, threads: config.worker.engineThreads, log: logger });
   const client = await createEmbeddedInferenceClient({ engine, timeoutMs: config.worker.timeoutMs });
   // Logged with the start line, after the database opened: a start that fails says one thing.
-  const threads = `${engine.concurrency} engine thread${engine.concurrency === 1 ? '' : 's'}`;
-  return Object.assign(client, { description: `embedded worker at ${client.url} (${threads}, loaded in ${Date.now() - started} ms)` });
+  const threads = engine.planned === 1 ? '1 engine thread, loaded' : `${engine.planned} engine threads, the first loaded`;
+  return Object.assign(client, { description: `embedded worker at ${client.url} (${threads} in ${Date.now() - started} ms)` });
 }
 
 /**

@@ -64,9 +64,12 @@ export interface Engine {
   /**
    * How many calls the engine runs at once (default 1). An engine on threads with a copy of
    * the models each takes one call per thread; the work queue runs that many batches side by
-   * side.
+   * side. It may grow while the engine runs (threads that load after the first).
    */
   readonly concurrency?: number;
+
+  /** Calls `listener` after `concurrency` has grown, so that waiting work takes the new lane. */
+  onConcurrencyChange?(listener: () => void): void;
 
   /**
    * Analyse several requests in shared forward passes. The result array is parallel to

@@ -234,6 +234,7 @@ export interface RunWorkerOptions {
 
 export interface RunningWorker {
   url: string;
+  /** The engine threads asked for; those after the first may still be loading. */
   engineThreads: number;
   /**
    * Stops the server, lets the running batches answer, then releases the models; the engine
@@ -247,7 +248,7 @@ export interface RunningWorker {
 /** What `confab worker` runs: the models on engine threads, served over HTTP. */
 export async function runWorker(options: RunWorkerOptions): Promise<RunningWorker> {
   // The models run on their own thread, so this event loop keeps serving while they compute.
-  const engine = await createThreadedEngine(options.modelsPath, { executionProvider: options.executionProvider, threads: options.engineThreads });
+  const engine = await createThreadedEngine(options.modelsPath, { executionProvider: options.executionProvider, threads: options.engineThreads, log: options.log });
   let server: WorkerServer;
   try {
     const chatTemplate = loadChatTemplate(options.modelsPath);
@@ -259,7 +260,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   }
   return {
     url: server.url,
-    engineThreads: engine.concurrency,
+    engineThreads: engine.planned,
     async close() {
       await server.drain();
       await engine.close();

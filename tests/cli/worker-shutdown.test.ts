@@ -15,6 +15,9 @@ async function busyWorker(): Promise<{ worker: ConfabProcess; url: string; answe
   const worker = startConfab(['worker', '--port', '0', '--engine-threads', '2'], { env: { CONFAB_WORKER_SECRET: SECRET } });
   await worker.waitForOutput(/listening on http:\/\/127\.0\.0\.1:\d+/, 120_000);
   const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(worker.stdout())![1];
+  // The worker listens once its first engine thread has loaded; both lanes are needed here.
+  for (let i = 0; i < 6000 && !/Engine thread 2 of 2 loaded/.test(worker.stderr()); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(worker.stderr()).toMatch(/Engine thread 2 of 2 loaded/);
   const analyze = (i: number): Promise<number | string> =>
     // Long generations: 16 samples of up to 1,024 tokens each.
     fetch(`${url}/v1/analyze`, {

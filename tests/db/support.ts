@@ -2,17 +2,18 @@
  * Test databases. Every storage suite runs on PGlite and, when CONFAB_TEST_PG_URL names a
  * server, on PostgreSQL (skipped visibly otherwise).
  *
- * A new PGlite database costs 3-4 s (initdb in WASM), so one migrated template is built per
- * migrations version and copied for each test file (a copy opens in ~0.3 s). Each PostgreSQL
- * suite gets its own freshly created database, dropped at the end, so suites never see each
- * other's rows.
+ * A new PGlite database costs 3-4 s (initdb in WASM; less when `npm ci` built dist/'s template),
+ * so one migrated template is built per migrations version and copied for each test file (a copy
+ * opens in ~0.3 s). Each PostgreSQL suite gets its own freshly created database, dropped at the
+ * end, so suites never see each other's rows.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { MIGRATIONS_FOLDER, openDatabase, type DatabaseTarget } from '../../db';
+import { migrationsHash } from '../../db/template.mjs';
 import { loadConfig, type Config } from '../../src/config';
 
 export const PG_URL = process.env.CONFAB_TEST_PG_URL || undefined;
@@ -24,17 +25,8 @@ export const STORAGE_KINDS: Array<{ kind: StorageKind; skip: boolean }> = [
   { kind: 'postgres', skip: !PG_URL },
 ];
 
-function migrationsHash(): string {
-  const h = createHash('sha256');
-  for (const f of readdirSync(MIGRATIONS_FOLDER, { recursive: true }).map(String).sort()) {
-    const p = path.join(MIGRATIONS_FOLDER, f);
-    if (f.endsWith('.sql') || f.endsWith('.json')) h.update(f).update(readFileSync(p));
-  }
-  return h.digest('hex').slice(0, 16);
-}
-
 async function pgliteTemplate(): Promise<string> {
-  const template = path.join(tmpdir(), `confab-pglite-template-${migrationsHash()}`);
+  const template = path.join(tmpdir(), `confab-pglite-template-${migrationsHash(MIGRATIONS_FOLDER)}`);
   if (existsSync(path.join(template, 'PG_VERSION'))) return template;
   const building = `${template}.building-${process.pid}-${randomBytes(3).toString('hex')}`;
   const database = await openDatabase({ kind: 'pglite', dir: building });

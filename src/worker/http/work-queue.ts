@@ -93,7 +93,6 @@ export interface QueueLimits {
 export class WorkQueue {
   private readonly waiting: Job[] = [];
   private running = 0;
-  private readonly lanes: number;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private closed = false;
   private batches = 0;
@@ -124,8 +123,13 @@ export class WorkQueue {
     private readonly engine: Engine,
     private readonly options: WorkQueueOptions,
   ) {
-    this.lanes = Math.max(1, engine.concurrency ?? 1);
     this.maxQueueWaitMs = options.maxQueueWaitMs ?? 10_000;
+    engine.onConcurrencyChange?.(() => this.schedule());
+  }
+
+  /** Read at each use: an engine on threads gains lanes as its threads after the first load. */
+  private get lanes(): number {
+    return Math.max(1, this.engine.concurrency ?? 1);
   }
 
   stats(): QueueStats {

@@ -13,10 +13,16 @@
  * time (`concurrency` lanes), and a call goes to the least busy thread. When a thread dies (an
  * uncaught error in it, or V8 ending it for lack of memory), the calls it held fail with a 503
  * that the inference client fails over on, and a new thread is started for the calls after them.
+ *
+ * The first thread loads alone and the engine serves as soon as it has: on two cores a second
+ * copy loading beside it (and beside the database `confab start` opens) slows the first answer.
+ * The other threads load next and take calls once loaded; one that fails is logged and left
+ * out, and the engine serves on the threads it has.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { AnalyzeResponse, ArScore, Capabilities, Explanation } from '../../protocol/analyze';
+import { silentLogger, type Logger } from '../../log';
 import { EngineError, type Engine, type EngineRequest, type SamplingOptions, type TopkByTokenResult } from '../engine';
 import type { EngineOptions } from '../runtime/engine';
 import type { ExecutionProvider } from '../runtime/execution';
@@ -171,6 +177,8 @@ export interface ThreadedEngineOptions extends EngineOptions {
    * work queue runs this many batches side by side.
    */
   threads?: number;
+  /** Where a thread after the first reports that it loaded, or could not. */
+  log?: Logger;
 }
 
 /**
@@ -186,27 +194,72 @@ export function defaultEngineThreads(provider: ExecutionProvider | undefined): n
 }
 
 export class ThreadedEngine implements Engine {
-  private constructor(private readonly replicas: EngineThread[]) {}
+  /** The threads that have loaded: the only ones calls go to. */
+  private readonly replicas: EngineThread[];
+  /** Threads after the first, while they load. */
+  private readonly loading = new Set<EngineThread>();
+  private readonly settled: Promise<void>;
+  private readonly concurrencyListeners: Array<() => void> = [];
+  private closed = false;
+
+  private constructor(
+    first: EngineThread,
+    config: HostConfig,
+    /** The threads asked for, loaded or not. */
+    readonly planned: number,
+    private readonly log: Logger,
+  ) {
+    this.replicas = [first];
+    this.settled = Promise.all(Array.from({ length: planned - 1 }, () => this.addThread(config))).then(() => undefined);
+  }
 
   static async create(manifestPath: string, opts: ThreadedEngineOptions = {}): Promise<ThreadedEngine> {
     const config: HostConfig = { manifestPath, executionProvider: opts.executionProvider, version: opts.version };
     const count = opts.threads ?? defaultEngineThreads(opts.executionProvider ?? loadManifest(manifestPath).executionProvider);
     if (!Number.isInteger(count) || count < 1) throw new EngineError(500, 'bad_threads', `Engine threads must be a whole number of at least 1; got ${count}.`);
-    const replicas = Array.from({ length: count }, () => new EngineThread(config));
-    await Promise.all(replicas.map((r) => r.ready));
-    const failed = replicas.find((r) => r.loadError);
-    if (failed) {
-      await Promise.all(replicas.map((r) => r.close()));
-      throw failed.loadError;
+    const first = new EngineThread(config);
+    await first.ready;
+    if (first.loadError) {
+      await first.close();
+      throw first.loadError;
     }
-    return new ThreadedEngine(replicas);
+    return new ThreadedEngine(first, config, count, opts.log ?? silentLogger);
   }
 
+  private async addThread(config: HostConfig): Promise<void> {
+    const thread = new EngineThread(config);
+    this.loading.add(thread);
+    await thread.ready;
+    this.loading.delete(thread);
+    // close() has closed it, or is closing it.
+    if (this.closed) return;
+    if (thread.loadError) {
+      // The first copy of the same models loaded, so this is the machine (memory, most likely):
+      // fewer batches at once beats a worker that stops.
+      this.log.warn(`An engine thread could not load the models (${thread.loadError.message}); serving on ${this.replicas.length} of ${this.planned} engine threads.`);
+      await thread.close();
+      return;
+    }
+    this.replicas.push(thread);
+    this.log.info(`Engine thread ${this.replicas.length} of ${this.planned} loaded.`);
+    for (const listener of this.concurrencyListeners) listener();
+  }
+
+  onConcurrencyChange(listener: () => void): void {
+    this.concurrencyListeners.push(listener);
+  }
+
+  /** Resolves when every thread after the first has loaded or failed to (at once with one thread). */
+  whenAllLoaded(): Promise<void> {
+    return this.settled;
+  }
+
+  /** Calls the engine runs at once: one per loaded thread, so it grows as the others load. */
   get concurrency(): number {
     return this.replicas.length;
   }
 
-  /** The engine threads, for diagnostics (event-loop utilization, resource use) and fault tests. */
+  /** The loaded engine threads, for diagnostics (event-loop utilization, resource use) and fault tests. */
   get threads(): Worker[] {
     return this.replicas.map((r) => r.thread);
   }
@@ -249,7 +302,9 @@ export class ThreadedEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.replicas.map((r) => r.close()));
+    this.closed = true;
+    // Threads still loading are closed too (each once its load has ended), so none outlives the engine.
+    await Promise.all([...this.replicas, ...this.loading].map((r) => r.close()));
   }
 }
 

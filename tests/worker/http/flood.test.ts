@@ -17,6 +17,8 @@ let engine: ThreadedEngine;
 
 beforeAll(async () => {
   engine = await createThreadedEngine(REFERENCE_MODELS, { executionProvider: 'cpu', threads: 2 });
+  // The drain estimates below assume both lanes from the start.
+  await engine.whenAllLoaded();
 });
 
 afterAll(async () => {

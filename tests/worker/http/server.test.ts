@@ -290,6 +290,7 @@ describe('clients that leave mid-batch', () => {
 describe('two engine threads behind one queue', () => {
   it('runs two batches at once, answers all 16 clients, and keeps /health answering meanwhile', async () => {
     const threaded = await createThreadedEngine(REFERENCE_MODELS, { threads: 2 });
+    await threaded.whenAllLoaded();
     const server = await serve(threaded);
     try {
       const prompts = Array.from({ length: 16 }, (_, i) => `Two lanes, request ${i}: a proverb in Spanish.`);

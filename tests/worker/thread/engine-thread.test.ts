@@ -34,6 +34,8 @@ let threaded: ThreadedEngine;
 
 beforeAll(async () => {
   [local, threaded] = await Promise.all([createEngine(REFERENCE_MODELS), createThreadedEngine(REFERENCE_MODELS, { threads: 2 })]);
+  // The engine serves once its first thread has loaded; these tests use both.
+  await threaded.whenAllLoaded();
 });
 
 afterAll(async () => {
