@@ -60,6 +60,9 @@ export async function invokeCommand(
   }
   // Logs carry the reviewer's pseudonym (as the dataset does), never the platform user id or name.
   const where = { command: command.name, platform: actor.platform, reviewer: services.identity.pseudonym(actor), workspace: actor.workspaceId, channel: actor.channelId };
+  const stopping = () =>
+    errorResult(new DomainError('stopping', 'Confab is stopping, so nothing was saved. Run the command again once it has restarted.'));
+  if (services.stopping) return stopping();
   try {
     const options = parseOptions(command, rawOptions ?? {});
     await checkRights(services, command, actor);
@@ -67,6 +70,8 @@ export async function invokeCommand(
     return command.ephemeral && result.ephemeral === undefined ? { ...result, ephemeral: true } : result;
   } catch (e) {
     if (e instanceof DomainError) return errorResult(e);
+    // The database closed under the command: the process is stopping, not the database failing.
+    if (services.stopping) return stopping();
     if (isConnectionLoss(e)) {
       services.logger.warn({ ...where, err: e }, `/${command.name}: the database is unreachable`);
       return errorResult(

@@ -157,6 +157,9 @@ export async function createServices(config: Config, options: CreateServicesOpti
       judge,
       digests,
       logger,
+      get stopping() {
+        return closing !== null;
+      },
       close() {
         closing ??= (async () => {
           hub.releaseWaiters((analysisId) => ({

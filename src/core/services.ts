@@ -37,4 +37,6 @@ export interface Services {
   digests: DigestScheduler;
   /** Stops the dispatcher, the embedded worker and the database, in that order. */
   close(): Promise<void>;
+  /** True from the moment close() is called: commands are refused, saying why. */
+  readonly stopping: boolean;
 }
