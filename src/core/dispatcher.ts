@@ -188,7 +188,7 @@ export class Dispatcher {
         await this.reportFinishedElsewhere();
         if (Date.now() - lastSweep >= this.pollMs) {
           lastSweep = Date.now();
-          await this.requeueInterrupted(false);
+          if ((await this.requeueInterrupted(false)) > 0) this.woken = true; // claimed at once, not a poll later
           await this.postUnposted();
         }
       } catch (e) {

@@ -28,8 +28,9 @@ export interface ConfabEvents {
   /**
    * Fires when an analysis reaches done or failed, including analyses resumed after a restart.
    * A channel names its platform: results of that platform are then posted by this process
-   * (whichever process finished them), and the listener resolves once it has shown one.
-   * Without a platform the listener hears every platform's results.
+   * (whichever process finished them), and the listener resolves once it has shown one, its
+   * own follow-up's delivery included (a follow-up never waits for these listeners). Without a
+   * platform the listener hears every platform's results.
    */
   onAnalysisFinished(listener: (event: AnalysisFinishedEvent) => void | Promise<void>, platform?: Actor['platform']): () => void;
   /** A scheduled digest is due on `platform`; the listener posts it and resolves true (see DigestEvent). */

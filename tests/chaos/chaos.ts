@@ -152,8 +152,24 @@ for (let i = 0; i < BOTS; i++) startBot(i);
 interface HeldAtKill {
   analysisId: number;
   killedAt: number;
+  /** Seconds from the kill until another process held it (or finished it); null if none did. */
+  takeover?: Promise<number | null>;
 }
 const heldAtKill: HeldAtKill[] = [];
+
+/**
+ * Watches one analysis a killed bot held, until another process claims or finishes it. Timed
+ * here rather than read from the row afterwards: the analysis may be taken over, and then held
+ * by the next bot killed, so its last claim says nothing about the first takeover.
+ */
+async function timeTakeover(analysisId: number, deadPid: number, killedAt: number): Promise<number | null> {
+  while (Date.now() - killedAt < 90_000) {
+    const [row] = await query<{ status: string; claimed_by: string | null }>(`select status, claimed_by from analyses where id = $1`, [analysisId]).catch(() => []);
+    if (row && (row.status === 'done' || row.status === 'failed' || (row.status === 'running' && !row.claimed_by?.startsWith(`${deadPid}-`)))) return (Date.now() - killedAt) / 1000;
+    await sleep(100);
+  }
+  return null;
+}
 const kills: string[] = [];
 let exportResult = null as { code: number | null; out: string; file: string } | null;
 let pgRestarted = false;
@@ -186,7 +202,8 @@ async function killSomething(): Promise<void> {
     bots[target] = null;
     kills.push(`bot ${target}`);
     const held = await query<{ id: number }>(`select id from analyses where status = 'running' and claimed_by like $1`, [`${inc.pid}-%`]).catch(() => []);
-    for (const { id } of held) heldAtKill.push({ analysisId: id, killedAt });
+    for (const { id } of held) heldAtKill.push({ analysisId: id, killedAt, takeover: timeTakeover(id, inc.pid, killedAt) });
+    say(`killed bot ${target}${held.length ? ` holding analyses ${held.map((h) => `#${h.id}`).join(', ')}` : ''}`);
     await sleep(500);
     startBot(target);
   } else {
@@ -195,6 +212,7 @@ async function killSomething(): Promise<void> {
     workers[i]!.kill('SIGKILL');
     workers[i] = null;
     kills.push(`worker ${i}`);
+    say(`killed worker ${i}`);
     // Loading the models takes seconds; the reviewers go on meanwhile.
     void sleep(500).then(() => startWorker(i));
   }
@@ -362,14 +380,13 @@ else {
   check(exportInconsistent === 0, `${exportInconsistent} of ${exportRows} exported rows disagree with their own votes`);
 }
 
-// Takeover: from the kill to the next claim by another process (or the end, if none came).
+// Takeover: from the kill to the claim (or result) of another process, timed while it ran.
 const takeovers: number[] = [];
 const notTakenOver: number[] = [];
 for (const held of heldAtKill) {
-  const [row] = await query<{ started_at: Date | null; finished_at: Date | null; attempts: number }>(`select started_at, finished_at, attempts from analyses where id = $1`, [held.analysisId]);
-  const next = row?.started_at && row.started_at.getTime() > held.killedAt ? row.started_at.getTime() : null;
-  if (next === null) notTakenOver.push(held.analysisId);
-  else takeovers.push((next - held.killedAt) / 1000);
+  const seconds = await held.takeover!;
+  if (seconds === null) notTakenOver.push(held.analysisId);
+  else takeovers.push(seconds);
 }
 takeovers.sort((a, b) => a - b);
 const p50 = takeovers.length ? takeovers[Math.floor((takeovers.length - 1) / 2)] : null;
@@ -384,7 +401,7 @@ const summary = [
   `analyses: ${requested.size} acknowledged, ${analysesRows.length} in the database; ${analysesRows.filter((a) => a.status === 'done').length} done, ${analysesRows.filter((a) => a.status === 'failed').length} failed with a reason, ${stuck.length} stuck`,
   `posts: results posted twice ${postedTwice.length}, never ${neverPosted.length}; closes ${closes.length}, closed twice ${closedTwice.length}, close posted twice ${closesPostedTwice.length}`,
   `export: ${exported ? (exported.code === 0 ? `${exportRows} rows, ${exportInconsistent} inconsistent` : 'failed') : 'not run'}`,
-  `takeover: ${takeovers.length} of ${heldAtKill.length} held analyses taken over; p50 ${p50?.toFixed(1) ?? '-'} s, max ${max?.toFixed(1) ?? '-'} s`,
+  `takeover: ${takeovers.length} of ${heldAtKill.length} held analyses taken over; p50 ${p50?.toFixed(1) ?? '-'} s, max ${max?.toFixed(1) ?? '-'} s (${takeovers.map((t) => t.toFixed(1)).join(', ')})`,
 ];
 for (const line of summary) console.log(line);
 if (failures.length) {

@@ -73,7 +73,8 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
   /** Acknowledgement work in flight, awaited by stop(). */
   const inFlight = new Set<Promise<unknown>>();
   /** Analyses whose result this process delivers through a follow-up (not the finished event). */
-  const awaitingFollowUp = new Set<number>();
+  /** Follow-ups being delivered here, by analysis: the core marks a result posted once its delivery ends. */
+  const awaitingFollowUp = new Map<number, Promise<void>>();
   let stopping = false;
   /**
    * Where each explanation is shown publicly, so a vote that closes it from elsewhere (/review,
@@ -212,15 +213,15 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
     }
     if (result.followUp) {
       const analysisId = result.view.kind === 'analysis' ? result.view.analysisId : null;
-      if (analysisId !== null) awaitingFollowUp.add(analysisId);
       // Not tracked by stop(): an analysis may take minutes. If the process stops first, the
       // core resumes it after the restart and `onAnalysisFinished` posts it as a new message.
-      void result.followUp
+      const delivery: Promise<void> = result.followUp
         .then((view) => deliverFollowUp(interaction, view))
         .catch((error) => log.error(`interaction ${interaction.id}: delivering the analysis failed: ${describe(error)}`))
         .finally(() => {
-          if (analysisId !== null) awaitingFollowUp.delete(analysisId);
+          if (analysisId !== null && awaitingFollowUp.get(analysisId) === delivery) awaitingFollowUp.delete(analysisId);
         });
+      if (analysisId !== null) awaitingFollowUp.set(analysisId, delivery);
     }
   }
 
@@ -260,7 +261,9 @@ export async function startDiscordClient(options: DiscordChannelOptions): Promis
    */
   async function deliverFinishedElsewhere(event: AnalysisFinishedEvent): Promise<void> {
     if (stopping || event.platform !== 'discord') return;
-    if (awaitingFollowUp.has(event.analysisId) || (event as { followUpPending?: boolean }).followUpPending) return;
+    const delivering = awaitingFollowUp.get(event.analysisId);
+    if (delivering) return delivering;
+    if (event.followUpPending) return;
     // Not posted yet: thrown, so the result stays owed and is posted once Discord is back.
     if (!client.isReady()) throw new Error('the Discord connection is not ready');
     rememberPublic(event.view, await postToChannel(event.channelId, renderView(event.view)));

@@ -64,7 +64,13 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
   const people = new SlackPeople(client, log);
 
   const inFlight = new Set<Promise<unknown>>();
-  const awaitingFollowUp = new Set<number>();
+  /** Follow-ups being delivered here, by analysis: the core marks a result posted once its delivery ends. */
+  const awaitingFollowUp = new Map<number, Promise<void>>();
+  const deliveringFollowUp = (analysisId: number | null, delivery: Promise<void>): void => {
+    if (analysisId === null) return;
+    awaitingFollowUp.set(analysisId, delivery);
+    void delivery.finally(() => awaitingFollowUp.get(analysisId) === delivery && awaitingFollowUp.delete(analysisId));
+  };
   let stopping = false;
   /**
    * Where this process showed each explanation publicly, with the blocks it posted, so a vote
@@ -175,7 +181,9 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
   /** A public analysis: posted pending, completed by chat.update once the worker answers. */
   async function postAnalysis(channel: string, view: View, followUp: Promise<View> | undefined, respond: RespondFn): Promise<void> {
     const analysisId = view.kind === 'analysis' ? view.analysisId : null;
-    if (followUp && analysisId !== null) awaitingFollowUp.add(analysisId);
+    let markPosted!: () => void;
+    // Known as delivered here from the start: the finished event may come while the pending message is still being posted.
+    if (followUp) deliveringFollowUp(analysisId, new Promise<void>((resolve) => (markPosted = resolve)));
     let posted: PublicMessage | null = null;
     try {
       posted = await post(channel, view);
@@ -193,7 +201,7 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
         else await post(channel, final);
       })
       .catch((error) => log.error(`slack: delivering analysis ${analysisId} failed: ${describeSlackError(error)}`))
-      .finally(() => analysisId !== null && awaitingFollowUp.delete(analysisId));
+      .finally(markPosted);
   }
 
   async function post(channel: string, view: View): Promise<PublicMessage> {
@@ -268,11 +276,13 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
         const where = { channel: channelId, ts: messageTs };
         await update(where, result.view);
         if (result.followUp) {
-          awaitingFollowUp.add(parsed.analysisId);
-          void result.followUp
-            .then((final) => (stopping ? undefined : update(where, final)))
-            .catch((error) => log.error(`slack: delivering retried analysis ${parsed.analysisId} failed: ${describeSlackError(error)}`))
-            .finally(() => awaitingFollowUp.delete(parsed.analysisId));
+          deliveringFollowUp(
+            parsed.analysisId,
+            result.followUp
+              .then((final) => (stopping ? undefined : update(where, final)))
+              .then(() => undefined)
+              .catch((error) => log.error(`slack: delivering retried analysis ${parsed.analysisId} failed: ${describeSlackError(error)}`)),
+          );
         }
       }
     })().catch(async (error) => {
@@ -356,7 +366,9 @@ export async function startSlackApp(options: SlackChannelOptions): Promise<Runni
 
   const unsubscribe = services.events.onAnalysisFinished(async (event: AnalysisFinishedEvent) => {
     if (stopping || event.platform !== 'slack') return;
-    if (awaitingFollowUp.has(event.analysisId) || event.followUpPending) return;
+    const delivering = awaitingFollowUp.get(event.analysisId);
+    if (delivering) return delivering;
+    if (event.followUpPending) return;
     await post(event.channelId, event.view).catch((error) => log.warn(`slack: posting analysis ${event.analysisId} in ${event.channelId} failed: ${describeSlackError(error)}`));
   }, 'slack');
 

@@ -65,8 +65,12 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
   let actor: Actor = makeActor(opts.reviewer, opts.isAdmin);
   /** Analyses this session asked for; their results arrive through followUp, not the event. */
   const ownAnalyses = new Set<number>();
+  /** Their follow-ups being shown: the core marks a result posted once it is on screen. */
+  const ownFollowUps = new Map<number, Promise<void>>();
   const pending = new Set<Promise<void>>();
   let inFlight: Promise<unknown> = Promise.resolve();
+  /** The command call in progress, until it returns its first view. */
+  let invoking: Promise<unknown> = Promise.resolve();
   let closed = false;
   /** A typed line is being handled (interactive mode redraws the prompt after it). */
   let handling = false;
@@ -123,13 +127,15 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
     // followUpPending: a command awaits it (here or in another process) and shows it itself.
     if (ownAnalyses.has(event.analysisId) || event.followUpPending) {
       onAnnounced?.();
-      return;
+      return ownFollowUps.get(event.analysisId);
     }
-    // Wait for the command being handled, so an analysis it just queued is known as ours. The
+    // Wait for the command being invoked, so an analysis it just queued is known as ours (not
+    // for its follow-up: that may wait on a result this very dispatcher loop reports next). The
     // returned promise tells the core when the result is on screen.
-    return inFlight.then(() => {
+    return invoking.then(() => {
       if (!ownAnalyses.has(event.analysisId)) show(event.view);
       onAnnounced?.();
+      return ownFollowUps.get(event.analysisId);
     });
   }, 'terminal');
 
@@ -187,7 +193,9 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
   async function runCommand(name: string, options: ParsedOptions): Promise<void> {
     let result: CommandResult;
     try {
-      result = await opts.invoke(opts.services, actor, name, options);
+      const call = opts.invoke(opts.services, actor, name, options);
+      invoking = call.catch(() => undefined);
+      result = await call;
     } catch (error) {
       // invokeCommand answers user errors with an ErrorView; a throw is a fault of ours.
       opts.logger.error({ err: error }, `/${name} failed`);
@@ -202,6 +210,11 @@ export function startTerminalSession(opts: TerminalSessionOptions): RunningChann
         show({ kind: 'error', code: 'internal', message: `/${name} did not finish; the details are in the log.` });
       });
       track(followUp);
+      if (result.view.kind === 'analysis') {
+        const analysisId = result.view.analysisId;
+        ownFollowUps.set(analysisId, followUp);
+        void followUp.finally(() => ownFollowUps.get(analysisId) === followUp && ownFollowUps.delete(analysisId));
+      }
       // Piped sessions run line by line, so the next line can refer to this result's ids.
       if (!opts.interactive) await followUp;
     }

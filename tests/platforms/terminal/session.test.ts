@@ -64,6 +64,13 @@ const ack = (id: number): View => ({
   state: 'open',
 });
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await delay(10);
+  }
+}
 
 describe('piped terminal session', () => {
   it('runs lines in order, waiting for each analysis before the next line', async () => {
@@ -131,8 +138,9 @@ describe('piped terminal session', () => {
   it('does not print its own analysis twice when the finished event also arrives', async () => {
     const h = harness((name) => {
       if (name !== 'explain') return { view: ack(12) };
-      const followUp = delay(20).then(async () => {
-        await h.hub.emitAnalysisFinished({ analysisId: 7, platform: 'terminal', workspaceId: 'local', channelId: 'terminal', messageRef: null, view: doneAnalysis() });
+      // As the core does: the event goes out beside the follow-up, which does not wait for its listeners.
+      const followUp = delay(20).then(() => {
+        void h.hub.emitAnalysisFinished({ analysisId: 7, platform: 'terminal', workspaceId: 'local', channelId: 'terminal', messageRef: null, view: doneAnalysis() });
         return doneAnalysis() as View;
       });
       return { view: queued(), followUp };
@@ -140,6 +148,23 @@ describe('piped terminal session', () => {
     h.input.end('/explain Hola mundo\n');
     await h.channel.finished;
     expect(h.output().match(/Analysis 7 · done/g)).toHaveLength(1);
+  });
+
+  it("holds its own analysis's finished event until the follow-up is on screen, so the core marks it posted only then", async () => {
+    let answer!: (view: View) => void;
+    const h = harness((name) => (name === 'explain' ? { view: queued(), followUp: new Promise<View>((resolve) => (answer = resolve)) } : { view: ack(12) }));
+    h.input.write('/explain Hola mundo\n');
+    await waitUntil(() => answer !== undefined && h.output().includes('Analysis 7'));
+    let listenersDone = false;
+    const emitted = h.hub.emitAnalysisFinished({ analysisId: 7, platform: 'terminal', workspaceId: 'local', channelId: 'terminal', messageRef: null, view: doneAnalysis(), followUpPending: true });
+    void emitted.then(() => (listenersDone = true));
+    await delay(100);
+    expect(listenersDone).toBe(false);
+    answer(doneAnalysis());
+    await emitted;
+    expect(h.output()).toContain('Analysis 7 · done');
+    h.input.end('');
+    await h.channel.finished;
   });
 
   it('reports a fault in the command layer without leaving the session', async () => {
