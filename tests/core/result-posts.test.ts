@@ -95,8 +95,9 @@ describe.skipIf(!PG_URL)('results owed a post across bot processes (PostgreSQL)'
   const config = () => testConfig(database.target, { CONFAB_WORKER_TIMEOUT_MS: '60000', CONFAB_RATE_LIMIT_PER_MINUTE: '100' });
 
   it('a watcher that stalled past its watch does not show a result another process has already posted', async () => {
-    // A waits for its command's result; a long lease keeps A's own renewal from running during the test.
-    const a = await createServices(config(), { backend: new FixtureWorker(), pollMs: 100, leaseMs: 60_000, concurrency: 0, logger: silentLogger });
+    // A waits for its command's result. A long lease keeps A's renewal from running during the
+    // test, and a long poll keeps A from looking at the result until the test says so.
+    const a = await createServices(config(), { backend: new FixtureWorker(), pollMs: 60_000, leaseMs: 60_000, concurrency: 0, logger: silentLogger });
     const worker = new FixtureWorker();
     const release = worker.hold();
     const b = await createServices(config(), { backend: worker, pollMs: 100, logger: silentLogger });
@@ -111,6 +112,9 @@ describe.skipIf(!PG_URL)('results owed a post across bot processes (PostgreSQL)'
       // What a stall of A longer than its lease leaves: a watch that has run out.
       await a.database.db.execute(sql`update analyses set watched_until = now() - interval '1 second' where id = ${analysisId}`);
       release();
+      await vi.waitFor(async () => expect(await postedAt(b, analysisId)).not.toBeNull(), { timeout: 10_000 });
+      // A comes back from its stall and sees the result done.
+      a.dispatcher.notify();
       const followUp = (await pending.followUp!) as View;
       expect(followUp).toMatchObject({ kind: 'message', lines: [expect.stringMatching(/another Confab process has shown its result/)] });
       expect(postedByB.map((e) => e.analysisId)).toEqual([analysisId]);
